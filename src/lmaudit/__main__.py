@@ -1,0 +1,5 @@
+import sys
+
+from lmaudit.cli import main
+
+sys.exit(main())

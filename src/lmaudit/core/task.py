@@ -1,0 +1,69 @@
+"""The Task protocol and metric declarations."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lmaudit.core.types import Request, RequestKind, Response, Sample, SampleRecord
+
+
+class Aggregation(enum.Enum):
+    """How per-sample values of a metric become one number with an interval.
+
+    PROPORTION: values in {0, 1}; mean with a Wilson interval (clustered SE if clusters).
+    MEAN: any real values; mean with a t interval (clustered SE if clusters).
+    RATIO: `value = f(sum(numerator) / sum(denominator))`, interval by bootstrap over samples.
+    """
+
+    PROPORTION = "proportion"
+    MEAN = "mean"
+    RATIO = "ratio"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One reported metric.
+
+    For RATIO metrics, `numerator` and `denominator` name per-sample metric columns and
+    `transform` names the map applied to the ratio: `identity`, `exp`, or `bits`
+    (ratio / ln 2).
+    """
+
+    name: str
+    aggregation: Aggregation
+    numerator: str | None = None
+    denominator: str | None = None
+    transform: str = "identity"
+    higher_is_better: bool = True
+
+
+class Task(Protocol):
+    """A benchmark: samples, the requests each sample needs, and how to score the answers."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def request_kinds(self) -> frozenset[RequestKind]: ...
+
+    @property
+    def metrics(self) -> Sequence[MetricSpec]: ...
+
+    def spec(self) -> dict[str, Any]:
+        """Everything that defines the task (goes into the manifest and its hash)."""
+        ...
+
+    def samples(self) -> list[Sample]:
+        """All evaluation samples, in a stable order."""
+        ...
+
+    def requests(self, sample: Sample) -> list[Request]:
+        """The requests one sample needs (prompt, few-shot context included)."""
+        ...
+
+    def score(self, sample: Sample, responses: Sequence[Response]) -> SampleRecord:
+        """Score one sample from the responses to its requests, in request order."""
+        ...

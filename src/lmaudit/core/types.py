@@ -1,0 +1,210 @@
+"""The data that flows through a run: samples, requests, responses, per-sample records.
+
+Conventions: log-probabilities are natural logs (nats). Every type is frozen; requests are
+hashable so that a request's hash (with the model fingerprint) can key a cache.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+class LmauditError(Exception):
+    """A user-facing error: the CLI prints its message in one line, without a traceback."""
+
+
+class RequestKind(enum.Enum):
+    """The three things a backend can be asked to compute."""
+
+    LOGLIKELIHOOD = "loglikelihood"
+    LOGLIKELIHOOD_ROLLING = "loglikelihood_rolling"
+    GENERATE = "generate"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One benchmark item.
+
+    `target` is the option index for multiple choice, otherwise the reference text.
+    `metadata` holds anything else a task or a statistic needs; `metadata["cluster"]`
+    (when present) groups samples for clustered standard errors.
+    """
+
+    id: str
+    input: str
+    target: str | int
+    choices: tuple[str, ...] | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def cluster(self) -> str | None:
+        value = self.metadata.get("cluster")
+        return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class LoglikelihoodRequest:
+    """log P(continuation | context), summed over the continuation's tokens (nats).
+
+    As in lm-evaluation-harness, the continuation usually starts with its separator
+    (e.g. `" Paris"`), and trailing spaces of the context move to the continuation.
+    """
+
+    context: str
+    continuation: str
+
+    kind: Literal[RequestKind.LOGLIKELIHOOD] = field(
+        default=RequestKind.LOGLIKELIHOOD, init=False, repr=False
+    )
+
+
+@dataclass(frozen=True)
+class RollingLoglikelihoodRequest:
+    """log P(text) of a whole document, scored in disjoint windows with maximal context."""
+
+    text: str
+
+    kind: Literal[RequestKind.LOGLIKELIHOOD_ROLLING] = field(
+        default=RequestKind.LOGLIKELIHOOD_ROLLING, init=False, repr=False
+    )
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat turn."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Decoding settings. `temperature == 0` means greedy; `seed` makes sampling repeatable."""
+
+    max_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Generate from a plain prompt or from chat messages (exactly one of the two)."""
+
+    prompt: str | None = None
+    messages: tuple[Message, ...] | None = None
+    params: GenerationParams = GenerationParams()
+
+    kind: Literal[RequestKind.GENERATE] = field(
+        default=RequestKind.GENERATE, init=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("GenerateRequest needs exactly one of `prompt` or `messages`")
+
+
+Request = LoglikelihoodRequest | RollingLoglikelihoodRequest | GenerateRequest
+
+
+def request_key(request: Request) -> str:
+    """A stable hex digest of a request, independent of Python's hash seed."""
+    payload = {"kind": request.kind.value}
+    if isinstance(request, LoglikelihoodRequest):
+        payload.update(context=request.context, continuation=request.continuation)
+    elif isinstance(request, RollingLoglikelihoodRequest):
+        payload.update(text=request.text)
+    else:
+        payload.update(
+            prompt=request.prompt,
+            messages=[[m.role, m.content] for m in request.messages or ()],
+            params=[
+                request.params.max_tokens,
+                request.params.temperature,
+                request.params.top_p,
+                list(request.params.stop),
+                request.params.seed,
+            ],
+        )
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoglikelihoodResult:
+    """Answer to a LoglikelihoodRequest.
+
+    `logprob`: summed natural-log probability of the continuation's tokens.
+    `is_greedy`: every continuation token is the argmax of its next-token distribution.
+    `token_logprobs`: per-token log-probabilities (nats), in order.
+    """
+
+    logprob: float
+    is_greedy: bool
+    n_tokens: int
+    token_logprobs: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class RollingLoglikelihoodResult:
+    """Answer to a RollingLoglikelihoodRequest: summed nats over all `n_tokens` tokens."""
+
+    logprob: float
+    n_tokens: int
+    token_logprobs: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Answer to a GenerateRequest. Token counts as the backend's tokenizer counts them."""
+
+    text: str
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+Response = LoglikelihoodResult | RollingLoglikelihoodResult | Generation
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What identifies a model's outputs: identity, revision or weights hash, and dtype."""
+
+    backend: str
+    model: str
+    revision: str
+    dtype: str
+
+    def key(self) -> str:
+        return f"{self.backend}:{self.model}@{self.revision}/{self.dtype}"
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """Everything stored for one scored sample (one row of `samples.parquet`).
+
+    `metrics` maps metric name to this sample's value (1.0/0.0 for correctness). For
+    ratio metrics (e.g. bits per byte) the task stores numerator and denominator as
+    separate metrics and the aggregation divides sums.
+    """
+
+    sample_id: str
+    prompt: str
+    target: str
+    response: str
+    extracted: str | None
+    metrics: Mapping[str, float]
+    cluster: str | None = None
+    choice_logprobs: tuple[float, ...] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
