@@ -119,7 +119,7 @@ Request = LoglikelihoodRequest | RollingLoglikelihoodRequest | GenerateRequest
 
 def request_key(request: Request) -> str:
     """A stable hex digest of a request, independent of Python's hash seed."""
-    payload = {"kind": request.kind.value}
+    payload: dict[str, object] = {"kind": request.kind.value}
     if isinstance(request, LoglikelihoodRequest):
         payload.update(context=request.context, continuation=request.continuation)
     elif isinstance(request, RollingLoglikelihoodRequest):

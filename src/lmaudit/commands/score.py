@@ -1,0 +1,78 @@
+"""`lmaudit score`: re-score stored responses without a model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "score",
+        help="score stored responses (no model needed) and write a run directory",
+        description=(
+            "Score a JSONL file of stored responses with a task's scorer. Each line holds "
+            "`response`, `target` (a bare answer or a full GSM8K solution ending in "
+            "`#### x`) and optionally `id`, `prompt` and `cluster`."
+        ),
+    )
+    parser.add_argument("--task", required=True, help="task whose scorer to use, e.g. gsm8k")
+    parser.add_argument("--responses", required=True, type=Path, help="JSONL file of responses")
+    parser.add_argument(
+        "--scorer", help="override the task's scorer (numeric, exact, contains, ...)"
+    )
+    parser.add_argument("--out", type=Path, help="run directory (default: runs/<time>-score)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for bootstrap intervals")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lmaudit.core.aggregate import aggregate_records
+    from lmaudit.core.rescore import read_responses, score_rows, scorer_metrics
+    from lmaudit.core.store import RunWriter, base_manifest, default_run_dir
+    from lmaudit.report.table import metrics_table
+    from lmaudit.scoring import get_scorer
+    scorer = get_scorer(args.scorer or _task_scorer_name(args.task))
+    rows = read_responses(args.responses)
+    records = score_rows(scorer, rows, source=args.responses)
+    run_dir = args.out or default_run_dir(args.task, "score")
+    writer = RunWriter(
+        run_dir,
+        base_manifest(
+            kind="score",
+            task=args.task,
+            responses=str(args.responses.resolve()),
+            scorer=scorer.name,
+            scorer_version=scorer.version,
+            seed=args.seed,
+            n_samples=len(records),
+        ),
+    )
+    writer.append(records)
+    metrics = aggregate_records(scorer_metrics(scorer), records, seed=args.seed)
+    writer.finish(
+        {
+            "task": args.task,
+            "n_samples": len(records),
+            "metrics": {name: est.to_dict() for name, est in metrics.items()},
+        }
+    )
+    payload = {name: est.to_dict() for name, est in metrics.items()}
+    print(
+        metrics_table(payload, title=f"{args.task} · {args.responses} · {len(records)} responses")
+    )
+    print(f"run stored in {run_dir}")
+    return 0
+
+
+def _task_scorer_name(task_name: str) -> str:
+    """The scorer a generation task declares (its spec's `scorer`)."""
+    from lmaudit.core.types import LmauditError
+    from lmaudit.tasks.registry import load_task
+
+    task = load_task(task_name, {})
+    name = task.spec().get("scorer")
+    if not name:
+        raise LmauditError(f"task {task_name!r} has no scorer: it is not a generation task")
+    return str(name)

@@ -1,0 +1,167 @@
+"""The run store: a run is a directory.
+
+- `manifest.json`: what is needed to reproduce the run (versions, git hash, model
+  fingerprint, task spec and its hash, seeds, library versions).
+- `records.jsonl`: per-sample records appended (and fsynced) as they are scored, so that
+  finished work survives a crash.
+- `samples.parquet`: one row per sample (prompt, response, extracted, target, scores,
+  `choice_logprobs`), written when the run completes.
+- `results.json`: every metric as `{value, ci_low, ci_high, n, ...}`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lmaudit import __version__
+from lmaudit.core.types import LmauditError, SampleRecord
+
+MANIFEST = "manifest.json"
+RECORDS = "records.jsonl"
+SAMPLES = "samples.parquet"
+RESULTS = "results.json"
+
+_LIBRARIES = ("torch", "transformers", "tokenizers", "datasets", "numpy", "scipy", "pandas")
+
+
+def spec_hash(spec: Mapping[str, Any]) -> str:
+    """sha256 of a JSON-serialized spec (sorted keys)."""
+    text = json.dumps(spec, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def git_hash() -> str | None:
+    """The commit of the lmaudit checkout, when it runs from one."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "lmaudit": __version__}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def base_manifest(**fields: Any) -> dict[str, Any]:
+    """A manifest with the environment filled in; `fields` add run-specific entries."""
+    return {
+        "lmaudit_version": __version__,
+        "git_hash": git_hash(),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "libraries": library_versions(),
+        **fields,
+    }
+
+
+def default_run_dir(task: str, model: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{task}-{model}")
+    return Path("runs") / f"{stamp}-{safe[:80]}"
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def record_to_row(record: SampleRecord) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "sample_id": record.sample_id,
+        "prompt": record.prompt,
+        "target": record.target,
+        "response": record.response,
+        "extracted": record.extracted,
+        "cluster": record.cluster,
+        "choice_logprobs": (
+            None if record.choice_logprobs is None else list(record.choice_logprobs)
+        ),
+    }
+    for name, value in record.metrics.items():
+        row[name] = float(value)
+    if record.extra:
+        row["extra"] = json.dumps(dict(record.extra), default=str, ensure_ascii=False)
+    return row
+
+
+class RunWriter:
+    """Writes one run directory. Appends are line-buffered and fsynced."""
+
+    def __init__(self, run_dir: Path, manifest: Mapping[str, Any]) -> None:
+        self.run_dir = Path(run_dir)
+        if (self.run_dir / RESULTS).exists():
+            raise LmauditError(f"{self.run_dir} already holds a finished run; choose another --out")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(self.run_dir / MANIFEST, dict(manifest))
+        self._records = open(self.run_dir / RECORDS, "w", encoding="utf-8")  # noqa: SIM115
+        self._rows: list[dict[str, Any]] = []
+
+    def append(self, records: Iterable[SampleRecord]) -> None:
+        for record in records:
+            row = record_to_row(record)
+            self._rows.append(row)
+            self._records.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        self._records.flush()
+        os.fsync(self._records.fileno())
+
+    def finish(self, results: Mapping[str, Any]) -> Path:
+        self._records.close()
+        frame = pd.DataFrame(self._rows)
+        frame.to_parquet(self.run_dir / SAMPLES, index=False)
+        _write_json(self.run_dir / RESULTS, dict(results))
+        return self.run_dir
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run loaded from disk."""
+
+    path: Path
+    manifest: dict[str, Any]
+    samples: pd.DataFrame
+    results: dict[str, Any]
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """One row per metric: name, value, ci_low, ci_high, n."""
+        rows = [{"metric": k, **v} for k, v in self.results.get("metrics", {}).items()]
+        return pd.DataFrame(rows)
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a run directory written by `lmaudit run` or `lmaudit score`."""
+    root = Path(path)
+    missing = [n for n in (MANIFEST, SAMPLES, RESULTS) if not (root / n).is_file()]
+    if missing:
+        raise LmauditError(f"{root} is not a finished lmaudit run (missing {', '.join(missing)})")
+    return Run(
+        path=root,
+        manifest=json.loads((root / MANIFEST).read_text()),
+        samples=pd.read_parquet(root / SAMPLES),
+        results=json.loads((root / RESULTS).read_text()),
+    )
