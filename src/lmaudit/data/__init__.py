@@ -1,0 +1,1 @@
+"""Dataset loading: local jsonl/json/csv/parquet files and directories, Hugging Face ids."""
