@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lmaudit.scoring import Scorer
 
 
 def register(subparsers: Any) -> None:
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from lmaudit.core.store import RunWriter, base_manifest, default_run_dir
     from lmaudit.report.table import metrics_table
     from lmaudit.scoring import get_scorer
-    scorer = get_scorer(args.scorer or _task_scorer_name(args.task))
+    scorer = get_scorer(args.scorer) if args.scorer else _task_scorer(args.task)
     rows = read_responses(args.responses)
     records = score_rows(scorer, rows, source=args.responses)
     run_dir = args.out or default_run_dir(args.task, "score")
@@ -66,13 +69,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _task_scorer_name(task_name: str) -> str:
-    """The scorer a generation task declares (its spec's `scorer`)."""
+def _task_scorer(task_name: str) -> Scorer:
+    """The scorer a generation task declares; no data is loaded."""
     from lmaudit.core.types import LmauditError
+    from lmaudit.scoring import Scorer
     from lmaudit.tasks.registry import load_task
 
-    task = load_task(task_name, {})
-    name = task.spec().get("scorer")
-    if not name:
-        raise LmauditError(f"task {task_name!r} has no scorer: it is not a generation task")
-    return str(name)
+    scorer = getattr(load_task(task_name, {}), "scorer", None)
+    if not isinstance(scorer, Scorer):
+        raise LmauditError(
+            f"task {task_name!r} has no scorer: it is not a generation task (use --scorer)"
+        )
+    return scorer
