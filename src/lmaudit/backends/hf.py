@@ -1,0 +1,398 @@
+"""The Hugging Face transformers backend: local or hub causal LMs, run in-process.
+
+Log-probabilities are natural logs. Tokenization follows lm-evaluation-harness (see
+`hf_tokens`). Multiple-choice requests that share a context run that context once
+(`hf_prefix`, "tree" mode, else "copy" mode); models where that is unsupported, or where a
+one-time self-check against the naive computation fails, use the naive path (logged).
+
+BOS rule: contexts and prompts are encoded with the tokenizer's default special tokens, so
+a BOS token is prepended exactly when the tokenizer's post-processor adds one (Llama-style
+yes, GPT-2-style no), and never when the text already starts with the BOS string.
+Continuations, rolling texts and chat-templated prompts are encoded without special tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from lmaudit.backends.hf_generate import generate_batch
+from lmaudit.backends.hf_loading import hub_commit, load, max_length_of, weights_digest
+from lmaudit.backends.hf_prefix import (
+    MODES,
+    check_sample,
+    mode_failure,
+    score_shared_prefix,
+    shared_prefix_supported,
+)
+from lmaudit.backends.hf_scoring import TokenScores, score_naive
+from lmaudit.backends.hf_tokens import (
+    TokenizedPair,
+    encode_pair,
+    fits,
+    rolling_windows,
+    truncate_left,
+)
+from lmaudit.core.backend import ProgressCallback
+from lmaudit.core.types import (
+    Fingerprint,
+    GenerateRequest,
+    Generation,
+    GenerationParams,
+    LmauditError,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+    RequestKind,
+    RollingLoglikelihoodRequest,
+    RollingLoglikelihoodResult,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TokenDistributionStats:
+    """Per continuation token: mean and variance of log p over the next-token distribution.
+
+    `means[i] = sum_v p(v) log p(v)` and `variances[i] = sum_v p(v) (log p(v) - means[i])^2`
+    (nats), the normalisers of Min-K%++.
+    """
+
+    means: tuple[float, ...]
+    variances: tuple[float, ...]
+
+
+class HFBackend:
+    """A transformers causal LM. `model` is a hub id or a directory from save_pretrained."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        dtype: str = "auto",
+        device: str = "auto",
+        batch_size: int = 16,
+        revision: str | None = None,
+        trust_remote_code: bool = False,
+        max_length: int | None = None,
+        chat_template: bool = False,
+    ) -> None:
+        if batch_size < 1:
+            raise LmauditError(f"batch_size must be at least 1, got {batch_size}")
+        self._name = model
+        self._loaded = load(
+            model,
+            dtype=dtype,
+            device=device,
+            revision=revision,
+            trust_remote_code=trust_remote_code,
+        )
+        self._revision = revision
+        self._batch_size = batch_size
+        self._chat_template = chat_template
+        tokenizer = self._loaded.tokenizer
+        tokenizer.padding_side = "left"  # generation convention; scoring pads by hand
+        if tokenizer.pad_token_id is None:
+            fallback = tokenizer.eos_token or tokenizer.unk_token
+            if fallback is not None:
+                tokenizer.pad_token = fallback
+        self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        prefix = tokenizer.bos_token_id
+        if prefix is None:
+            prefix = tokenizer.eos_token_id
+        if prefix is None:
+            raise LmauditError(
+                f"the tokenizer of model {model!r} has neither a BOS nor an EOS token"
+            )
+        self._prefix_id: int = prefix
+        self._max_length = max_length or max_length_of(self._loaded.model, tokenizer)
+        unsupported = shared_prefix_supported(self._loaded.model)
+        if unsupported:
+            logger.debug("shared-prefix scoring off for %s: %s", model, unsupported)
+        self._prefix_modes: list[str] = [] if unsupported else list(MODES)
+        self._self_checked = False
+        self._fingerprint: Fingerprint | None = None
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> frozenset[RequestKind]:
+        return frozenset(RequestKind)
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        if self._fingerprint is None:
+            loaded = self._loaded
+            if loaded.local_dir is not None:
+                revision = weights_digest(loaded.local_dir)
+            else:
+                found = hub_commit(loaded.source, self._revision, loaded.model.config)
+                revision = found or self._revision or "unknown"
+            self._fingerprint = Fingerprint("hf", loaded.source, revision, loaded.dtype)
+        return self._fingerprint
+
+    @property
+    def model(self) -> Any:
+        """The underlying `transformers` model (eval mode)."""
+        return self._loaded.model
+
+    @property
+    def tokenizer(self) -> Any:
+        """The underlying `transformers` tokenizer (left padding side)."""
+        return self._loaded.tokenizer
+
+    @property
+    def max_length(self) -> int:
+        """Longest model input in tokens (the user's `max_length`, else the model's)."""
+        return self._max_length
+
+    @property
+    def shared_prefix_mode(self) -> str | None:
+        """ "tree" or "copy" (see `hf_prefix`), or None when every request runs naively."""
+        return self._prefix_modes[0] if self._prefix_modes else None
+
+    # -- tokenization -----------------------------------------------------------------------
+
+    def _encode(self, text: str) -> list[int]:
+        bos = self.tokenizer.bos_token
+        add_special = not (bos and text.startswith(bos))
+        return list(self.tokenizer.encode(text, add_special_tokens=add_special))
+
+    def _encode_plain(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def tokenize_pair(self, request: LoglikelihoodRequest) -> TokenizedPair:
+        """The (context, continuation) token ids scored for `request`, before truncation."""
+        return encode_pair(
+            request.context,
+            request.continuation,
+            encode=self._encode,
+            encode_plain=self._encode_plain,
+            prefix_token_id=self._prefix_id,
+        )
+
+    # -- loglikelihood ----------------------------------------------------------------------
+
+    def loglikelihood(
+        self,
+        requests: Sequence[LoglikelihoodRequest],
+        progress: ProgressCallback | None = None,
+    ) -> list[LoglikelihoodResult]:
+        return [result for result, _ in self._score(requests, progress, with_stats=False)]
+
+    def loglikelihood_with_stats(
+        self,
+        requests: Sequence[LoglikelihoodRequest],
+        progress: ProgressCallback | None = None,
+    ) -> list[tuple[LoglikelihoodResult, TokenDistributionStats]]:
+        """`loglikelihood` plus next-token distribution statistics per continuation token."""
+        return [
+            (result, TokenDistributionStats(scores.means or (), scores.variances or ()))
+            for result, scores in self._score(requests, progress, with_stats=True)
+        ]
+
+    def _score(
+        self,
+        requests: Sequence[LoglikelihoodRequest],
+        progress: ProgressCallback | None,
+        *,
+        with_stats: bool,
+    ) -> list[tuple[LoglikelihoodResult, TokenScores]]:
+        unique: dict[LoglikelihoodRequest, int] = {}
+        for request in requests:
+            unique.setdefault(request, len(unique))
+        counts = [0] * len(unique)
+        for request in requests:
+            counts[unique[request]] += 1
+        pairs = [self.tokenize_pair(r) for r in unique]
+        scores = self._score_pairs(pairs, counts, progress, with_stats)
+        out = []
+        for request in requests:
+            s = scores[unique[request]]
+            result = LoglikelihoodResult(
+                s.logprob, s.is_greedy, len(s.token_logprobs), s.token_logprobs
+            )
+            out.append((result, s))
+        return out
+
+    def _score_pairs(
+        self,
+        pairs: list[TokenizedPair],
+        counts: list[int],
+        progress: ProgressCallback | None,
+        with_stats: bool,
+    ) -> list[TokenScores]:
+        """Score pairs (truncating from the left); route each to the shared or naive path."""
+        fitted = [truncate_left(p, self._max_length) for p in pairs]
+        context_uses: dict[tuple[int, ...], int] = {}
+        for pair in pairs:
+            context_uses[pair.context] = context_uses.get(pair.context, 0) + 1
+
+        def shareable(i: int) -> bool:
+            pair = pairs[i]
+            return fits(pair, self._max_length) and (
+                context_uses[pair.context] > 1 or len(pair.continuation) == 1
+            )
+
+        with torch.inference_mode():
+            shared = [i for i in range(len(pairs)) if shareable(i)]
+            if shared and not self._self_checked:
+                self._self_check([fitted[i] for i in shared])
+            mode = self.shared_prefix_mode
+            if mode is None:
+                shared = []
+            shared_set = set(shared)
+            naive = [i for i in range(len(pairs)) if i not in shared_set]
+            results: list[TokenScores | None] = [None] * len(pairs)
+            for subset, prefix_mode in ((shared, mode), (naive, None)):
+                if not subset:
+                    continue
+
+                def done(local: list[int], subset: list[int] = subset) -> None:
+                    if progress is not None:
+                        progress(sum(counts[subset[k]] for k in local))
+
+                options: dict[str, Any] = dict(
+                    batch_size=self._batch_size,
+                    pad_id=self._pad_id,
+                    with_stats=with_stats,
+                    on_done=done,
+                )
+                chosen = [fitted[i] for i in subset]
+                scored = (
+                    score_shared_prefix(self.model, chosen, mode=prefix_mode, **options)
+                    if prefix_mode
+                    else score_naive(self.model, chosen, **options)
+                )
+                for i, s in zip(subset, scored, strict=True):
+                    results[i] = s
+        return [s for s in results if s is not None]
+
+    def _self_check(self, pairs: list[TokenizedPair]) -> None:
+        """Check the shared-prefix modes against the naive path on a small ragged sample;
+        drop failing modes. Done for good once multi-token continuations were checked."""
+        sample, complete = check_sample(pairs)
+        tolerance = 1e-3 if self._loaded.dtype == "float32" else 0.1
+        while self._prefix_modes and sample:
+            failure = mode_failure(
+                self.model, sample, self._prefix_modes[0], pad_id=self._pad_id, tolerance=tolerance
+            )
+            if failure is None:
+                break
+            self._prefix_modes.pop(0)
+            level = logging.DEBUG if self._prefix_modes else logging.WARNING
+            logger.log(level, "shared-prefix scoring on %s: %s", self._name, failure)
+        self._self_checked = complete or not self._prefix_modes
+
+    # -- rolling loglikelihood ---------------------------------------------------------------
+
+    def loglikelihood_rolling(
+        self,
+        requests: Sequence[RollingLoglikelihoodRequest],
+        progress: ProgressCallback | None = None,
+    ) -> list[RollingLoglikelihoodResult]:
+        """Whole-text log-likelihood in disjoint windows of `max_length` tokens (nats).
+
+        The text is encoded without special tokens; the first window is conditioned on the
+        prefix token (BOS, else EOS). Every text token is predicted exactly once.
+        """
+        windows: list[TokenizedPair] = []
+        owner: list[int] = []
+        for r, request in enumerate(requests):
+            tokens = self._encode_plain(request.text)
+            found = rolling_windows(
+                tokens, prefix_token_id=self._prefix_id, max_length=self._max_length
+            )
+            windows.extend(found)
+            owner.extend([r] * len(found))
+        remaining = [0] * len(requests)
+        for r in owner:
+            remaining[r] += 1
+        if progress is not None and (empty := sum(1 for n in remaining if n == 0)):
+            progress(empty)
+
+        def done(local: list[int]) -> None:
+            finished = 0
+            for k in local:
+                remaining[owner[k]] -= 1
+                finished += remaining[owner[k]] == 0
+            if progress is not None and finished:
+                progress(finished)
+
+        with torch.inference_mode():
+            scored = score_naive(
+                self.model, windows, batch_size=self._batch_size, pad_id=self._pad_id, on_done=done
+            )
+        per_request: list[list[float]] = [[] for _ in requests]
+        for r, s in zip(owner, scored, strict=True):
+            per_request[r].extend(s.token_logprobs)
+        return [
+            RollingLoglikelihoodResult(float(sum(lps)), len(lps), tuple(lps)) for lps in per_request
+        ]
+
+    # -- generation -------------------------------------------------------------------------
+
+    def _prompt_ids(self, request: GenerateRequest) -> list[int]:
+        tokenizer = self.tokenizer
+        turns: list[dict[str, str]] | None = None
+        if request.messages is not None:
+            turns = [{"role": m.role, "content": m.content} for m in request.messages]
+        elif self._chat_template:
+            turns = [{"role": "user", "content": request.prompt or ""}]
+        if turns is not None:
+            if not getattr(tokenizer, "chat_template", None):
+                raise LmauditError(
+                    f"model {self._name!r} has no chat template, so it cannot take chat messages"
+                )
+            text = tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
+            ids = self._encode_plain(str(text))
+        else:
+            ids = self._encode(request.prompt or "")
+        keep = max(1, self._max_length - request.params.max_tokens)
+        return ids[-keep:] if ids else [self._prefix_id]
+
+    def _eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        configured = getattr(self.model.generation_config, "eos_token_id", None)
+        if isinstance(configured, int):
+            ids.add(configured)
+        elif configured:
+            ids.update(int(x) for x in configured)
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(int(self.tokenizer.eos_token_id))
+        return ids
+
+    def generate(
+        self,
+        requests: Sequence[GenerateRequest],
+        progress: ProgressCallback | None = None,
+    ) -> list[Generation]:
+        """Greedy or sampled generation; batches share params, sorted by prompt length."""
+        prompts = [self._prompt_ids(r) for r in requests]
+        by_params: dict[GenerationParams, list[int]] = {}
+        for i, request in enumerate(requests):
+            by_params.setdefault(request.params, []).append(i)
+        eos_ids = self._eos_ids()
+        results: list[Generation | None] = [None] * len(requests)
+        with torch.inference_mode():
+            for params, members in by_params.items():
+                order = sorted(members, key=lambda i: (-len(prompts[i]), i))
+                for start in range(0, len(order), self._batch_size):
+                    batch = order[start : start + self._batch_size]
+                    outputs = generate_batch(
+                        self.model,
+                        self.tokenizer,
+                        [prompts[i] for i in batch],
+                        params,
+                        pad_id=self._pad_id,
+                        eos_ids=eos_ids,
+                    )
+                    for i, generation in zip(batch, outputs, strict=True):
+                        results[i] = generation
+                    if progress is not None:
+                        progress(len(batch))
+        return [g for g in results if g is not None]

@@ -1,0 +1,175 @@
+"""Batched text generation for causal LMs with stop strings, greedy or nucleus sampling.
+
+Conventions: prompts are left-padded; a batch shares one `GenerationParams`. Sampling draws
+each row from its own `torch.Generator` seeded with `params.seed` (temperature, then nucleus
+filtering with the smallest set of tokens whose probability reaches `top_p`), so a seeded
+request gives the same text whatever it is batched with; without a seed, rows draw from
+generators seeded by the global torch RNG.
+`finish_reason` is "stop" when a stop string or an end-of-sequence token ended the text,
+"length" when `max_tokens` ran out. `completion_tokens` counts the tokens generated up to and
+including the one that completed the stop string or the EOS token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from lmaudit.core.types import Generation, GenerationParams
+
+
+def _stopping_criteria(
+    tokenizer: Any, prompt_width: int, stops: Sequence[str]
+) -> Any:  # transformers.StoppingCriteria
+    """Per-row criterion: the decoded tail of the generated tokens contains a stop string."""
+    from transformers import StoppingCriteria
+
+    tail_tokens = max(len(s) for s in stops) + 8
+
+    class StopStrings(StoppingCriteria):
+        def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+            done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+            generated = input_ids[:, prompt_width:]
+            for r in range(generated.shape[0]):
+                tail = tokenizer.decode(generated[r, -tail_tokens:], skip_special_tokens=True)
+                done[r] = any(s in tail for s in stops)
+            return done
+
+    return StopStrings()
+
+
+def _first_stop(text: str, stops: Sequence[str]) -> int | None:
+    """Index of the earliest occurrence of any stop string in `text`, if any."""
+    hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+    return min(hits) if hits else None
+
+
+def _tokens_until_stop(tokenizer: Any, tokens: list[int], stops: Sequence[str]) -> int:
+    """Smallest k such that decode(tokens[:k]) contains a stop string (binary search)."""
+    low, high = 1, len(tokens)
+    while low < high:
+        mid = (low + high) // 2
+        text = tokenizer.decode(tokens[:mid], skip_special_tokens=True)
+        if _first_stop(text, stops) is not None:
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+def finish_generation(
+    tokenizer: Any,
+    generated: list[int],
+    *,
+    eos_ids: set[int],
+    stops: Sequence[str],
+    prompt_tokens: int,
+) -> Generation:
+    """Turn one row of generated token ids into a Generation (cut at EOS, then at stops)."""
+    eos_at = next((k for k, t in enumerate(generated) if t in eos_ids), None)
+    body = generated if eos_at is None else generated[:eos_at]
+    text = tokenizer.decode(body, skip_special_tokens=True)
+    cut = _first_stop(text, stops)
+    if cut is not None:
+        n = _tokens_until_stop(tokenizer, body, stops)
+        return Generation(text[:cut], "stop", prompt_tokens, n)
+    if eos_at is not None:
+        return Generation(text, "stop", prompt_tokens, eos_at + 1)
+    return Generation(text, "length", prompt_tokens, len(generated))
+
+
+def _nucleus_sampler(params: GenerationParams, rows: int) -> Any:  # LogitsProcessor
+    """Samples each row's next token with its own generator; returns one-hot scores.
+
+    Decoding then runs greedy over these scores, so the argmax is the sampled token.
+    """
+    from transformers import LogitsProcessor
+
+    seeds = (
+        [params.seed] * rows
+        if params.seed is not None
+        else torch.randint(0, 2**62, (rows,)).tolist()
+    )
+
+    class NucleusSampler(LogitsProcessor):
+        def __init__(self) -> None:
+            self.generators: list[torch.Generator] = []
+
+        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+            if not self.generators:
+                self.generators = [
+                    torch.Generator(device=scores.device).manual_seed(int(s)) for s in seeds
+                ]
+            chosen = torch.empty(scores.shape[0], dtype=torch.long, device=scores.device)
+            for r in range(scores.shape[0]):
+                probs = torch.softmax(scores[r].float() / params.temperature, dim=-1)
+                sorted_probs, order = probs.sort(descending=True)
+                if params.top_p < 1.0:
+                    before = sorted_probs.cumsum(0) - sorted_probs  # mass of better tokens
+                    sorted_probs[before >= params.top_p] = 0.0
+                pick = torch.multinomial(sorted_probs, 1, generator=self.generators[r])
+                chosen[r] = order[pick[0]]
+            one_hot = torch.full_like(scores, float("-inf"))
+            one_hot.scatter_(1, chosen.unsqueeze(1), 0.0)
+            return one_hot
+
+    return NucleusSampler()
+
+
+def _generation_config(params: GenerationParams, pad_id: int, eos_ids: list[int]) -> Any:
+    """An explicit greedy GenerationConfig, so nothing is inherited from model defaults."""
+    from transformers import GenerationConfig
+
+    return GenerationConfig(
+        max_new_tokens=params.max_tokens,
+        min_new_tokens=0,
+        do_sample=False,
+        num_beams=1,
+        num_return_sequences=1,
+        repetition_penalty=1.0,
+        no_repeat_ngram_size=0,
+        pad_token_id=pad_id,
+        eos_token_id=eos_ids or None,
+    )
+
+
+def generate_batch(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[list[int]],
+    params: GenerationParams,
+    *,
+    pad_id: int,
+    eos_ids: set[int],
+) -> list[Generation]:
+    """Generate for left-padded `prompts` (token ids) that share `params`."""
+    device = model.device
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for r, prompt in enumerate(prompts):
+        ids[r, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+        mask[r, width - len(prompt) :] = 1
+    stops = tuple(s for s in params.stop if s)
+    criteria = [_stopping_criteria(tokenizer, width, stops)] if stops else None
+    config = _generation_config(params, pad_id, sorted(eos_ids))
+    processors = None if params.greedy else [_nucleus_sampler(params, len(prompts))]
+    out = model.generate(
+        input_ids=ids.to(device),
+        attention_mask=mask.to(device),
+        generation_config=config,
+        stopping_criteria=criteria,
+        logits_processor=processors,
+    )
+    return [
+        finish_generation(
+            tokenizer,
+            out[r, width:].tolist(),
+            eos_ids=eos_ids,
+            stops=stops,
+            prompt_tokens=len(prompt),
+        )
+        for r, prompt in enumerate(prompts)
+    ]

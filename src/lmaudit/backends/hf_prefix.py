@@ -1,0 +1,285 @@
+"""Shared-prefix scoring: run each distinct context once, score its continuations from cache.
+
+Pairs are grouped by identical context ids. A batch of distinct contexts runs once (left
+padding, explicit position ids, only the last position's logits kept); that last position
+scores every continuation's first token, so single-token continuations (A/B/C/D answers)
+need no further forward. Tokens 1.. of longer continuations then run against the contexts'
+key/value cache in one of two modes:
+
+* `tree`: all continuations of a context are packed into one row after it, with a 4D
+  additive attention mask (each continuation token sees its context and the earlier tokens
+  of its own continuation, nothing else) and position ids restarting after the context for
+  each continuation. One forward per context batch; no cache copies.
+* `copy`: one row per continuation, right-padded, attending to a row-wise copy of its
+  context's cache through a 2D mask; positions continue after the context.
+
+`tree` needs a model that honours custom 4D masks (eager/SDPA attention in recent
+transformers); the backend checks each mode against the naive path once and falls back.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from lmaudit.backends.hf_scoring import (
+    DoneCallback,
+    PositionCollector,
+    PositionScore,
+    TokenScores,
+    batches,
+    empty_scores,
+    to_token_scores,
+)
+from lmaudit.backends.hf_tokens import TokenizedPair
+
+MODES = ("tree", "copy")
+
+
+def accepts(model: Any, name: str) -> bool:
+    """True when `model.forward` has a parameter called `name`."""
+    return name in inspect.signature(model.forward).parameters
+
+
+def shared_prefix_supported(model: Any) -> str | None:
+    """None when the shared-prefix path can run on `model`, else the reason it cannot."""
+    config = model.config
+    if getattr(config, "is_encoder_decoder", False):
+        return "encoder-decoder model"
+    for name in ("past_key_values", "position_ids", "attention_mask"):
+        if not accepts(model, name):
+            return f"forward() takes no {name}"
+    layer_types = getattr(config, "layer_types", None) or ()
+    if any(t != "full_attention" for t in layer_types):
+        return f"layer types {sorted(set(layer_types))} are not all full attention"
+    if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True):
+        return "sliding-window attention"
+    return None
+
+
+def select_cache_rows(cache: Any, rows: torch.Tensor) -> Any:
+    """A new cache holding `cache`'s batch rows `rows` (repeats allowed); `cache` is untouched."""
+    if hasattr(cache, "layers"):  # transformers >= 4.56 Cache objects
+        selected = copy.copy(cache)
+        selected.layers = [copy.copy(layer) for layer in cache.layers]
+        for layer in selected.layers:
+            layer.batch_select_indices(rows)
+        return selected
+    if isinstance(cache, tuple):  # legacy tuple of (key, value) per layer
+        return tuple(tuple(t.index_select(0, rows) for t in layer) for layer in cache)
+    if hasattr(cache, "to_legacy_cache"):  # transformers < 4.56 DynamicCache
+        legacy = select_cache_rows(cache.to_legacy_cache(), rows)
+        return type(cache).from_legacy_cache(legacy)
+    raise TypeError(f"unsupported key/value cache type {type(cache).__name__}")
+
+
+def score_shared_prefix(
+    model: Any,
+    pairs: Sequence[TokenizedPair],
+    *,
+    batch_size: int,
+    pad_id: int,
+    mode: str = "tree",
+    with_stats: bool = False,
+    on_done: DoneCallback | None = None,
+) -> list[TokenScores]:
+    """Score pairs running each distinct context once (pairs must fit the model).
+
+    `batch_size` bounds the rows of every forward (contexts per context pass; in `copy`
+    mode, continuations per continuation pass).
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown shared-prefix mode {mode!r}")
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, pair in enumerate(pairs):
+        if pair.continuation:
+            groups.setdefault(pair.context, []).append(i)
+    contexts = sorted(groups, key=lambda c: (-len(c), c))
+    results = [empty_scores(with_stats)] * len(pairs)
+    for batch in batches(range(len(contexts)), batch_size):
+        members = [(r, i) for r, c in enumerate(batch) for i in groups[contexts[c]]]
+        parts = _score_context_batch(
+            model, [contexts[c] for c in batch], members, pairs, pad_id, mode, batch_size,
+            with_stats,
+        )  # fmt: skip
+        for _, i in members:
+            results[i] = to_token_scores(parts[i], with_stats)
+        if on_done is not None:
+            on_done([i for _, i in members])
+    empty = [i for i, p in enumerate(pairs) if not p.continuation]
+    if on_done is not None and empty:
+        on_done(empty)
+    return results
+
+
+def _score_context_batch(
+    model: Any,
+    contexts: Sequence[tuple[int, ...]],
+    members: Sequence[tuple[int, int]],
+    pairs: Sequence[TokenizedPair],
+    pad_id: int,
+    mode: str,
+    batch_size: int,
+    with_stats: bool,
+) -> dict[int, list[PositionScore]]:
+    """Scores of every continuation token of `members` ((context row, pair index) entries)."""
+    device = model.device
+    width = max(len(c) for c in contexts)
+    ids = torch.full((len(contexts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(contexts), width), dtype=torch.long)
+    for r, ctx in enumerate(contexts):
+        ids[r, width - len(ctx) :] = torch.tensor(ctx, dtype=torch.long)
+        mask[r, width - len(ctx) :] = 1
+    keep: dict[str, Any] = {"logits_to_keep": 1} if accepts(model, "logits_to_keep") else {}
+    out = model(
+        input_ids=ids.to(device),
+        attention_mask=mask.to(device),
+        position_ids=(mask.cumsum(-1) - 1).clamp_min(0).to(device),
+        use_cache=True,
+        **keep,
+    )
+    last_logits, cache = out.logits[:, -1, :], out.past_key_values
+    del out
+    parts: dict[int, list[PositionScore]] = {}
+    first = PositionCollector()
+    for r, i in members:
+        first.add(last_logits[r : r + 1], pairs[i].continuation[:1], i)
+    first.score_into(parts, with_stats)
+    longer = [(r, i) for r, i in members if len(pairs[i].continuation) > 1]
+    if longer and mode == "tree":
+        _tree_pass(model, cache, longer, pairs, mask, pad_id, with_stats, parts)
+    elif longer:
+        longer.sort(key=lambda m: (-len(pairs[m[1]].continuation), m[1]))
+        for chunk in batches(range(len(longer)), batch_size):
+            entries = [longer[k] for k in chunk]
+            _copy_pass(model, cache, entries, pairs, mask, pad_id, with_stats, parts)
+    return parts
+
+
+def _tree_pass(
+    model: Any,
+    cache: Any,
+    entries: Sequence[tuple[int, int]],
+    pairs: Sequence[TokenizedPair],
+    context_mask: torch.Tensor,
+    pad_id: int,
+    with_stats: bool,
+    parts: dict[int, list[PositionScore]],
+) -> None:
+    """Pack tokens 1.. of all continuations of each context row into that row (4D mask)."""
+    device = model.device
+    rows, width = context_mask.shape
+    segments: list[list[tuple[int, int]]] = [[] for _ in range(rows)]  # (pair, start)
+    used = [0] * rows
+    for r, i in entries:
+        segments[r].append((i, used[r]))
+        used[r] += len(pairs[i].continuation) - 1
+    span = max(used)
+    ids = torch.full((rows, span), pad_id, dtype=torch.long)
+    context_lengths = context_mask.sum(-1)
+    positions = context_lengths.unsqueeze(1).repeat(1, span)
+    allowed = torch.zeros((rows, span, width + span), dtype=torch.bool)
+    allowed[:, :, :width] = context_mask.bool().unsqueeze(1)
+    for t in range(span):  # pads (and every query) may see themselves: no empty rows
+        allowed[:, t, width + t] = True
+    for r, row_segments in enumerate(segments):
+        for i, start in row_segments:
+            tokens = pairs[i].continuation[:-1]
+            n, end = len(tokens), start + len(tokens)
+            ids[r, start:end] = torch.tensor(tokens, dtype=torch.long)
+            positions[r, start:end] = context_lengths[r] + torch.arange(n)
+            block = torch.ones((n, n), dtype=torch.bool).tril()
+            allowed[r, start:end, width + start : width + end] = block
+    dtype = model.dtype if model.dtype.is_floating_point else torch.float32
+    additive = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+    out = model(
+        input_ids=ids.to(device),
+        attention_mask=additive.unsqueeze(1).to(device),
+        position_ids=positions.to(device),
+        past_key_values=cache,
+        use_cache=True,
+    )
+    collector = PositionCollector()
+    for r, row_segments in enumerate(segments):
+        for i, start in row_segments:
+            targets = pairs[i].continuation[1:]
+            collector.add(out.logits[r, start : start + len(targets)], targets, i)
+    collector.score_into(parts, with_stats)
+
+
+def _copy_pass(
+    model: Any,
+    cache: Any,
+    entries: Sequence[tuple[int, int]],
+    pairs: Sequence[TokenizedPair],
+    context_mask: torch.Tensor,
+    pad_id: int,
+    with_stats: bool,
+    parts: dict[int, list[PositionScore]],
+) -> None:
+    """One row per continuation against a row-wise copy of its context's cache (2D mask)."""
+    device = model.device
+    rows = torch.tensor([r for r, _ in entries], dtype=torch.long)
+    inputs = [pairs[i].continuation[:-1] for _, i in entries]
+    span = max(len(x) for x in inputs)
+    ids = torch.full((len(entries), span), pad_id, dtype=torch.long)
+    cont_mask = torch.zeros((len(entries), span), dtype=torch.long)
+    for k, tokens in enumerate(inputs):
+        ids[k, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+        cont_mask[k, : len(tokens)] = 1
+    ctx_mask = context_mask.index_select(0, rows)
+    out = model(
+        input_ids=ids.to(device),
+        attention_mask=torch.cat([ctx_mask, cont_mask], dim=1).to(device),
+        position_ids=(ctx_mask.sum(-1, keepdim=True) + torch.arange(span)).to(device),
+        past_key_values=select_cache_rows(cache, rows.to(device)),
+        use_cache=True,
+    )
+    collector = PositionCollector()
+    for k, (_, i) in enumerate(entries):
+        targets = pairs[i].continuation[1:]
+        collector.add(out.logits[k, : len(targets)], targets, i)
+    collector.score_into(parts, with_stats)
+
+
+def check_sample(pairs: Sequence[TokenizedPair]) -> tuple[list[TokenizedPair], bool]:
+    """A small ragged sample for `mode_failure`: the shortest and the longest context (up to
+    4 continuations each), preferring contexts with multi-token continuations. The flag says
+    whether the sample exercises the continuation pass at all."""
+    by_context: dict[tuple[int, ...], list[TokenizedPair]] = {}
+    for pair in pairs:
+        if pair.continuation:
+            by_context.setdefault(pair.context, []).append(pair)
+    multi = [c for c, ps in by_context.items() if any(len(p.continuation) > 1 for p in ps)]
+    contexts = sorted(multi or by_context, key=len)
+    if not contexts:
+        return [], False
+    picked = dict.fromkeys([contexts[0], contexts[-1]])
+    return [p for c in picked for p in by_context[c][:4]], bool(multi)
+
+
+def mode_failure(
+    model: Any, sample: Sequence[TokenizedPair], mode: str, *, pad_id: int, tolerance: float
+) -> str | None:
+    """None when `mode` reproduces the naive scores of `sample` within `tolerance` nats per
+    token; otherwise why not (an exception, or the largest gap)."""
+    from lmaudit.backends.hf_scoring import score_naive
+
+    try:
+        fast = score_shared_prefix(model, sample, batch_size=8, pad_id=pad_id, mode=mode)
+    except Exception as error:  # an architecture this mode does not fit
+        return f"{mode} mode failed: {type(error).__name__}: {error}"
+    slow = score_naive(model, sample, batch_size=8, pad_id=pad_id)
+    gap = max(
+        (
+            abs(a - b)
+            for f, s in zip(fast, slow, strict=True)
+            for a, b in zip(f.token_logprobs, s.token_logprobs, strict=True)
+        ),
+        default=0.0,
+    )
+    return f"{mode} mode differs from the naive path by {gap:.3g} nats" if gap > tolerance else None
