@@ -91,9 +91,14 @@ def run_demo(out: Path, *, exposures: int = DEMO_EXPOSURES, limit: int | None = 
             f"[{d.ci_low:+.3f}, {d.ci_high:+.3f}] (95% CI, clustered by template), "
             f"McNemar p = {p:.2g}, n = {cmp.n_shared}"
         )
+    from lmaudit.probes import probe_summary_for_demo
+
+    print("\n== Memorization probe: original arith items vs fresh instances of their templates")
+    print(probe_summary_for_demo("lab:demo-clean", "lab:demo-contaminated", out, limit=limit))
     print(
         f"\nThe contaminated model saw each arith test item {exposures} times in training; "
-        "its advantage on those items is memorization, not arithmetic."
+        "its advantage on those items is memorization, not arithmetic: it vanishes when "
+        "the names and numbers change."
     )
     print(f"runs stored under {out} · {time.perf_counter() - start:.0f} s")
     return 0
