@@ -1,7 +1,7 @@
 """The issue's acceptance check on the demo's two lab models (slow: trains them if the lab
 cache does not hold them yet, about 1-2 min each on 2 cores; reused by `make demo`).
 
-The contaminated model saw every `arith` test item DEMO_EXPOSURES times; the clean one
+The contaminated model saw every `arith` test item DEMO_COPIES × epochs times; the clean one
 never did. Probed on the whole test split with fresh template instances, the contaminated
 model must drop significantly (clustered CI below 0, McNemar p < 0.05) and the clean one
 must not (its CI covers 0 or lies above it).
@@ -22,12 +22,12 @@ def _probe(name: str, split: str | None, run_dir: Path) -> object:
     import torch
 
     from lmaudit.backends.registry import load_backend
-    from lmaudit.demo import DEMO_EXPOSURES, ensure_lab_model
+    from lmaudit.demo import DEMO_COPIES, ensure_lab_model
     from lmaudit.probes.runner import run_probe
     from lmaudit.tasks.registry import load_task
 
     torch.set_num_threads(1)
-    model = ensure_lab_model(name, split, exposures=DEMO_EXPOSURES)
+    model = ensure_lab_model(name, split, exposures=DEMO_COPIES)
     backend = load_backend(f"lab:{model.name}", {"device": "cpu"})
     return run_probe(load_task("arith", {}), backend, run_dir, variants=("symbolic",),
                      n_sets=N_SETS, model_spec=f"lab:{model.name}", show_progress=False)

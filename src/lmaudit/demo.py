@@ -1,7 +1,7 @@
 """`make demo`: train a clean and a contaminated lab model, evaluate both, compare them.
 
 Everything runs offline on the CPU. The contaminated twin saw every `arith` test item
-`DEMO_EXPOSURES` times during training; the clean one never saw them. Both are evaluated
+`DEMO_COPIES` × epochs times during training; the clean one never saw them. Both are evaluated
 on `arith` (generation, numeric answer) and `arith_mc` (multiple choice by log-likelihood)
 and compared sample by sample.
 """
@@ -17,7 +17,9 @@ from pathlib import Path
 
 from lmaudit.core.types import LmauditError
 
-DEMO_EXPOSURES = 24
+# Copies of each test item in the contaminated corpus; the model sees each copy once per
+# epoch, so the number of exposures is copies × epochs (stored in the model's lab card).
+DEMO_COPIES = 24
 DEMO_MODELS = {"demo-clean": None, "demo-contaminated": "test"}
 DEMO_TASKS = ("arith", "arith_mc")
 
@@ -34,6 +36,7 @@ def ensure_lab_model(
 ) -> DemoModel:
     """Train `name` unless the lab cache already holds it for the same corpus."""
     from lmaudit.lab.corpus import benchmark_corpus
+    from lmaudit.lab.model import LabConfig
     from lmaudit.lab.paths import lab_model_path
     from lmaudit.lab.train import read_lab_card, train_lab_model
 
@@ -45,13 +48,18 @@ def ensure_lab_model(
     )
     path = lab_model_path(name)
     card = read_lab_card(path)
-    if card is not None and card.get("corpus", {}).get("sha256") == corpus.sha256():
+    if (
+        card is not None
+        and card.get("corpus", {}).get("sha256") == corpus.sha256()
+        and card.get("config") == LabConfig().to_dict()
+        and card.get("seed") == seed
+    ):
         return DemoModel(name, path, trained=False)
     print(f"training lab model {name!r}: {corpus.description}", file=sys.stderr)
     return DemoModel(name, train_lab_model(name, corpus, seed=seed), trained=True)
 
 
-def run_demo(out: Path, *, exposures: int = DEMO_EXPOSURES, limit: int | None = None) -> int:
+def run_demo(out: Path, *, copies: int = DEMO_COPIES, limit: int | None = None) -> int:
     from lmaudit.backends.registry import load_backend
     from lmaudit.core.runner import run_task
     from lmaudit.core.store import load_run
@@ -61,7 +69,7 @@ def run_demo(out: Path, *, exposures: int = DEMO_EXPOSURES, limit: int | None = 
 
     start = time.perf_counter()
     models = [
-        ensure_lab_model(name, split, exposures=exposures) for name, split in DEMO_MODELS.items()
+        ensure_lab_model(name, split, exposures=copies) for name, split in DEMO_MODELS.items()
     ]
     for task_name in DEMO_TASKS:
         run_dirs: dict[str, Path] = {}
@@ -95,8 +103,12 @@ def run_demo(out: Path, *, exposures: int = DEMO_EXPOSURES, limit: int | None = 
 
     print("\n== Memorization probe: original arith items vs fresh instances of their templates")
     print(probe_summary_for_demo("lab:demo-clean", "lab:demo-contaminated", out, limit=limit))
+    from lmaudit.lab.train import read_lab_card
+
+    card = read_lab_card(models[1].path) or {}
+    seen = (card.get("planted") or [{}])[0].get("exposures", "several")
     print(
-        f"\nThe contaminated model saw each arith test item {exposures} times in training; "
+        f"\nThe contaminated model saw each arith test item {seen} times in training; "
         "its advantage on those items is memorization, not arithmetic: it vanishes when "
         "the names and numbers change."
     )
@@ -107,11 +119,13 @@ def run_demo(out: Path, *, exposures: int = DEMO_EXPOSURES, limit: int | None = 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lmaudit.demo", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory root")
-    parser.add_argument("--exposures", type=int, default=DEMO_EXPOSURES)
+    parser.add_argument(
+        "--copies", type=int, default=DEMO_COPIES, help="copies of each test item planted"
+    )
     parser.add_argument("--limit", type=int, help="evaluate only the first N items per task")
     args = parser.parse_args(argv)
     try:
-        return run_demo(args.out, exposures=args.exposures, limit=args.limit)
+        return run_demo(args.out, copies=args.copies, limit=args.limit)
     except LmauditError as error:
         print(f"lmaudit demo: error: {error}", file=sys.stderr)
         return 2
