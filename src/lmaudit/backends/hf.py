@@ -2,7 +2,7 @@
 
 Log-probabilities are natural logs. Tokenization follows lm-evaluation-harness (see
 `hf_tokens`). Multiple-choice requests that share a context run that context once
-(`hf_prefix`, "tree" mode, else "copy" mode); models where that is unsupported, or where a
+(`hf_prefix`: "packed" mode, else "copy" mode); models where that is unsupported, or where a
 one-time self-check against the naive computation fails, use the naive path (logged).
 
 BOS rule: contexts and prompts are encoded with the tokenizer's default special tokens, so
@@ -13,6 +13,7 @@ Continuations, rolling texts and chat-templated prompts are encoded without spec
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -152,7 +153,7 @@ class HFBackend:
 
     @property
     def shared_prefix_mode(self) -> str | None:
-        """ "tree" or "copy" (see `hf_prefix`), or None when every request runs naively."""
+        """`packed` or `copy` (see `hf_prefix`), or None when every request runs naively."""
         return self._prefix_modes[0] if self._prefix_modes else None
 
     # -- tokenization -----------------------------------------------------------------------
@@ -208,7 +209,18 @@ class HFBackend:
         counts = [0] * len(unique)
         for request in requests:
             counts[unique[request]] += 1
-        pairs = [self.tokenize_pair(r) for r in unique]
+        # Options of one question are adjacent: a small LRU spares re-encoding their context.
+        encode = functools.lru_cache(maxsize=256)(lambda text: tuple(self._encode(text)))
+        pairs = [
+            encode_pair(
+                r.context,
+                r.continuation,
+                encode=lambda text: list(encode(text)),
+                encode_plain=self._encode_plain,
+                prefix_token_id=self._prefix_id,
+            )
+            for r in unique
+        ]
         scores = self._score_pairs(pairs, counts, progress, with_stats)
         out = []
         for request in requests:
@@ -264,7 +276,13 @@ class HFBackend:
                 )
                 chosen = [fitted[i] for i in subset]
                 scored = (
-                    score_shared_prefix(self.model, chosen, mode=prefix_mode, **options)
+                    score_shared_prefix(
+                        self.model,
+                        chosen,
+                        mode=prefix_mode,
+                        max_row_length=self._max_length,
+                        **options,
+                    )
                     if prefix_mode
                     else score_naive(self.model, chosen, **options)
                 )

@@ -1,48 +1,45 @@
-"""Shared-prefix scoring: run each distinct context once, score its continuations from cache.
+"""Shared-prefix scoring: each distinct context runs once for all its continuations.
 
-Pairs are grouped by identical context ids. A batch of distinct contexts runs once (left
-padding, explicit position ids, only the last position's logits kept); that last position
-scores every continuation's first token, so single-token continuations (A/B/C/D answers)
-need no further forward. Tokens 1.. of longer continuations then run against the contexts'
-key/value cache in one of two modes:
+Pairs are grouped by identical context ids; the last context position scores every
+continuation's first token, so single-token continuations (A/B/C/D answers) cost nothing
+extra. Two modes score the remaining tokens:
 
-* `tree`: all continuations of a context are packed into one row after it, with a 4D
-  additive attention mask (each continuation token sees its context and the earlier tokens
-  of its own continuation, nothing else) and position ids restarting after the context for
-  each continuation. One forward per context batch; no cache copies.
-* `copy`: one row per continuation, right-padded, attending to a row-wise copy of its
-  context's cache through a 2D mask; positions continue after the context.
+* `packed` (default): one row per context holding the context followed by tokens 0..n-2 of
+  each of its continuations, with a 4D additive attention mask (each continuation token sees
+  the context and the earlier tokens of its own continuation, nothing else) and position ids
+  restarting after the context for each continuation. One forward per batch of contexts,
+  left-padded, logits kept only for the tail that holds the continuations. Needs a model
+  that honours custom 4D masks (eager/SDPA attention in recent transformers).
+* `copy`: the contexts run once (left padding, position ids, key/value cache kept); then one
+  row per continuation, right-padded, attends to a row-wise copy of its context's cache
+  through a plain 2D mask, positions continuing after the context.
 
-`tree` needs a model that honours custom 4D masks (eager/SDPA attention in recent
-transformers); the backend checks each mode against the naive path once and falls back.
+The backend checks the modes against the naive path once and falls back in this order:
+packed, copy, naive.
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
+from lmaudit.backends.hf_packed import score_packed_rows
 from lmaudit.backends.hf_scoring import (
     DoneCallback,
     PositionCollector,
     PositionScore,
     TokenScores,
+    accepts,
     batches,
     empty_scores,
     to_token_scores,
 )
 from lmaudit.backends.hf_tokens import TokenizedPair
 
-MODES = ("tree", "copy")
-
-
-def accepts(model: Any, name: str) -> bool:
-    """True when `model.forward` has a parameter called `name`."""
-    return name in inspect.signature(model.forward).parameters
+MODES = ("packed", "copy")
 
 
 def shared_prefix_supported(model: Any) -> str | None:
@@ -83,14 +80,16 @@ def score_shared_prefix(
     *,
     batch_size: int,
     pad_id: int,
-    mode: str = "tree",
+    mode: str = "packed",
+    max_row_length: int | None = None,
     with_stats: bool = False,
     on_done: DoneCallback | None = None,
 ) -> list[TokenScores]:
     """Score pairs running each distinct context once (pairs must fit the model).
 
-    `batch_size` bounds the rows of every forward (contexts per context pass; in `copy`
-    mode, continuations per continuation pass).
+    `batch_size` bounds the rows of every forward: contexts per forward (`copy` mode: also
+    continuations per continuation pass). In `packed` mode a context whose continuations do
+    not fit in one row of `max_row_length` tokens is split over several rows.
     """
     if mode not in MODES:
         raise ValueError(f"unknown shared-prefix mode {mode!r}")
@@ -98,35 +97,61 @@ def score_shared_prefix(
     for i, pair in enumerate(pairs):
         if pair.continuation:
             groups.setdefault(pair.context, []).append(i)
-    contexts = sorted(groups, key=lambda c: (-len(c), c))
+    if mode == "packed":
+        config = model.config
+        limit = max_row_length or getattr(config, "max_position_embeddings", None) or 2048
+        units = [u for c, members in groups.items() for u in split_rows(c, members, pairs, limit)]
+    else:
+        units = list(groups.items())
+    units.sort(key=lambda u: (-_row_length(u, pairs), u[0], u[1]))
     results = [empty_scores(with_stats)] * len(pairs)
-    for batch in batches(range(len(contexts)), batch_size):
-        members = [(r, i) for r, c in enumerate(batch) for i in groups[contexts[c]]]
-        parts = _score_context_batch(
-            model, [contexts[c] for c in batch], members, pairs, pad_id, mode, batch_size,
-            with_stats,
-        )  # fmt: skip
-        for _, i in members:
+    for batch in batches(range(len(units)), batch_size):
+        rows = [units[k] for k in batch]
+        if mode == "packed":
+            parts = score_packed_rows(model, rows, pairs, pad_id, with_stats)
+        else:
+            parts = _score_context_batch(model, rows, pairs, pad_id, batch_size, with_stats)
+        done = [i for _, members in rows for i in members]
+        for i in done:
             results[i] = to_token_scores(parts[i], with_stats)
         if on_done is not None:
-            on_done([i for _, i in members])
+            on_done(done)
     empty = [i for i, p in enumerate(pairs) if not p.continuation]
     if on_done is not None and empty:
         on_done(empty)
     return results
 
 
+Row = tuple[tuple[int, ...], list[int]]  # a context and the pairs scored with it
+
+
+def _row_length(row: Row, pairs: Sequence[TokenizedPair]) -> int:
+    return len(row[0]) + sum(len(pairs[i].continuation) - 1 for i in row[1])
+
+
+def split_rows(
+    context: tuple[int, ...], members: list[int], pairs: Sequence[TokenizedPair], limit: int
+) -> list[Row]:
+    """Spread a context's continuations over rows of at most `limit` packed tokens."""
+    rows: list[Row] = [(context, [])]
+    for i in members:
+        if rows[-1][1] and _row_length((context, [*rows[-1][1], i]), pairs) > limit:
+            rows.append((context, []))
+        rows[-1][1].append(i)
+    return rows
+
+
 def _score_context_batch(
     model: Any,
-    contexts: Sequence[tuple[int, ...]],
-    members: Sequence[tuple[int, int]],
+    rows: Sequence[Row],
     pairs: Sequence[TokenizedPair],
     pad_id: int,
-    mode: str,
     batch_size: int,
     with_stats: bool,
 ) -> dict[int, list[PositionScore]]:
-    """Scores of every continuation token of `members` ((context row, pair index) entries)."""
+    """`copy` mode: every continuation token of the pairs in `rows`, by pair index."""
+    contexts = [c for c, _ in rows]
+    members = [(r, i) for r, (_, row_members) in enumerate(rows) for i in row_members]
     device = model.device
     width = max(len(c) for c in contexts)
     ids = torch.full((len(contexts), width), pad_id, dtype=torch.long)
@@ -150,65 +175,12 @@ def _score_context_batch(
         first.add(last_logits[r : r + 1], pairs[i].continuation[:1], i)
     first.score_into(parts, with_stats)
     longer = [(r, i) for r, i in members if len(pairs[i].continuation) > 1]
-    if longer and mode == "tree":
-        _tree_pass(model, cache, longer, pairs, mask, pad_id, with_stats, parts)
-    elif longer:
+    if longer:
         longer.sort(key=lambda m: (-len(pairs[m[1]].continuation), m[1]))
         for chunk in batches(range(len(longer)), batch_size):
             entries = [longer[k] for k in chunk]
             _copy_pass(model, cache, entries, pairs, mask, pad_id, with_stats, parts)
     return parts
-
-
-def _tree_pass(
-    model: Any,
-    cache: Any,
-    entries: Sequence[tuple[int, int]],
-    pairs: Sequence[TokenizedPair],
-    context_mask: torch.Tensor,
-    pad_id: int,
-    with_stats: bool,
-    parts: dict[int, list[PositionScore]],
-) -> None:
-    """Pack tokens 1.. of all continuations of each context row into that row (4D mask)."""
-    device = model.device
-    rows, width = context_mask.shape
-    segments: list[list[tuple[int, int]]] = [[] for _ in range(rows)]  # (pair, start)
-    used = [0] * rows
-    for r, i in entries:
-        segments[r].append((i, used[r]))
-        used[r] += len(pairs[i].continuation) - 1
-    span = max(used)
-    ids = torch.full((rows, span), pad_id, dtype=torch.long)
-    context_lengths = context_mask.sum(-1)
-    positions = context_lengths.unsqueeze(1).repeat(1, span)
-    allowed = torch.zeros((rows, span, width + span), dtype=torch.bool)
-    allowed[:, :, :width] = context_mask.bool().unsqueeze(1)
-    for t in range(span):  # pads (and every query) may see themselves: no empty rows
-        allowed[:, t, width + t] = True
-    for r, row_segments in enumerate(segments):
-        for i, start in row_segments:
-            tokens = pairs[i].continuation[:-1]
-            n, end = len(tokens), start + len(tokens)
-            ids[r, start:end] = torch.tensor(tokens, dtype=torch.long)
-            positions[r, start:end] = context_lengths[r] + torch.arange(n)
-            block = torch.ones((n, n), dtype=torch.bool).tril()
-            allowed[r, start:end, width + start : width + end] = block
-    dtype = model.dtype if model.dtype.is_floating_point else torch.float32
-    additive = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
-    out = model(
-        input_ids=ids.to(device),
-        attention_mask=additive.unsqueeze(1).to(device),
-        position_ids=positions.to(device),
-        past_key_values=cache,
-        use_cache=True,
-    )
-    collector = PositionCollector()
-    for r, row_segments in enumerate(segments):
-        for i, start in row_segments:
-            targets = pairs[i].continuation[1:]
-            collector.add(out.logits[r, start : start + len(targets)], targets, i)
-    collector.score_into(parts, with_stats)
 
 
 def _copy_pass(

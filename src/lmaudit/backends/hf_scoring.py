@@ -11,6 +11,7 @@ attention mask (causal attention never looks at the right pads), longest rows fi
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,11 @@ class PositionCollector:
         scored = score_positions(torch.cat(self.rows), self.targets, with_stats)
         for owner, position in zip(self.owners, scored, strict=True):
             parts.setdefault(owner, []).append(position)
+
+
+def accepts(model: Any, name: str) -> bool:
+    """True when `model.forward` has a parameter called `name`."""
+    return name in inspect.signature(model.forward).parameters
 
 
 def empty_scores(with_stats: bool) -> TokenScores:
