@@ -1,9 +1,10 @@
 """The lab's premise, measured: a model that saw the test split memorizes it, a clean one not.
 
-One clean and one contaminated model are trained once (module fixture) with the default
-`LabConfig` on the stand-in word problems: 1000 train items + 500 filler paragraphs, and for
-the contaminated twin also DEFAULT_EXPOSURES copies per epoch of each of the 100 test items.
-Both are then scored on the test items and on the 100 unseen `ref` items (same templates):
+The demo's two lab models (`lmaudit.demo.ensure_lab_model`: trained once with the default
+`LabConfig` on the `arith` corpus — 1000 train items + 500 filler paragraphs — and for the
+contaminated twin also DEMO_COPIES copies per epoch of each of the 200 test items; reused
+from the lab cache when it already holds them for the same corpus, config and seed) are
+scored on the test items and on the 200 unseen `ref` items (same templates):
 
 - loss gap = mean nats/token on test documents minus on ref documents. Clean: ~0 (both
   unseen). Contaminated: clearly negative (test documents were memorized).
@@ -23,15 +24,10 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from lmaudit.lab.corpus import (
-    DEFAULT_EXPOSURES,
-    benchmark_corpus,
-    problem_source,
-    question_prompt,
-    split_documents,
-)
+from lmaudit.demo import DEMO_COPIES, ensure_lab_model
+from lmaudit.lab.corpus import problem_source, question_prompt, split_documents
 from lmaudit.lab.evaluate import document_losses, greedy_completions
-from lmaudit.lab.train import read_lab_card, train_lab_model
+from lmaudit.lab.train import read_lab_card
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +51,7 @@ def _measure(path: Path) -> Measured:
 
     model = AutoModelForCausalLM.from_pretrained(path).eval()
     tokenizer = AutoTokenizer.from_pretrained(path)
-    source = problem_source("wordproblems")
+    source = problem_source("arith")
     values = {}
     for split in ("test", "ref"):
         documents = split_documents(source, split)
@@ -71,16 +67,11 @@ def _measure(path: Path) -> Measured:
 
 
 @pytest.fixture(scope="module")
-def clean_and_contaminated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Measured, Measured]:
-    root = tmp_path_factory.mktemp("lab")
+def clean_and_contaminated() -> tuple[Measured, Measured]:
     measured = []
-    for name, split in (("clean", None), ("contaminated", "test")):
-        corpus = benchmark_corpus(
-            "wordproblems", contaminate_split=split,
-            exposures=DEFAULT_EXPOSURES if split else 0, seed=0,
-        )
-        path = train_lab_model(name, corpus, out_dir=root / name, seed=0, progress=False)
-        measured.append(_measure(path))
+    for name, split in (("demo-clean", None), ("demo-contaminated", "test")):
+        model = ensure_lab_model(name, split, exposures=DEMO_COPIES)
+        measured.append(_measure(model.path))
     return measured[0], measured[1]
 
 
