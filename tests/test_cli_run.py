@@ -9,10 +9,9 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from test_backends_hf_tiny import build_model  # noqa: E402
-
-from lmaudit.cli import main  # noqa: E402
-from lmaudit.core.store import load_run  # noqa: E402
+from lmaudit.cli import main
+from lmaudit.core.store import load_run
+from test_backends_hf_tiny import build_model
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "external"
 
