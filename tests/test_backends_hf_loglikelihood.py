@@ -65,8 +65,8 @@ def greedy_request(backend: HFBackend, context: str) -> LoglikelihoodRequest:
     return LoglikelihoodRequest(context, text)
 
 
-def test_tree_mode_is_used(backend: HFBackend) -> None:
-    assert backend.shared_prefix_mode == "tree"
+def test_packed_mode_is_used(backend: HFBackend) -> None:
+    assert backend.shared_prefix_mode == "packed"
 
 
 def test_ragged_multiple_choice_matches_unbatched_reference(backend: HFBackend) -> None:
@@ -187,7 +187,7 @@ def test_stats_are_mean_and_variance_of_next_token_logprob(backend: HFBackend) -
         assert stats.variances[k] == pytest.approx(float((p * (row - mean) ** 2).sum()), abs=1e-3)
 
 
-@pytest.mark.parametrize("broken", [("tree",), ("tree", "copy")])
+@pytest.mark.parametrize("broken", [("packed",), ("packed", "copy")])
 def test_broken_modes_are_caught_by_self_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: tuple[str, ...]
 ) -> None:
@@ -197,7 +197,7 @@ def test_broken_modes_are_caught_by_self_check(
 
     def off_by_one_nat(*args: Any, **kwargs: Any) -> list[TokenScores]:
         scored = original(*args, **kwargs)
-        if kwargs.get("mode", "tree") not in broken:
+        if kwargs.get("mode", "packed") not in broken:
             return scored
         return [TokenScores(tuple(x - 1 for x in s.token_logprobs), s.greedy) for s in scored]
 
@@ -212,7 +212,7 @@ def test_broken_modes_are_caught_by_self_check(
 
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
-@pytest.mark.parametrize("mode", ["tree", "copy"])
+@pytest.mark.parametrize("mode", ["packed", "copy"])
 def test_each_mode_and_attention_matches_reference(
     tmp_path: Path, arch: str, attention: str, mode: str
 ) -> None:
