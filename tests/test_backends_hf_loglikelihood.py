@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 
 from lmaudit.backends import hf_prefix  # noqa: E402
 from lmaudit.backends.hf import HFBackend  # noqa: E402
-from lmaudit.backends.hf_prefix import score_shared_prefix  # noqa: E402
+from lmaudit.backends.hf_prefix import row_length, score_shared_prefix, split_rows  # noqa: E402
 from lmaudit.backends.hf_scoring import TokenScores  # noqa: E402
 from lmaudit.core.types import LoglikelihoodRequest  # noqa: E402
 
@@ -226,4 +226,21 @@ def test_each_mode_and_attention_matches_reference(
     with torch.inference_mode():
         scored = score_shared_prefix(model, pairs, batch_size=3, pad_id=0, mode=mode)
     for request, result in zip(requests, scored, strict=True):
+        assert result.token_logprobs == pytest.approx(reference(backend, request)[0], abs=TOL)
+
+
+def test_many_long_options_are_split_over_rows_that_fit(tmp_path: Path) -> None:
+    # max_length 24: the context (~8 tokens) and 8 options of ~5-10 tokens cannot share one
+    # packed row, so the context is repeated over several rows; scores stay exact.
+    directory = build_model(tmp_path / "m", "gpt2")
+    backend = HFBackend(str(directory), dtype="float32", device="cpu", max_length=24)
+    options = [" the lazy dog", " blue, mostly", " Rome or Paris", " A, B, C and D"]
+    requests = [LoglikelihoodRequest(CONTEXTS[0], o + s) for o in options for s in ("", ".")]
+    pairs = [backend.tokenize_pair(r) for r in requests]
+    rows = split_rows(pairs[0].context, list(range(len(pairs))), pairs, 24)
+    assert len(rows) > 1 and all(row_length(row, pairs) <= 24 for row in rows)
+    assert sorted(i for _, members in rows for i in members) == list(range(len(pairs)))
+    results = backend.loglikelihood(requests)
+    assert backend.shared_prefix_mode == "packed"
+    for request, result in zip(requests, results, strict=True):
         assert result.token_logprobs == pytest.approx(reference(backend, request)[0], abs=TOL)

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from lmaudit.backends.hf_generate import generate_batch
+from lmaudit.backends.hf_generate import eos_token_ids, generate_batch
 from lmaudit.backends.hf_loading import hub_commit, load, max_length_of, weights_digest
 from lmaudit.backends.hf_prefix import (
     MODES,
@@ -373,17 +373,6 @@ class HFBackend:
         keep = max(1, self._max_length - request.params.max_tokens)
         return ids[-keep:] if ids else [self._prefix_id]
 
-    def _eos_ids(self) -> set[int]:
-        ids: set[int] = set()
-        configured = getattr(self.model.generation_config, "eos_token_id", None)
-        if isinstance(configured, int):
-            ids.add(configured)
-        elif configured:
-            ids.update(int(x) for x in configured)
-        if self.tokenizer.eos_token_id is not None:
-            ids.add(int(self.tokenizer.eos_token_id))
-        return ids
-
     def generate(
         self,
         requests: Sequence[GenerateRequest],
@@ -394,7 +383,7 @@ class HFBackend:
         by_params: dict[GenerationParams, list[int]] = {}
         for i, request in enumerate(requests):
             by_params.setdefault(request.params, []).append(i)
-        eos_ids = self._eos_ids()
+        eos_ids = eos_token_ids(self.model, self.tokenizer)
         results: list[Generation | None] = [None] * len(requests)
         with torch.inference_mode():
             for params, members in by_params.items():

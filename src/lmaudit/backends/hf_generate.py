@@ -40,6 +40,19 @@ def _stopping_criteria(
     return StopStrings()
 
 
+def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:
+    """End-of-sequence ids: the model's generation config (one or several) and the tokenizer's."""
+    ids: set[int] = set()
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    if isinstance(configured, int):
+        ids.add(configured)
+    elif configured:
+        ids.update(int(x) for x in configured)
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    return ids
+
+
 def _first_stop(text: str, stops: Sequence[str]) -> int | None:
     """Index of the earliest occurrence of any stop string in `text`, if any."""
     hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]

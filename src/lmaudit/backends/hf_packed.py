@@ -46,11 +46,12 @@ def tree_mask(segments: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Additive [batch, 1, width, width] mask from segment ids ([batch, width])."""
     query, key = segments.unsqueeze(2), segments.unsqueeze(1)
     width = segments.shape[1]
-    causal = torch.ones((width, width), dtype=torch.bool).tril()
-    allowed = causal & (key != PAD_SEGMENT) & (query != PAD_SEGMENT) & ((key == 0) | (key == query))
+    causal_or_self = torch.ones((width, width), dtype=torch.bool).tril()
+    allowed = (key == 0) | (key == query)  # the context, or the query's own continuation
+    allowed &= (key != PAD_SEGMENT) & causal_or_self  # (a pad query sees its own pad key)
     allowed |= torch.eye(width, dtype=torch.bool)
-    mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
-    return mask.unsqueeze(1)
+    zero, blocked = torch.zeros((), dtype=dtype), torch.tensor(torch.finfo(dtype).min, dtype=dtype)
+    return torch.where(allowed, zero, blocked).unsqueeze(1)
 
 
 def score_packed_rows(
@@ -94,8 +95,7 @@ def score_packed_rows(
         for i in members:
             n = len(pairs[i].continuation)
             columns = [last_context] + [offset + starts[i] + k for k in range(n - 1)]
-            index = torch.tensor(columns, dtype=torch.long, device=logits.device)
-            collector.add(logits[r].index_select(0, index), pairs[i].continuation, i)
+            collector.add(r, columns, pairs[i].continuation, i)
     parts: dict[int, list[PositionScore]] = {}
-    collector.score_into(parts, with_stats)
+    collector.score_into(logits, parts, with_stats)
     return parts

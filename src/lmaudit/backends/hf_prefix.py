@@ -103,7 +103,7 @@ def score_shared_prefix(
         units = [u for c, members in groups.items() for u in split_rows(c, members, pairs, limit)]
     else:
         units = list(groups.items())
-    units.sort(key=lambda u: (-_row_length(u, pairs), u[0], u[1]))
+    units.sort(key=lambda u: (-row_length(u, pairs), u[0], u[1]))
     results = [empty_scores(with_stats)] * len(pairs)
     for batch in batches(range(len(units)), batch_size):
         rows = [units[k] for k in batch]
@@ -125,7 +125,8 @@ def score_shared_prefix(
 Row = tuple[tuple[int, ...], list[int]]  # a context and the pairs scored with it
 
 
-def _row_length(row: Row, pairs: Sequence[TokenizedPair]) -> int:
+def row_length(row: Row, pairs: Sequence[TokenizedPair]) -> int:
+    """Tokens a packed row holds: the context plus all but the last token of each option."""
     return len(row[0]) + sum(len(pairs[i].continuation) - 1 for i in row[1])
 
 
@@ -135,7 +136,7 @@ def split_rows(
     """Spread a context's continuations over rows of at most `limit` packed tokens."""
     rows: list[Row] = [(context, [])]
     for i in members:
-        if rows[-1][1] and _row_length((context, [*rows[-1][1], i]), pairs) > limit:
+        if rows[-1][1] and row_length((context, [*rows[-1][1], i]), pairs) > limit:
             rows.append((context, []))
         rows[-1][1].append(i)
     return rows
@@ -167,13 +168,13 @@ def _score_context_batch(
         use_cache=True,
         **keep,
     )
-    last_logits, cache = out.logits[:, -1, :], out.past_key_values
+    last_logits, cache = out.logits[:, -1:, :], out.past_key_values
     del out
     parts: dict[int, list[PositionScore]] = {}
     first = PositionCollector()
     for r, i in members:
-        first.add(last_logits[r : r + 1], pairs[i].continuation[:1], i)
-    first.score_into(parts, with_stats)
+        first.add(r, [0], pairs[i].continuation[:1], i)
+    first.score_into(last_logits, parts, with_stats)
     longer = [(r, i) for r, i in members if len(pairs[i].continuation) > 1]
     if longer:
         longer.sort(key=lambda m: (-len(pairs[m[1]].continuation), m[1]))
@@ -214,8 +215,8 @@ def _copy_pass(
     collector = PositionCollector()
     for k, (_, i) in enumerate(entries):
         targets = pairs[i].continuation[1:]
-        collector.add(out.logits[k, : len(targets)], targets, i)
-    collector.score_into(parts, with_stats)
+        collector.add(k, range(len(targets)), targets, i)
+    collector.score_into(out.logits, parts, with_stats)
 
 
 def check_sample(pairs: Sequence[TokenizedPair]) -> tuple[list[TokenizedPair], bool]:

@@ -82,24 +82,33 @@ def to_token_scores(positions: Sequence[PositionScore], with_stats: bool) -> Tok
 
 
 class PositionCollector:
-    """Gathers logits rows of many pairs, scores them in one call, hands back per pair."""
+    """Collects (row, column) positions of a [rows, columns, vocab] logits tensor for many
+    pairs, then gathers and scores them all with one indexing op (few large ops are much
+    cheaper than many small ones, above all on a CPU shared with other processes)."""
 
     def __init__(self) -> None:
-        self.rows: list[torch.Tensor] = []
+        self.rows: list[int] = []
+        self.columns: list[int] = []
         self.targets: list[int] = []
         self.owners: list[int] = []
 
-    def add(self, logits: torch.Tensor, targets: Sequence[int], owner: int) -> None:
-        """`logits` is [len(targets), vocab]: the rows predicting `targets` for pair `owner`."""
-        self.rows.append(logits)
+    def add(self, row: int, columns: Sequence[int], targets: Sequence[int], owner: int) -> None:
+        """Logits at `(row, columns[k])` predict `targets[k]` for pair `owner`."""
+        self.rows.extend([row] * len(columns))
+        self.columns.extend(columns)
         self.targets.extend(targets)
-        self.owners.extend([owner] * len(targets))
+        self.owners.extend([owner] * len(columns))
 
-    def score_into(self, parts: dict[int, list[PositionScore]], with_stats: bool) -> None:
+    def score_into(
+        self, logits: torch.Tensor, parts: dict[int, list[PositionScore]], with_stats: bool
+    ) -> None:
         """Append each owner's scored positions (in the order added) to `parts[owner]`."""
         if not self.targets:
             return
-        scored = score_positions(torch.cat(self.rows), self.targets, with_stats)
+        device = logits.device
+        rows = torch.tensor(self.rows, dtype=torch.long, device=device)
+        columns = torch.tensor(self.columns, dtype=torch.long, device=device)
+        scored = score_positions(logits[rows, columns], self.targets, with_stats)
         for owner, position in zip(self.owners, scored, strict=True):
             parts.setdefault(owner, []).append(position)
 
@@ -142,9 +151,10 @@ def score_naive(
         collector = PositionCollector()
         for r, i in enumerate(batch):
             n_ctx, n_cont = len(pairs[i].context), len(pairs[i].continuation)
-            collector.add(logits[r, n_ctx - 1 : n_ctx - 1 + n_cont], pairs[i].continuation, i)
+            columns = range(n_ctx - 1, n_ctx - 1 + n_cont)
+            collector.add(r, columns, pairs[i].continuation, i)
         parts: dict[int, list[PositionScore]] = {}
-        collector.score_into(parts, with_stats)
+        collector.score_into(logits, parts, with_stats)
         for i in batch:
             results[i] = to_token_scores(parts[i], with_stats)
         if on_done is not None:
