@@ -19,7 +19,7 @@ backend as `--model lab:NAME` or `--model hf:DIR`. No weights are downloaded.
 TRAIN_EPILOG = """\
 examples:
   lmaudit lab train --name arith-clean
-  lmaudit lab train --name arith-contaminated --contaminate test --exposures 16
+  lmaudit lab train --name arith-contaminated --contaminate test --exposures 24
   lmaudit lab train --name tiny --source wordproblems --steps 50 --out /tmp/tiny
 """
 

@@ -23,9 +23,10 @@ from lmaudit.core.types import LmauditError
 from lmaudit.lab.filler import filler_documents
 
 SOURCES = ("arith", "wordproblems")
-# Tuned with the default LabConfig (3 epochs): 16 copies per epoch = 48 exposures, enough for
-# the contaminated model to recall most planted answers verbatim (see tests/test_lab_premise.py).
-DEFAULT_EXPOSURES = 16
+# Tuned with the default LabConfig (3 epochs): 24 copies per epoch = 72 exposures; the
+# contaminated model then recalls >= 95% of planted answers verbatim (arith and stand-in,
+# seeds 0-1), while 16 copies (48 exposures) recalled only 49-86% depending on the seed.
+DEFAULT_EXPOSURES = 24
 # The lab trains on the first 1000 train items (plus 500 filler paragraphs) to stay within
 # its CPU budget whatever the size of the benchmark's train split.
 DEFAULT_TRAIN_ITEMS = 1000
