@@ -129,18 +129,11 @@ def decimals_of(original: str) -> int | None:
 
 
 def _terminating_decimal(value: Fraction) -> str | None:
-    denominator = value.denominator
-    twos = fives = 0
-    while denominator % 2 == 0:
-        denominator //= 2
-        twos += 1
-    while denominator % 5 == 0:
-        denominator //= 5
-        fives += 1
-    if denominator != 1:
-        return None
-    places = max(twos, fives)
-    return _fixed(value, places)
+    """The exact decimal string of `value`, or None when its expansion does not terminate."""
+    from lmaudit.scoring.numeric import canonical
+
+    text = canonical(value)
+    return None if "/" in text else text
 
 
 def _fixed(value: Fraction, places: int) -> str:
