@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned: the CPU build; anything else would pull CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[hf,dev]'
+	$(BIN)/pip install --quiet -e '.[hf,dev,semantic,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,6 +1,12 @@
 """Core types, the Backend and Task protocols, and run orchestration."""
 
-from lmaudit.core.backend import Backend, ProgressCallback, check_capabilities
+from lmaudit.core.backend import (
+    AdmitCallback,
+    Backend,
+    ProgressCallback,
+    StreamingBackend,
+    check_capabilities,
+)
 from lmaudit.core.task import Aggregation, MetricSpec, Task
 from lmaudit.core.types import (
     Fingerprint,
@@ -18,10 +24,12 @@ from lmaudit.core.types import (
     RollingLoglikelihoodResult,
     Sample,
     SampleRecord,
+    Usage,
     request_key,
 )
 
 __all__ = [
+    "AdmitCallback",
     "Aggregation",
     "Backend",
     "Fingerprint",
@@ -41,7 +49,9 @@ __all__ = [
     "RollingLoglikelihoodResult",
     "Sample",
     "SampleRecord",
+    "StreamingBackend",
     "Task",
+    "Usage",
     "check_capabilities",
     "request_key",
 ]

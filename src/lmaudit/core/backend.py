@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from lmaudit.core.types import (
@@ -12,13 +12,18 @@ from lmaudit.core.types import (
     LmauditError,
     LoglikelihoodRequest,
     LoglikelihoodResult,
+    Request,
     RequestKind,
+    Response,
     RollingLoglikelihoodRequest,
     RollingLoglikelihoodResult,
 )
 
 # Called with the number of requests just finished; drives progress bars.
 ProgressCallback = Callable[[int], None]
+
+# Asked before a request is sent; `False` means "do not send it" (e.g. the budget is spent).
+AdmitCallback = Callable[[Request], bool]
 
 
 @runtime_checkable
@@ -52,6 +57,27 @@ class Backend(Protocol):
         requests: Sequence[GenerateRequest],
         progress: ProgressCallback | None = None,
     ) -> list[Generation]: ...
+
+
+@runtime_checkable
+class StreamingBackend(Backend, Protocol):
+    """A backend that answers requests as they finish (e.g. concurrent HTTP requests).
+
+    The runner prefers `stream` when a backend has it, so that every answer reaches the
+    request cache and the run journal the moment it arrives.
+    """
+
+    def stream(
+        self, requests: Sequence[Request], admit: AdmitCallback | None = None
+    ) -> Iterator[tuple[int, Response]]:
+        """Yield `(index into requests, response)` as answers arrive, in any order.
+
+        `requests` may mix kinds. A request that `admit` refuses is never sent (and never
+        yielded); once one is refused, no later request is sent either. The iterator ends
+        when every sent request is answered; closing it early cancels the rest. A request
+        that fails for good raises `LmauditError` after the answers already yielded.
+        """
+        ...
 
 
 def check_capabilities(backend: Backend, needed: Iterable[RequestKind], *, task: str) -> None:

@@ -141,6 +141,17 @@ def request_key(request: Request) -> str:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """What answering one request cost: tokens as the server counted them, wall seconds
+    from sending the request to its answer, and whether it came from the request cache."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    cached: bool = False
+
+
+@dataclass(frozen=True)
 class LoglikelihoodResult:
     """Answer to a LoglikelihoodRequest.
 
@@ -153,6 +164,7 @@ class LoglikelihoodResult:
     is_greedy: bool
     n_tokens: int
     token_logprobs: tuple[float, ...] = ()
+    usage: Usage | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,7 @@ class RollingLoglikelihoodResult:
     logprob: float
     n_tokens: int
     token_logprobs: tuple[float, ...] = ()
+    usage: Usage | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -172,6 +185,7 @@ class Generation:
     finish_reason: str = "stop"
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    usage: Usage | None = field(default=None, compare=False)
 
 
 Response = LoglikelihoodResult | RollingLoglikelihoodResult | Generation
