@@ -165,3 +165,34 @@ def test_score_gsm8k_solutions_agree_with_the_authors_labels(
         print(f"{name}: agreement with the authors' labels {agreement:.4f}")
         assert agreement >= 0.99
     capsys.readouterr()
+
+
+def test_resume_from_the_manifest_alone(
+    model_dir: Path, task_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run killed before results.json continues from `--resume DIR` with nothing else."""
+    from lmaudit.core.journal import JOURNAL
+
+    out = tmp_path / "run"
+    argv = ["run", "--model", f"hf:{model_dir}", "--task", str(task_file), "--no-progress"]
+    assert main([*argv, "--out", str(out), "--limit", "4", "--no-cache"]) == 0
+    reference = load_run(out).results["metrics"]
+    (out / "results.json").unlink()  # as if killed after the last answer was journaled
+    lines = (out / JOURNAL).read_text().splitlines(keepends=True)
+    (out / JOURNAL).write_text("".join(lines[:5]))  # ... or after 5 of 16 answers
+    capsys.readouterr()
+    assert main(["run", "--resume", str(out), "--no-progress", "--no-cache"]) == 0
+    run = load_run(out)
+    # equal up to float noise: the resumed answers were batched with different neighbours
+    for name, value in reference.items():
+        assert run.results["metrics"][name]["value"] == pytest.approx(value["value"], abs=1e-6)
+    assert run.results["metrics"]["acc"] == reference["acc"]
+    assert len(run.samples) == 4 and len(run.manifest["resumed"]) == 1
+    assert len((out / JOURNAL).read_text().splitlines()) == 16
+    assert main(["run", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_run_needs_model_and_task_unless_resuming(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--task", "arith"]) == 2
+    assert "--model and --task are required" in capsys.readouterr().err

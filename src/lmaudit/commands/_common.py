@@ -19,10 +19,13 @@ def parse_key_values(pairs: Sequence[str] | None, *, flag: str) -> dict[str, str
     return result
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
+_API_KINDS = ("openai", "openai-chat")
+
+
+def add_model_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     from lmaudit.backends.registry import SPEC_HELP
 
-    parser.add_argument("--model", required=True, metavar="SPEC", help=SPEC_HELP)
+    parser.add_argument("--model", required=required, metavar="SPEC", help=SPEC_HELP)
     parser.add_argument(
         "--batch-size", type=int, default=16, help="sequences per forward pass (default 16)"
     )
@@ -35,12 +38,35 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default="auto", help="cpu, cuda, cuda:N or auto (default: cuda if available)"
     )
+    api = parser.add_argument_group("API models (openai: and openai-chat: specs)")
+    api.add_argument(
+        "--max-concurrency",
+        type=int,
+        metavar="N",
+        help="requests in flight at most (default 32; lowered automatically when the "
+        "server answers 429/503, raised again as it recovers)",
+    )
+    api.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="per-request timeout (default 60)"
+    )
+    api.add_argument(
+        "--max-retries",
+        type=int,
+        metavar="N",
+        help="retries of a request on 429, 5xx, timeouts and malformed answers (default 8)",
+    )
+    api.add_argument(
+        "--endpoints",
+        metavar="URL,URL,...",
+        help="spread requests over several servers of the same model (base URLs ending "
+        "in /v1); replaces the base URL of the spec",
+    )
 
 
-def add_task_options(parser: argparse.ArgumentParser) -> None:
+def add_task_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     parser.add_argument(
         "--task",
-        required=True,
+        required=required,
         metavar="TASK",
         help="a registered task (see `lmaudit tasks`) or a path to a YAML task file",
     )
@@ -53,4 +79,25 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
 
 
 def model_options(args: argparse.Namespace) -> dict[str, object]:
-    return {"batch_size": args.batch_size, "dtype": args.dtype, "device": args.device}
+    """The backend options the spec's kind understands, from the command line."""
+    kind = str(args.model).partition(":")[0]
+    if kind not in _API_KINDS:
+        for flag in ("max_concurrency", "timeout", "max_retries", "endpoints"):
+            if getattr(args, flag, None) is not None:
+                raise LmauditError(
+                    f"--{flag.replace('_', '-')} applies to openai: and openai-chat: models only"
+                )
+        return {"batch_size": args.batch_size, "dtype": args.dtype, "device": args.device}
+    options: dict[str, object] = {}
+    for name in ("max_concurrency", "timeout", "max_retries"):
+        value = getattr(args, name, None)
+        if value is not None:
+            if value <= 0:
+                raise LmauditError(f"--{name.replace('_', '-')} must be positive, got {value}")
+            options[name] = value
+    if getattr(args, "endpoints", None):
+        urls = [u.strip() for u in args.endpoints.split(",") if u.strip()]
+        if not urls:
+            raise LmauditError("--endpoints expects comma-separated base URLs")
+        options["endpoints"] = urls
+    return options

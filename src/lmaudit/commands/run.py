@@ -1,8 +1,9 @@
-"""`lmaudit run`: evaluate a model on a task and store the run."""
+"""`lmaudit run`: evaluate a model on a task and store the run (resumable, cached, costed)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,50 +21,214 @@ def register(subparsers: Any) -> None:
         help="evaluate a model on a task; every metric with its 95%% interval",
         description=(
             "Evaluate a model on a task. Writes a run directory (manifest.json, "
-            "samples.parquet, results.json) and prints every metric with its 95%% "
-            "confidence interval."
+            "responses.jsonl journal, samples.parquet, results.json) and prints every metric "
+            "with its 95%% confidence interval. Every answer is journaled as it arrives: a "
+            "killed or failed run continues with --resume (or by re-running the same command "
+            "with the same --out) without sending finished requests again. Answers are also "
+            "kept in a request cache shared by all runs (--no-cache to skip it)."
         ),
         epilog=(
             "examples:\n"
             "  lmaudit run --model hf:Qwen/Qwen2.5-0.5B --task gsm8k --limit 100\n"
             "  lmaudit run --model hf:./my-model --task mmlu --task-option subject=anatomy\n"
-            "  lmaudit run --model lab:contaminated --task arith --out runs/arith-dirty"
+            "  lmaudit run --model lab:demo-contaminated --task arith --out runs/arith-dirty\n"
+            "  lmaudit run --model openai:Qwen/Qwen2.5-7B@http://localhost:8000/v1 \\\n"
+            "      --task gsm8k --max-concurrency 64 --out runs/qwen-gsm8k\n"
+            "  lmaudit run --model openai-chat:gpt-4o-mini#MY_KEY_VAR --task gsm8k \\\n"
+            "      --price 0.15,0.60 --max-cost 2.50\n"
+            "  lmaudit run --resume runs/qwen-gsm8k"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_model_options(parser)
-    add_task_options(parser)
+    add_model_options(parser, required=False)
+    add_task_options(parser, required=False)
     parser.add_argument("--limit", type=int, help="evaluate only the first N samples")
     parser.add_argument("--seed", type=int, default=0, help="seed for sampling and bootstrap")
     parser.add_argument("--out", type=Path, help="run directory (default: runs/<time>-<task>)")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue an unfinished run: model, task and options come from its manifest",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    cache = parser.add_argument_group("request cache")
+    cache.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the request cache"
+    )
+    cache.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="cache directory (default $LMAUDIT_CACHE_DIR or ~/.cache/lmaudit/cache)",
+    )
+    cost = parser.add_argument_group("cost (US dollars per million tokens)")
+    cost.add_argument(
+        "--price",
+        metavar="PROMPT,COMPLETION",
+        help="price of the model, e.g. 0.15,0.60 (overrides --prices)",
+    )
+    cost.add_argument(
+        "--prices",
+        type=Path,
+        metavar="FILE",
+        help="price table, YAML: `model name or glob: {prompt: USD, completion: USD}` "
+        "(default: ~/.cache/lmaudit/prices.yaml when it exists)",
+    )
+    cost.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="USD",
+        help="stop before the run could spend more than this (resume later with a larger one)",
+    )
+    scale = parser.add_argument_group("scale-out")
+    scale.add_argument(
+        "--replicas",
+        type=int,
+        metavar="N",
+        help="run N copies of the model as Ray actors and spread requests over them",
+    )
+    scale.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="an existing Ray cluster (default: start a local one)",
+    )
     parser.set_defaults(func=run)
+
+
+def _invocation_from_resume(args: argparse.Namespace) -> None:
+    """Fill model, task and options from the manifest of the run being resumed."""
+    from lmaudit.core.store import MANIFEST
+    from lmaudit.core.types import LmauditError
+
+    path = args.resume / MANIFEST
+    if not path.is_file():
+        raise LmauditError(f"nothing to resume: {args.resume} holds no {MANIFEST}")
+    invocation = json.loads(path.read_text(encoding="utf-8")).get("invocation") or {}
+    if not invocation:
+        raise LmauditError(f"{path} does not say how the run was started; rerun it instead")
+    for name in ("model", "task"):
+        stored = invocation.get(name)
+        given = getattr(args, name)
+        if given is not None and given != stored:
+            raise LmauditError(f"--resume: the run used --{name} {stored}, not {given}")
+        setattr(args, name, stored)
+    args.stored_task_options = invocation.get("task_options") or {}
+    args.stored_model_options = invocation.get("model_options") or {}
+    args.limit = invocation.get("limit") if args.limit is None else args.limit
+    args.seed = invocation.get("seed", args.seed)
+    args.out = args.resume
+
+
+def _meter(args: argparse.Namespace, backend: Any) -> Any:
+    from lmaudit.core.types import LmauditError
+    from lmaudit.core.usage import (
+        CostMeter,
+        find_price,
+        load_price_table,
+        parse_price,
+    )
+    from lmaudit.lab.paths import lmaudit_home
+
+    price = None
+    if args.price:
+        price = parse_price(args.price)
+    else:
+        table_path = args.prices or lmaudit_home() / "prices.yaml"
+        if args.prices is not None or table_path.is_file():
+            table = load_price_table(table_path)
+            model = backend.fingerprint.model
+            price = find_price(table, [model, model.split("@")[0], args.model])
+            if price is None and args.max_cost is not None:
+                raise LmauditError(f"{table_path} has no price for {model.split('@')[0]!r}")
+    if args.max_cost is not None and args.max_cost <= 0:
+        raise LmauditError(f"--max-cost must be positive, got {args.max_cost}")
+    return CostMeter(price, args.max_cost)
 
 
 def run(args: argparse.Namespace) -> int:
     from lmaudit.backends.registry import load_backend
+    from lmaudit.core.cache import RequestCache, default_cache_dir
     from lmaudit.core.runner import run_task
     from lmaudit.core.store import default_run_dir
     from lmaudit.core.types import LmauditError
     from lmaudit.report.table import metrics_table
     from lmaudit.tasks.registry import load_task
 
+    if args.resume is not None:
+        _invocation_from_resume(args)
+    elif not args.model or not args.task:
+        raise LmauditError("--model and --task are required (or --resume RUN_DIR)")
     if args.limit is not None and args.limit < 1:
         raise LmauditError(f"--limit must be a positive number, got {args.limit}")
-    task = load_task(args.task, parse_key_values(args.task_option, flag="--task-option"))
-    backend = load_backend(args.model, model_options(args))
+    task_options = {
+        **getattr(args, "stored_task_options", {}),
+        **parse_key_values(args.task_option, flag="--task-option"),
+    }
+    task = load_task(args.task, task_options)
+    options = {**getattr(args, "stored_model_options", {}), **model_options(args)}
+    if args.replicas is not None:
+        if args.replicas < 1:
+            raise LmauditError(f"--replicas must be at least 1, got {args.replicas}")
+        from lmaudit.backends.ray_replicas import RayReplicaBackend
+
+        backend: Any = RayReplicaBackend(
+            args.model, options, replicas=args.replicas, address=args.ray_address
+        )
+    else:
+        backend = load_backend(args.model, options)
+    task_ref = args.task
+    if Path(task_ref).suffix in (".yaml", ".yml") and Path(task_ref).exists():
+        task_ref = str(Path(task_ref).resolve())
+    invocation = {
+        "model": args.model,
+        "model_options": {k: v for k, v in options.items() if k != "endpoints"},
+        "task": task_ref,
+        "task_options": task_options,
+        "limit": args.limit,
+        "seed": args.seed,
+    }
+    meter = _meter(args, backend)
+    cache = None if args.no_cache else RequestCache(args.cache_dir or default_cache_dir())
     run_dir = args.out or default_run_dir(task.name, args.model)
-    outcome = run_task(
-        task,
-        backend,
-        run_dir,
-        limit=args.limit,
-        seed=args.seed,
-        model_spec=args.model,
-        show_progress=not args.no_progress,
-    )
+    try:
+        outcome = run_task(
+            task,
+            backend,
+            run_dir,
+            limit=args.limit,
+            seed=args.seed,
+            model_spec=args.model,
+            show_progress=not args.no_progress,
+            cache=cache,
+            meter=meter,
+            invocation=invocation,
+            resume=args.resume is not None,
+        )
+    finally:
+        if cache is not None:
+            cache.close()
     metrics = {name: est.to_dict() for name, est in outcome.metrics.items()}
     title = f"{task.name} · {args.model} · {outcome.n_samples} samples · {outcome.seconds:.1f} s"
     print(metrics_table(metrics, title=title))
+    if outcome.usage:
+        print(usage_line(outcome.usage))
     print(f"run stored in {outcome.run_dir}")
     return 0
+
+
+def usage_line(usage: dict[str, Any]) -> str:
+    """One line: requests, cache hits, tokens, latency percentiles, cost."""
+    parts = [
+        f"{usage['requests']} requests ({usage['cached']} from cache)",
+        f"{usage['prompt_tokens']:,} prompt + {usage['completion_tokens']:,} completion tokens",
+    ]
+    if "latency_p50_s" in usage:
+        parts.append(
+            f"latency p50 {usage['latency_p50_s'] * 1000:.0f} ms, "
+            f"p90 {usage['latency_p90_s'] * 1000:.0f} ms, "
+            f"p99 {usage['latency_p99_s'] * 1000:.0f} ms"
+        )
+    if "cost_usd" in usage:
+        parts.append(f"cost ${usage['cost_usd']:.4f}")
+    return "usage: " + " · ".join(parts)

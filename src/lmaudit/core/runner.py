@@ -2,11 +2,14 @@
 
 The runner sees every request of a run before executing any (so the backend can sort,
 batch and share prefixes globally), deduplicates identical requests, and checks the
-backend's capabilities before the first request is sent.
+backend's capabilities before the first request is sent. Each answer goes, as it
+arrives, to the run journal (crash-safe resume), the request cache and the cost meter.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -17,17 +20,24 @@ from typing import Any
 from tqdm import tqdm
 
 from lmaudit.core.aggregate import aggregate_records
-from lmaudit.core.backend import Backend, check_capabilities
-from lmaudit.core.store import RunWriter, base_manifest, spec_hash
+from lmaudit.core.backend import Backend, StreamingBackend, check_capabilities
+from lmaudit.core.cache import RequestCache, cache_key, is_cacheable
+from lmaudit.core.journal import ResponseJournal
+from lmaudit.core.store import MANIFEST, RESULTS, RunWriter, base_manifest, spec_hash
 from lmaudit.core.task import Task
 from lmaudit.core.types import (
+    LmauditError,
     Request,
     RequestKind,
     Response,
     Sample,
     SampleRecord,
+    request_key,
 )
+from lmaudit.core.usage import BudgetExhausted, CostMeter, sample_usage, usage_summary
 from lmaudit.stats import Estimate
+
+_CACHE_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -38,39 +48,193 @@ class RunOutcome:
     metrics: dict[str, Estimate]
     n_samples: int
     seconds: float
+    usage: dict[str, Any] | None = None
+
+
+class _AnswerSink:
+    """Where every answer goes the moment it arrives: the answer list, the run journal,
+    the request cache (in batches) and the cost meter."""
+
+    def __init__(
+        self,
+        distinct: Sequence[Request],
+        keys: Sequence[str],
+        answers: list[Response | None],
+        *,
+        journal: ResponseJournal | None,
+        cache: RequestCache | None,
+        cache_keys: dict[int, str],
+        model_key: str,
+        meter: CostMeter | None,
+        bar: tqdm[Any] | None,
+    ) -> None:
+        self.distinct, self.keys, self.answers = distinct, keys, answers
+        self.journal, self.cache, self.cache_keys = journal, cache, cache_keys
+        self.model_key, self.meter, self.bar = model_key, meter, bar
+        self._pending: list[tuple[str, str, Response]] = []
+        self._last_flush = time.monotonic()
+
+    def put(self, index: int, response: Response) -> None:
+        self.answers[index] = response
+        if self.journal is not None:
+            self.journal.append(self.keys[index], response)
+        if self.meter is not None:
+            self.meter.settle(self.distinct[index], response)
+        key = self.cache_keys.get(index)
+        if key is not None and not (response.usage is not None and response.usage.cached):
+            self._pending.append((key, self.model_key, response))
+            if len(self._pending) >= _CACHE_BATCH or time.monotonic() - self._last_flush > 1.0:
+                self.flush()
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def flush(self) -> None:
+        if self.cache is not None and self._pending:
+            self.cache.put_many(self._pending)
+        self._pending = []
+        self._last_flush = time.monotonic()
 
 
 def execute_requests(
-    backend: Backend, requests: Sequence[Request], *, show_progress: bool = True
+    backend: Backend,
+    requests: Sequence[Request],
+    *,
+    show_progress: bool = True,
+    cache: RequestCache | None = None,
+    journal: ResponseJournal | None = None,
+    meter: CostMeter | None = None,
+    chunk_size: int = 512,
 ) -> list[Response]:
-    """Answer requests, each distinct request once, grouped by kind; results in input order."""
+    """Answer requests, each distinct request once; results in input order.
+
+    Answers already in the `journal` (a resumed run) or the `cache` are not sent again.
+    A streaming backend answers everything at once and each answer is journaled as it
+    arrives; other backends get chunks of `chunk_size` requests of one kind (the journal
+    then advances chunk by chunk). `meter` may refuse requests (the budget): the finished
+    answers are kept and `BudgetExhausted` is raised.
+    """
     unique: dict[Request, int] = {}
     for request in requests:
         unique.setdefault(request, len(unique))
     distinct = list(unique)
+    keys = [request_key(r) for r in distinct]
     answers: list[Response | None] = [None] * len(distinct)
-    by_kind: dict[RequestKind, list[int]] = {}
-    for i, request in enumerate(distinct):
-        by_kind.setdefault(request.kind, []).append(i)
+    if journal is not None:
+        for i, key in enumerate(keys):
+            known = journal.answers.get(key)
+            answers[i] = known
+            if meter is not None and known is not None:
+                meter.settle(distinct[i], known)  # earlier attempts' spending counts
+    fingerprint = backend.fingerprint
+    cache_keys: dict[int, str] = {}
+    if cache is not None:
+        cache_keys = {
+            i: cache_key(fingerprint, distinct[i])
+            for i, answer in enumerate(answers)
+            if answer is None and is_cacheable(fingerprint, distinct[i])
+        }
+        hits = cache.get_many(list(cache_keys.values()))
+        for i, key in cache_keys.items():
+            if key in hits:
+                answers[i] = hits[key]
+                if journal is not None:
+                    journal.append(keys[i], hits[key])
+    pending = [i for i, answer in enumerate(answers) if answer is None]
+    streaming = isinstance(backend, StreamingBackend)
+    with tqdm(
+        total=len(distinct),
+        initial=len(distinct) - len(pending),
+        desc="requests",
+        unit="req",
+        disable=not show_progress or not distinct,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    ) as bar:
+        sink = _AnswerSink(
+            distinct,
+            keys,
+            answers,
+            journal=journal,
+            cache=cache,
+            cache_keys=cache_keys,
+            model_key=fingerprint.key(),
+            meter=meter,
+            bar=bar if streaming else None,
+        )
+        try:
+            if streaming:
+                _answer_streaming(backend, distinct, pending, sink, meter)  # type: ignore[arg-type]
+            else:
+                _answer_in_chunks(backend, distinct, pending, sink, meter, bar, chunk_size)
+        finally:
+            sink.flush()
+    missing = sum(answer is None for answer in answers)
+    if missing:
+        done = len(distinct) - missing
+        if meter is not None and meter.refused:
+            raise BudgetExhausted(
+                f"stopped before exceeding the budget of ${meter.budget:.4f}: spent "
+                f"${meter.spent:.4f}; {done} of {len(distinct)} requests answered, "
+                f"{missing} not sent"
+            )
+        raise LmauditError(f"the backend answered only {done} of {len(distinct)} requests")
+    return [answers[unique[r]] for r in requests]  # type: ignore[misc]
+
+
+def _answer_streaming(
+    backend: StreamingBackend,
+    distinct: Sequence[Request],
+    pending: Sequence[int],
+    sink: _AnswerSink,
+    meter: CostMeter | None,
+) -> None:
+    if not pending:
+        return
+    stream = backend.stream(
+        [distinct[i] for i in pending], admit=None if meter is None else meter.admit
+    )
+    try:
+        for j, response in stream:
+            sink.put(pending[j], response)
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+
+
+def _answer_in_chunks(
+    backend: Backend,
+    distinct: Sequence[Request],
+    pending: Sequence[int],
+    sink: _AnswerSink,
+    meter: CostMeter | None,
+    bar: tqdm[Any],
+    chunk_size: int,
+) -> None:
     methods: dict[RequestKind, Callable[..., list[Any]]] = {
         RequestKind.LOGLIKELIHOOD: backend.loglikelihood,
         RequestKind.LOGLIKELIHOOD_ROLLING: backend.loglikelihood_rolling,
         RequestKind.GENERATE: backend.generate,
     }
+    by_kind: dict[RequestKind, list[int]] = {}
+    for i in pending:
+        by_kind.setdefault(distinct[i].kind, []).append(i)
     for kind, indices in by_kind.items():
-        batch = [distinct[i] for i in indices]
-        with tqdm(
-            total=len(batch),
-            desc=kind.value,
-            unit="req",
-            disable=not show_progress,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        ) as bar:
-            results = methods[kind](batch, progress=bar.update)
-        for i, result in zip(indices, results, strict=True):
-            answers[i] = result
-    return [answers[unique[r]] for r in requests]  # type: ignore[misc]
+        bar.set_description(kind.value)
+        for start in range(0, len(indices), chunk_size):
+            chunk = indices[start : start + chunk_size]
+            if meter is not None:
+                admitted = 0
+                while admitted < len(chunk) and meter.admit(distinct[chunk[admitted]]):
+                    admitted += 1
+                chunk = chunk[:admitted]
+            if not chunk:
+                return
+            results = methods[kind]([distinct[i] for i in chunk], progress=bar.update)
+            for i, result in zip(chunk, results, strict=True):
+                sink.put(i, result)
+            if meter is not None and meter.refused:
+                return
 
 
 def select_samples(task: Task, limit: int | None) -> list[Sample]:
@@ -78,20 +242,49 @@ def select_samples(task: Task, limit: int | None) -> list[Sample]:
     return samples if limit is None else samples[:limit]
 
 
+def evaluate_with_responses(
+    task: Task,
+    backend: Backend,
+    samples: Sequence[Sample],
+    *,
+    show_progress: bool = True,
+    cache: RequestCache | None = None,
+    journal: ResponseJournal | None = None,
+    meter: CostMeter | None = None,
+    chunk_size: int = 512,
+) -> tuple[list[SampleRecord], list[Response]]:
+    """Score samples with a backend; also return each distinct answer once (for usage)."""
+    check_capabilities(backend, task.request_kinds, task=task.name)
+    per_sample = [task.requests(sample) for sample in samples]
+    flat = [request for requests in per_sample for request in requests]
+    responses = execute_requests(
+        backend,
+        flat,
+        show_progress=show_progress,
+        cache=cache,
+        journal=journal,
+        meter=meter,
+        chunk_size=chunk_size,
+    )
+    records: list[SampleRecord] = []
+    offset = 0
+    for sample, requests in zip(samples, per_sample, strict=True):
+        answered = responses[offset : offset + len(requests)]
+        record = task.score(sample, answered)
+        usage = sample_usage(answered)
+        if usage.prompt_tokens or usage.completion_tokens or usage.latency_s:
+            record = dataclasses.replace(record, usage=usage)
+        records.append(record)
+        offset += len(requests)
+    distinct = list({id(r): r for r in responses}.values())
+    return records, distinct
+
+
 def evaluate(
     task: Task, backend: Backend, samples: Sequence[Sample], *, show_progress: bool = True
 ) -> list[SampleRecord]:
     """Score samples with a backend: no I/O besides the backend's."""
-    check_capabilities(backend, task.request_kinds, task=task.name)
-    per_sample = [task.requests(sample) for sample in samples]
-    flat = [request for requests in per_sample for request in requests]
-    responses = execute_requests(backend, flat, show_progress=show_progress)
-    records: list[SampleRecord] = []
-    offset = 0
-    for sample, requests in zip(samples, per_sample, strict=True):
-        records.append(task.score(sample, responses[offset : offset + len(requests)]))
-        offset += len(requests)
-    return records
+    return evaluate_with_responses(task, backend, samples, show_progress=show_progress)[0]
 
 
 def results_payload(
@@ -109,6 +302,33 @@ def results_payload(
     }
 
 
+def _prepare_run_dir(run_dir: Path, manifest: dict[str, Any], *, resume: bool) -> dict[str, Any]:
+    """The manifest to write: a new one, or the stored one of the run being resumed.
+
+    An unfinished run directory of the same model and task is resumed (so re-running the
+    same command continues); anything else in the way is a clear error.
+    """
+    stored_path = run_dir / MANIFEST
+    if (run_dir / RESULTS).exists():
+        raise LmauditError(
+            f"{run_dir} already holds a finished run (results.json); choose another --out"
+        )
+    if not stored_path.exists():
+        if resume:
+            raise LmauditError(f"nothing to resume: {run_dir} holds no lmaudit run")
+        return manifest
+    stored = json.loads(stored_path.read_text(encoding="utf-8"))
+    for field in ("model_fingerprint", "task_spec_hash", "limit"):
+        if stored.get(field) != manifest.get(field):
+            raise LmauditError(
+                f"{run_dir} holds an unfinished run with another {field.replace('_', ' ')} "
+                f"({stored.get(field)!r}, now {manifest.get(field)!r}); resume it with the "
+                "same model and task, or choose another --out"
+            )
+    stored.setdefault("resumed", []).append(manifest["created"])
+    return dict(stored)
+
+
 def run_task(
     task: Task,
     backend: Backend,
@@ -118,8 +338,19 @@ def run_task(
     seed: int = 0,
     model_spec: str | None = None,
     show_progress: bool = True,
+    cache: RequestCache | None = None,
+    meter: CostMeter | None = None,
+    invocation: dict[str, Any] | None = None,
+    resume: bool = False,
+    chunk_size: int = 512,
 ) -> RunOutcome:
-    """Evaluate `task` on `backend` and store everything in `run_dir`."""
+    """Evaluate `task` on `backend` and store everything in `run_dir`.
+
+    Every answer is journaled in `run_dir` as it arrives; an unfinished `run_dir` of the
+    same model and task is resumed without sending its journaled requests again.
+    `invocation` (model spec and options, task and options, limit, seed) is stored in the
+    manifest so that `lmaudit run --resume RUN_DIR` can rebuild the run.
+    """
     start = time.perf_counter()
     spec = task.spec()
     samples = select_samples(task, limit)
@@ -133,11 +364,43 @@ def run_task(
         limit=limit,
         seed=seed,
         n_samples=len(samples),
+        invocation=invocation,
     )
+    run_dir = Path(run_dir)
+    manifest = _prepare_run_dir(run_dir, manifest, resume=resume)
     writer = RunWriter(run_dir, manifest)
-    records = evaluate(task, backend, samples, show_progress=show_progress)
+    journal = ResponseJournal(run_dir)
+    try:
+        records, responses = evaluate_with_responses(
+            task,
+            backend,
+            samples,
+            show_progress=show_progress,
+            cache=cache,
+            journal=journal,
+            meter=meter,
+            chunk_size=chunk_size,
+        )
+    except LmauditError as error:
+        raise type(error)(
+            f"{error}. Finished answers are kept in {run_dir}; continue with "
+            f"`lmaudit run --resume {run_dir}`"
+        ) from error
+    finally:
+        journal.close()
     writer.append(records)
     metrics = aggregate_records(task.metrics, records, seed=seed)
     seconds = time.perf_counter() - start
-    writer.finish(results_payload(task, metrics, len(records), seconds=round(seconds, 3)))
-    return RunOutcome(run_dir=run_dir, metrics=metrics, n_samples=len(records), seconds=seconds)
+    price = None if meter is None else meter.price
+    extra: dict[str, Any] = {"seconds": round(seconds, 3)}
+    usage = usage_summary(responses, price)
+    if usage["prompt_tokens"] or usage["completion_tokens"] or usage["cached"] or price:
+        extra["usage"] = usage
+    writer.finish(results_payload(task, metrics, len(records), **extra))
+    return RunOutcome(
+        run_dir=run_dir,
+        metrics=metrics,
+        n_samples=len(records),
+        seconds=seconds,
+        usage=extra.get("usage"),
+    )

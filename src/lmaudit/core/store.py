@@ -105,6 +105,10 @@ def record_to_row(record: SampleRecord) -> dict[str, Any]:
     }
     for name, value in record.metrics.items():
         row[name] = float(value)
+    if record.usage is not None:
+        row["prompt_tokens"] = record.usage.prompt_tokens
+        row["completion_tokens"] = record.usage.completion_tokens
+        row["latency_s"] = record.usage.latency_s
     if record.extra:
         row["extra"] = json.dumps(dict(record.extra), default=str, ensure_ascii=False)
     return row

@@ -222,3 +222,4 @@ class SampleRecord:
     cluster: str | None = None
     choice_logprobs: tuple[float, ...] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    usage: Usage | None = None
