@@ -141,3 +141,15 @@ def test_journal_keeps_the_cached_mark(tmp_path: Path) -> None:
     answers, _ = read_journal(tmp_path / JOURNAL)
     assert answers["a"].usage is not None and answers["a"].usage.cached
     assert answers["b"].usage is not None and not answers["b"].usage.cached
+
+
+def test_cache_command_lists_and_clears(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lmaudit.cli import main
+
+    with RequestCache(tmp_path) as cache:
+        request = LoglikelihoodRequest("a", " b")
+        cache.put_many([(cache_key(FP, request), FP.key(), ANSWERS[0])])
+    assert main(["cache", "info", "--cache-dir", str(tmp_path)]) == 0
+    assert f"1  {FP.key()}" in capsys.readouterr().out
+    assert main(["cache", "clear", "--cache-dir", str(tmp_path)]) == 0
+    assert "deleted 1 cached answers" in capsys.readouterr().out
