@@ -1,4 +1,4 @@
-"""Model specs (`hf:<hub id or dir>`, `lab:<name>`) to backends."""
+"""Model specs (`hf:<hub id or dir>`, `lab:<name>`, `openai:`, `openai-chat:`) to backends."""
 
 from __future__ import annotations
 
@@ -9,11 +9,22 @@ from lmaudit.core.backend import Backend
 from lmaudit.core.types import LmauditError
 
 SPEC_HELP = (
-    "model spec: hf:<hub id or local dir> (a Hugging Face causal LM) or lab:<name> "
-    "(a model trained by `lmaudit lab train`)"
+    "model spec: hf:<hub id or local dir> (a Hugging Face causal LM), lab:<name> "
+    "(a model trained by `lmaudit lab train`), openai:MODEL[@BASE_URL][#KEY_ENV] "
+    "(an OpenAI-compatible completions server, e.g. vLLM) or "
+    "openai-chat:MODEL[@BASE_URL][#KEY_ENV] (its chat endpoint, generation only)"
 )
 
 _HF_OPTIONS = ("dtype", "device", "batch_size", "revision", "max_length", "chat_template")
+_OPENAI_OPTIONS = (
+    "max_concurrency",
+    "timeout",
+    "max_retries",
+    "endpoints",
+    "backoff_base",
+    "backoff_max",
+    "prefix_text",
+)
 
 
 def load_backend(spec: str, options: Mapping[str, Any] | None = None) -> Backend:
@@ -37,4 +48,14 @@ def load_backend(spec: str, options: Mapping[str, Any] | None = None) -> Backend
 
             target = str(resolve_lab_model(target))
         return HFBackend(target, **opts)
+    if kind in ("openai", "openai-chat"):
+        unknown = sorted(set(opts) - set(_OPENAI_OPTIONS))
+        if unknown:
+            raise LmauditError(
+                f"unknown option(s) {', '.join(unknown)} for {kind}: models; "
+                f"known: {', '.join(_OPENAI_OPTIONS)}"
+            )
+        from lmaudit.backends.openai_api import OpenAIBackend
+
+        return OpenAIBackend.from_spec(target, chat=kind == "openai-chat", **opts)
     raise LmauditError(f"unknown model kind {kind!r} in {spec!r}; expected {SPEC_HELP}")

@@ -1,0 +1,297 @@
+"""The OpenAI-compatible HTTP backend: vLLM, TGI, llama.cpp, Ollama and hosted APIs.
+
+Specs: `openai:MODEL[@BASE_URL][#ENV_NAME]` (the completions endpoint,
+POST BASE_URL/completions: loglikelihood, rolling loglikelihood and generation) and
+`openai-chat:MODEL[@BASE_URL][#ENV_NAME]` (POST BASE_URL/chat/completions: generation
+only). BASE_URL defaults to https://api.openai.com/v1; the API key is read from the
+environment variable ENV_NAME (default OPENAI_API_KEY; when that default is unset no
+Authorization header is sent, as local servers need none). The key never appears in
+messages, reprs or the fingerprint; credentials in a URL are stripped from what is shown.
+
+Log-prob conventions (nats, the context/continuation split, straddling tokens, the first
+token of a text): see `lmaudit.backends.openai_protocol`. Concurrency, retries and several
+endpoints: see `lmaudit.backends.openai_http` and `lmaudit.backends.openai_pacing`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import weakref
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from lmaudit.backends.openai_http import HttpEngine, HttpJob
+from lmaudit.backends.openai_pacing import Endpoint, RetryPolicy
+from lmaudit.backends.openai_protocol import (
+    CHAT_PATH,
+    COMPLETIONS_PATH,
+    echo_body,
+    encode_body,
+    generation_body,
+    parse_generation,
+    parse_loglikelihood,
+    parse_rolling,
+    split_prompt,
+)
+from lmaudit.core.backend import AdmitCallback, ProgressCallback
+from lmaudit.core.types import (
+    Fingerprint,
+    GenerateRequest,
+    Generation,
+    LmauditError,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+    Request,
+    RequestKind,
+    Response,
+    RollingLoglikelihoodRequest,
+    RollingLoglikelihoodResult,
+)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ALL_KINDS = frozenset(RequestKind)
+_CHAT_KINDS = frozenset({RequestKind.GENERATE})
+
+
+@dataclass(frozen=True)
+class OpenAISpec:
+    """A parsed `openai:`/`openai-chat:` target. `base_url` is None when the spec omits it;
+    `key_env` is None when the spec names no environment variable."""
+
+    model: str
+    base_url: str | None
+    key_env: str | None
+
+
+def parse_spec(target: str) -> OpenAISpec:
+    """Split `MODEL[@BASE_URL][#ENV_NAME]` (the part after `openai:` or `openai-chat:`)."""
+    key_env = None
+    head, sep, tail = target.rpartition("#")
+    if sep:
+        if not _ENV_NAME.fullmatch(tail):
+            raise LmauditError(
+                f"invalid environment variable name {tail!r} after '#' in {target!r}"
+            )
+        target, key_env = head, tail
+    base_url = None
+    match = re.search(r"@(?=https?://)", target, flags=re.IGNORECASE)
+    if match:
+        target, base_url = target[: match.start()], target[match.end() :]
+    elif "@" in target:
+        raise LmauditError(
+            f"cannot read {target!r}: expected MODEL@http(s)://HOST[:PORT]/PATH "
+            "(the base URL needs its scheme)"
+        )
+    if not target:
+        raise LmauditError("the model spec names no model (expected openai:MODEL[@BASE_URL])")
+    return OpenAISpec(target, base_url, key_env)
+
+
+def display_url(url: str) -> tuple[str, str | None]:
+    """(URL without user, password, query or fragment; the password, if any)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise LmauditError(f"invalid base URL {_strip_userinfo(url)!r}: expected http(s)://HOST")
+    host = parts.hostname
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    shown = urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), "", ""))
+    return shown, parts.password
+
+
+def _strip_userinfo(url: str) -> str:
+    return re.sub(r"//[^/@]*@", "//", url)
+
+
+class OpenAIBackend:
+    """A model behind an OpenAI-compatible API, answering requests concurrently.
+
+    `chat=True` uses /chat/completions (generation only); otherwise /completions.
+    `endpoints`: base URLs of replicas serving the same model (replacing `base_url` as the
+    servers to call; the fingerprint keeps `base_url` when given, else the first endpoint).
+    `prefix_text`: text of the model's BOS/EOT token, prepended when the first token of a
+    text must be scored (empty contexts, rolling loglikelihood); see `openai_protocol`.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        *,
+        chat: bool = False,
+        api_key_env: str | None = None,
+        endpoints: Sequence[str] | str | None = None,
+        max_concurrency: int = 32,
+        timeout: float = 60.0,
+        max_retries: int = 8,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        prefix_text: str = "",
+    ) -> None:
+        if isinstance(endpoints, str):
+            endpoints = [e for e in endpoints.split(",") if e.strip()]
+        servers = list(endpoints or [base_url or DEFAULT_BASE_URL])
+        shown = [display_url(url) for url in servers]
+        fingerprint_url = display_url(base_url)[0] if base_url else shown[0][0]
+        key = self._read_key(api_key_env)
+        if int(max_retries) < 0 or float(timeout) <= 0:
+            raise LmauditError("max_retries must be >= 0 and timeout > 0")
+        self.model = model
+        self.chat = chat
+        self.prefix_text = prefix_text
+        self._kinds = _CHAT_KINDS if chat else _ALL_KINDS
+        self._fingerprint = Fingerprint(
+            backend="openai-chat" if chat else "openai-completions",
+            model=f"{model}@{fingerprint_url}",
+            revision="api",
+            dtype="n/a",
+        )
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        policy = RetryPolicy(
+            int(max_retries), float(timeout), float(backoff_base), float(backoff_max)
+        )
+        self._engine = HttpEngine(
+            [Endpoint(url, display) for url, (display, _) in zip(servers, shown, strict=True)],
+            headers=headers,
+            max_concurrency=int(max_concurrency),
+            policy=policy,
+            secrets=[key or "", *(password or "" for _, password in shown)],
+        )
+        self._finalizer = weakref.finalize(self, self._engine.close)
+
+    @staticmethod
+    def _read_key(env_name: str | None) -> str | None:
+        if env_name is None:
+            return os.environ.get(DEFAULT_KEY_ENV) or None
+        key = os.environ.get(env_name)
+        if not key:
+            raise LmauditError(
+                f"environment variable {env_name} (named in the model spec) is not set"
+            )
+        return key
+
+    @classmethod
+    def from_spec(cls, target: str, *, chat: bool, **options: Any) -> OpenAIBackend:
+        """Build from the part of a spec after `openai:`/`openai-chat:`."""
+        spec = parse_spec(target)
+        return cls(spec.model, spec.base_url, chat=chat, api_key_env=spec.key_env, **options)
+
+    def __repr__(self) -> str:
+        servers = [e.display for e in self._engine.pool.endpoints]
+        return f"OpenAIBackend(model={self.model!r}, chat={self.chat}, endpoints={servers})"
+
+    @property
+    def capabilities(self) -> frozenset[RequestKind]:
+        return self._kinds
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        return self._fingerprint
+
+    @property
+    def endpoint_counts(self) -> dict[str, int]:
+        """Successful answers per endpoint (display URL) so far."""
+        return {e.display: e.served for e in self._engine.pool.endpoints}
+
+    @property
+    def endpoint_failures(self) -> dict[str, int]:
+        """Failed attempts (connection errors, timeouts, 5xx) per endpoint so far."""
+        return {e.display: e.failed for e in self._engine.pool.endpoints}
+
+    @property
+    def peak_concurrency(self) -> int:
+        """The most requests this backend has had in flight at once."""
+        return self._engine.limit.peak
+
+    def close(self) -> None:
+        """Close the HTTP session; the backend reopens one if used again."""
+        self._engine.close()
+
+    def __enter__(self) -> OpenAIBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _check(self, requests: Sequence[Request]) -> None:
+        for i, request in enumerate(requests):
+            if request.kind not in self._kinds:
+                raise LmauditError(
+                    f"model {self._fingerprint.key()} does not support {request.kind.value} "
+                    f"requests (request {i}); chat endpoints only generate"
+                )
+            if not self.chat and isinstance(request, GenerateRequest) and request.prompt is None:
+                raise LmauditError(
+                    f"request {i} has chat messages but {self._fingerprint.key()} is a "
+                    "completions endpoint; use an openai-chat: model"
+                )
+
+    def _job(self, request: Request) -> HttpJob:
+        if isinstance(request, GenerateRequest):
+            chat = self.chat
+            body = encode_body(generation_body(self.model, request, chat=chat))
+            return HttpJob(
+                CHAT_PATH if chat else COMPLETIONS_PATH,
+                body,
+                lambda payload, latency, _server: parse_generation(payload, latency, chat=chat),
+            )
+        if isinstance(request, LoglikelihoodRequest):
+            prompt, boundary = split_prompt(request.context, request.continuation, self.prefix_text)
+            parse = parse_loglikelihood
+        else:
+            prompt, boundary = self.prefix_text + request.text, len(self.prefix_text)
+            parse = parse_rolling  # type: ignore[assignment]
+        return HttpJob(
+            COMPLETIONS_PATH,
+            encode_body(echo_body(self.model, prompt)),
+            lambda payload, latency, server: parse(
+                payload, latency, prompt=prompt, boundary=boundary, server=server
+            ),
+        )
+
+    def stream(
+        self, requests: Sequence[Request], admit: AdmitCallback | None = None
+    ) -> Generator[tuple[int, Response], None, None]:
+        """Yield `(index, response)` as answers arrive (see `StreamingBackend.stream`).
+
+        `admit` is called on the backend's I/O thread while the caller waits for answers,
+        in request order, just before each request is first sent.
+        """
+        self._check(requests)
+        index_admit = None if admit is None else (lambda i: admit(requests[i]))
+        return self._engine.stream(len(requests), lambda i: self._job(requests[i]), index_admit)
+
+    def _collect(self, requests: Sequence[Request], progress: ProgressCallback | None) -> list:
+        results: list[Response | None] = [None] * len(requests)
+        for index, response in self.stream(requests):
+            results[index] = response
+            if progress is not None:
+                progress(1)
+        return results
+
+    def loglikelihood(
+        self, requests: Sequence[LoglikelihoodRequest], progress: ProgressCallback | None = None
+    ) -> list[LoglikelihoodResult]:
+        return self._collect(requests, progress)
+
+    def loglikelihood_rolling(
+        self,
+        requests: Sequence[RollingLoglikelihoodRequest],
+        progress: ProgressCallback | None = None,
+    ) -> list[RollingLoglikelihoodResult]:
+        return self._collect(requests, progress)
+
+    def generate(
+        self, requests: Sequence[GenerateRequest], progress: ProgressCallback | None = None
+    ) -> list[Generation]:
+        return self._collect(requests, progress)
