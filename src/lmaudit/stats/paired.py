@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from lmaudit.stats.intervals import Estimate, mean_estimate, proportion_estimate
 from lmaudit.stats.validation import (
@@ -72,6 +71,8 @@ def mcnemar_exact(a_correct: Any, b_correct: Any) -> McNemarResult:
     if b + c == 0:
         p_value = 1.0
     else:
+        from scipy import stats as scipy_stats  # deferred: ~1 s to import
+
         p_value = min(1.0, 2.0 * float(scipy_stats.binom.cdf(smaller, b + c, 0.5)))
     return McNemarResult(b=b, c=c, n=x_a.shape[0], statistic=float(smaller), p_value=p_value)
 
