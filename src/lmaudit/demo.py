@@ -3,7 +3,9 @@
 Everything runs offline on the CPU. The contaminated twin saw every `arith` test item
 `DEMO_COPIES` × epochs times during training; the clean one never saw them. Both are evaluated
 on `arith` (generation, numeric answer) and `arith_mc` (multiple choice by log-likelihood)
-and compared sample by sample.
+and compared sample by sample; then the memorization probe (fresh instances of the same
+templates) and the likelihood contamination tests (Δ1 loss gap, Min-K%) ask whether the
+score is memorization.
 """
 
 from __future__ import annotations
@@ -103,6 +105,16 @@ def run_demo(out: Path, *, copies: int = DEMO_COPIES, limit: int | None = None) 
 
     print("\n== Memorization probe: original arith items vs fresh instances of their templates")
     print(probe_summary_for_demo("lab:demo-clean", "lab:demo-contaminated", out, limit=limit))
+    from lmaudit.contamination.report import likelihood_summary_for_demo
+
+    print("\n== Contamination: likelihood tests (was the arith test split in training?)")
+    summary = likelihood_summary_for_demo(
+        load_backend("lab:demo-clean", {"device": "cpu"}),
+        load_backend("lab:demo-contaminated", {"device": "cpu"}),
+        limit,
+        out_dir=out,
+    )
+    print(summary.text)
     from lmaudit.lab.train import read_lab_card
 
     card = read_lab_card(models[1].path) or {}
