@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lmaudit.core.backend import Backend
@@ -11,8 +11,9 @@ from lmaudit.core.types import LmauditError
 SPEC_HELP = (
     "model spec: hf:<hub id or local dir> (a Hugging Face causal LM), lab:<name> "
     "(a model trained by `lmaudit lab train`), openai:MODEL[@BASE_URL][#KEY_ENV] "
-    "(an OpenAI-compatible completions server, e.g. vLLM) or "
-    "openai-chat:MODEL[@BASE_URL][#KEY_ENV] (its chat endpoint, generation only)"
+    "(an OpenAI-compatible completions server, e.g. vLLM), "
+    "openai-chat:MODEL[@BASE_URL][#KEY_ENV] (its chat endpoint, generation only) or "
+    "vllm:<hub id or local dir> (in-process vLLM on CUDA GPUs)"
 )
 
 _HF_OPTIONS = ("dtype", "device", "batch_size", "revision", "max_length", "chat_template")
@@ -25,6 +26,25 @@ _OPENAI_OPTIONS = (
     "backoff_max",
     "prefix_text",
 )
+
+
+
+
+def _as_bool(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+
+
+_VLLM_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "tensor_parallel_size": int,
+    "gpu_memory_utilization": float,
+    "max_model_len": int,
+    "dtype": str,
+    "seed": int,
+    "enable_prefix_caching": _as_bool,
+    "revision": str,
+    "trust_remote_code": _as_bool,
+    "chat_template": _as_bool,
+}
 
 
 def load_backend(spec: str, options: Mapping[str, Any] | None = None) -> Backend:
@@ -58,4 +78,34 @@ def load_backend(spec: str, options: Mapping[str, Any] | None = None) -> Backend
         from lmaudit.backends.openai_api import OpenAIBackend
 
         return OpenAIBackend.from_spec(target, chat=kind == "openai-chat", **opts)
+    if kind == "vllm":
+        opts.pop("batch_size", None)  # vLLM schedules its own batches
+        device = str(opts.pop("device", "auto"))
+        if device not in ("auto", "cuda"):
+            raise LmauditError(f"vllm: models run on CUDA GPUs; device {device!r} is not supported")
+        unknown = sorted(set(opts) - set(_VLLM_OPTIONS))
+        if unknown:
+            raise LmauditError(
+                f"unknown option(s) {', '.join(unknown)} for vllm: models; "
+                f"known: {', '.join(_VLLM_OPTIONS)}"
+            )
+        from lmaudit.backends.vllm_backend import VLLMBackend
+
+        converted = {k: _VLLM_OPTIONS[k](v) for k, v in opts.items() if v is not None}
+        return VLLMBackend(target, **converted)
     raise LmauditError(f"unknown model kind {kind!r} in {spec!r}; expected {SPEC_HELP}")
+
+
+def load_scaled_backend(
+    spec: str,
+    options: Mapping[str, Any] | None = None,
+    *,
+    replicas: int = 1,
+    ray_address: str | None = None,
+) -> Backend:
+    """`replicas` copies of the backend as Ray actors (a local cluster unless `ray_address`)."""
+    if replicas <= 1 and ray_address is None:
+        return load_backend(spec, options)
+    from lmaudit.backends.ray_replicas import RayReplicaBackend
+
+    return RayReplicaBackend(spec, options, replicas=max(1, replicas), address=ray_address)

@@ -86,12 +86,14 @@ def register(subparsers: Any) -> None:
         "--replicas",
         type=int,
         metavar="N",
-        help="run N copies of the model as Ray actors and spread requests over them",
+        help="run N copies of the model as Ray actors (a local Ray cluster unless "
+        "--ray-address) and share the requests among them",
     )
     scale.add_argument(
         "--ray-address",
         metavar="ADDRESS",
-        help="an existing Ray cluster (default: start a local one)",
+        help="use the Ray cluster at ADDRESS (auto, ray://host:10001) instead of starting "
+        "a local one; every node needs lmaudit installed",
     )
     parser.set_defaults(func=run)
 
@@ -147,7 +149,7 @@ def _meter(args: argparse.Namespace, backend: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lmaudit.backends.registry import load_backend
+    from lmaudit.backends.registry import load_scaled_backend
     from lmaudit.core.cache import RequestCache, default_cache_dir
     from lmaudit.core.runner import run_task
     from lmaudit.core.store import default_run_dir
@@ -167,16 +169,11 @@ def run(args: argparse.Namespace) -> int:
     }
     task = load_task(args.task, task_options)
     options = {**getattr(args, "stored_model_options", {}), **model_options(args)}
-    if args.replicas is not None:
-        if args.replicas < 1:
-            raise LmauditError(f"--replicas must be at least 1, got {args.replicas}")
-        from lmaudit.backends.ray_replicas import RayReplicaBackend
-
-        backend: Any = RayReplicaBackend(
-            args.model, options, replicas=args.replicas, address=args.ray_address
-        )
-    else:
-        backend = load_backend(args.model, options)
+    if args.replicas is not None and args.replicas < 1:
+        raise LmauditError(f"--replicas must be at least 1, got {args.replicas}")
+    backend: Any = load_scaled_backend(
+        args.model, options, replicas=args.replicas or 1, ray_address=args.ray_address
+    )
     task_ref = args.task
     if Path(task_ref).suffix in (".yaml", ".yml") and Path(task_ref).exists():
         task_ref = str(Path(task_ref).resolve())
@@ -208,6 +205,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if cache is not None:
             cache.close()
+        close = getattr(backend, "close", None)
+        if callable(close):
+            close()
     metrics = {name: est.to_dict() for name, est in outcome.metrics.items()}
     title = f"{task.name} · {args.model} · {outcome.n_samples} samples · {outcome.seconds:.1f} s"
     print(metrics_table(metrics, title=title))

@@ -1,0 +1,404 @@
+"""The vLLM backend: offline batched inference with `vllm.LLM` on CUDA GPUs.
+
+Tokenization follows the HF backend (`hf_tokens`, lm-evaluation-harness conventions, same
+BOS rule), so the two backends score the same token ids. Log-probabilities are natural logs.
+
+Loglikelihood: the prompt `context + continuation` is sent as token ids with
+`prompt_logprobs=1, max_tokens=1`, and the continuation tokens' prompt log-probabilities are
+summed (`vllm_outputs`: format, greedy rule). A prompt holds at most `max_model_len - 1`
+tokens (vLLM keeps room for one generated token): left truncation and rolling windows use
+that limit, so scores equal the HF backend's run with `max_length = max_model_len - 2`.
+
+Prefix caching speeds up generation; the V1 engine of vLLM skips prefix-cache reads for requests
+that ask for prompt log-probabilities, so scoring recomputes every prompt.
+
+`Usage` per answer: prompt and generated tokens as vLLM counted them, and the wall time of
+the engine call that produced it (one call serves up to `call_size` requests).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from lmaudit.backends.hf_tokens import TokenizedPair, encode_pair, rolling_windows
+from lmaudit.backends.vllm_outputs import (
+    ContinuationScores,
+    combine_windows,
+    continuation_scores,
+    generation_from_output,
+    generation_sampling_kwargs,
+    output_usage,
+    scoring_max_length,
+    scoring_pair,
+    scoring_sampling_kwargs,
+)
+from lmaudit.core.backend import ProgressCallback
+from lmaudit.core.types import (
+    Fingerprint,
+    GenerateRequest,
+    Generation,
+    LmauditError,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+    RequestKind,
+    RollingLoglikelihoodRequest,
+    RollingLoglikelihoodResult,
+    Usage,
+)
+
+VLLM_MISSING = "vLLM is not installed: pip install 'lmaudit[vllm]' on a machine with a CUDA GPU"
+DEFAULT_CALL_SIZE = 1024  # prompts per LLM.generate call (progress is reported per call)
+
+
+# -- the engine seam ----------------------------------------------------------------------------
+
+
+class PromptEngine(Protocol):
+    """Runs token-id prompts with one sampling-parameter dict each; returns objects shaped
+    like vLLM's RequestOutput, in prompt order."""
+
+    def run(
+        self, prompts: Sequence[Sequence[int]], params: Sequence[Mapping[str, Any]]
+    ) -> list[Any]: ...
+
+
+class VLLMEngine:
+    """`PromptEngine` over a `vllm.LLM` (token-id prompts, per-prompt SamplingParams)."""
+
+    def __init__(self, llm: Any, sampling_params_class: Any) -> None:
+        self.llm = llm
+        self._sampling = sampling_params_class
+
+    def run(
+        self, prompts: Sequence[Sequence[int]], params: Sequence[Mapping[str, Any]]
+    ) -> list[Any]:
+        inputs = [{"prompt_token_ids": list(p)} for p in prompts]  # a vllm TokensPrompt
+        sampling = [self._sampling(**k) for k in params]
+        return list(self.llm.generate(inputs, sampling, use_tqdm=False))
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return (text[:300] + "...") if len(text) > 300 else text or type(error).__name__
+
+
+def start_vllm(model: str, **engine_args: Any) -> tuple[VLLMEngine, Any]:
+    """Build `vllm.LLM(model, **engine_args)`; returns the engine and its tokenizer."""
+    try:
+        import vllm
+    except ImportError as error:
+        raise LmauditError(VLLM_MISSING) from error
+    try:
+        llm = vllm.LLM(model, **engine_args)
+    except Exception as error:
+        raise LmauditError(f"cannot start vLLM for model {model!r}: {_one_line(error)}") from error
+    return VLLMEngine(llm, vllm.SamplingParams), llm.get_tokenizer()
+
+
+# -- the backend --------------------------------------------------------------------------------
+
+
+class VLLMBackend:
+    """A hub id or local directory served in-process by vLLM (CUDA GPUs)."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.9,
+        max_model_len: int | None = None,
+        dtype: str = "auto",
+        seed: int = 0,
+        enable_prefix_caching: bool = True,
+        revision: str | None = None,
+        trust_remote_code: bool = False,
+        chat_template: bool = False,
+        call_size: int = DEFAULT_CALL_SIZE,
+    ) -> None:
+        engine, tokenizer = start_vllm(
+            model,
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            dtype=dtype,
+            seed=seed,
+            enable_prefix_caching=enable_prefix_caching,
+            revision=revision,
+            trust_remote_code=trust_remote_code,
+        )
+        config = engine.llm.llm_engine.model_config
+        self._setup(
+            engine,
+            tokenizer,
+            name=model,
+            max_model_len=int(config.max_model_len),
+            chat_template=chat_template,
+            call_size=call_size,
+        )
+        self._revision = revision
+        self._dtype = str(getattr(config, "dtype", dtype)).removeprefix("torch.")
+        self._hf_config = getattr(config, "hf_config", None)
+
+    @classmethod
+    def from_engine(
+        cls,
+        engine: PromptEngine,
+        tokenizer: Any,
+        *,
+        name: str,
+        max_model_len: int,
+        fingerprint: Fingerprint,
+        chat_template: bool = False,
+        call_size: int = DEFAULT_CALL_SIZE,
+    ) -> VLLMBackend:
+        """A backend over any `PromptEngine` (a started vLLM, or a stand-in in tests)."""
+        backend = cls.__new__(cls)
+        backend._setup(
+            engine,
+            tokenizer,
+            name=name,
+            max_model_len=max_model_len,
+            chat_template=chat_template,
+            call_size=call_size,
+        )
+        backend._fingerprint = fingerprint
+        return backend
+
+    def _setup(
+        self,
+        engine: PromptEngine,
+        tokenizer: Any,
+        *,
+        name: str,
+        max_model_len: int,
+        chat_template: bool,
+        call_size: int,
+    ) -> None:
+        if call_size < 1:
+            raise LmauditError(f"call_size must be at least 1, got {call_size}")
+        self._engine = engine
+        self._tokenizer = tokenizer
+        self._name = name
+        self._max_model_len = max_model_len
+        self._scoring_max_length = scoring_max_length(max_model_len)
+        self._chat_template = chat_template
+        self._call_size = call_size
+        self._fingerprint: Fingerprint | None = None
+        prefix = tokenizer.bos_token_id
+        if prefix is None:
+            prefix = tokenizer.eos_token_id
+        if prefix is None:
+            raise LmauditError(
+                f"the tokenizer of model {name!r} has neither a BOS nor an EOS token"
+            )
+        self._prefix_id: int = int(prefix)
+
+    # -- identity -----------------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> frozenset[RequestKind]:
+        return frozenset(RequestKind)
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        """`vllm:<model>@<hub commit or weights digest>/<dtype>` (as the HF backend's)."""
+        if self._fingerprint is None:
+            from pathlib import Path
+
+            from lmaudit.backends.hf_loading import hub_commit, weights_digest
+
+            local = Path(self._name).expanduser()
+            if local.is_dir():
+                source = str(local.resolve())
+                revision = weights_digest(local.resolve())
+            else:
+                source = self._name
+                found = hub_commit(self._name, self._revision, self._hf_config)
+                revision = found or self._revision or "unknown"
+            self._fingerprint = Fingerprint("vllm", source, revision, self._dtype)
+        return self._fingerprint
+
+    @property
+    def max_model_len(self) -> int:
+        return self._max_model_len
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    # -- tokenization (the HF backend's rules) ------------------------------------------------
+
+    def _encode(self, text: str) -> list[int]:
+        bos = self._tokenizer.bos_token
+        add_special = not (bos and text.startswith(bos))
+        return list(self._tokenizer.encode(text, add_special_tokens=add_special))
+
+    def _encode_plain(self, text: str) -> list[int]:
+        return list(self._tokenizer.encode(text, add_special_tokens=False))
+
+    def tokenize_pair(self, request: LoglikelihoodRequest) -> TokenizedPair:
+        """The (context, continuation) token ids scored for `request`, before truncation."""
+        return encode_pair(
+            request.context,
+            request.continuation,
+            encode=self._encode,
+            encode_plain=self._encode_plain,
+            prefix_token_id=self._prefix_id,
+        )
+
+    # -- engine calls -------------------------------------------------------------------------
+
+    def _run(
+        self,
+        prompts: Sequence[Sequence[int]],
+        params: Sequence[Mapping[str, Any]],
+        on_call: Callable[[int, int], None] | None = None,
+    ) -> list[tuple[Any, float]]:
+        """(output, latency of its engine call) per prompt, `call_size` prompts per call;
+        `on_call(start, stop)` after each call."""
+        results: list[tuple[Any, float]] = []
+        for start in range(0, len(prompts), self._call_size):
+            stop = min(start + self._call_size, len(prompts))
+            began = time.perf_counter()
+            outputs = self._engine.run(prompts[start:stop], params[start:stop])
+            latency = time.perf_counter() - began
+            if len(outputs) != stop - start:
+                raise LmauditError(f"vLLM answered {len(outputs)} of {stop - start} prompts")
+            results.extend((o, latency) for o in outputs)
+            if on_call is not None:
+                on_call(start, stop)
+        return results
+
+    def _score_pairs(
+        self, pairs: Sequence[TokenizedPair], on_call: Callable[[int, int], None] | None
+    ) -> list[tuple[ContinuationScores, Usage]]:
+        prompts = [(*p.context, *p.continuation) for p in pairs]
+        kwargs = scoring_sampling_kwargs()
+        answered = self._run(prompts, [kwargs] * len(prompts), on_call)
+        return [
+            (
+                continuation_scores(prompt, output.prompt_logprobs, len(pair.continuation)),
+                output_usage(output, latency),
+            )
+            for prompt, pair, (output, latency) in zip(prompts, pairs, answered, strict=True)
+        ]
+
+    # -- the three request kinds --------------------------------------------------------------
+
+    def loglikelihood(
+        self,
+        requests: Sequence[LoglikelihoodRequest],
+        progress: ProgressCallback | None = None,
+    ) -> list[LoglikelihoodResult]:
+        unique: dict[LoglikelihoodRequest, int] = {}
+        for request in requests:
+            unique.setdefault(request, len(unique))
+        uses = [0] * len(unique)
+        for request in requests:
+            uses[unique[request]] += 1
+        pairs = [scoring_pair(self.tokenize_pair(r), self._max_model_len) for r in unique]
+
+        def on_call(start: int, stop: int) -> None:
+            if progress is not None:
+                progress(sum(uses[start:stop]))
+
+        scored = self._score_pairs(pairs, on_call)
+        results = [
+            LoglikelihoodResult(s.logprob, s.is_greedy, len(s.token_logprobs), s.token_logprobs, u)
+            for s, u in scored
+        ]
+        return [results[unique[r]] for r in requests]
+
+    def loglikelihood_rolling(
+        self,
+        requests: Sequence[RollingLoglikelihoodRequest],
+        progress: ProgressCallback | None = None,
+    ) -> list[RollingLoglikelihoodResult]:
+        """Whole-text log-likelihood in disjoint windows of `max_model_len - 2` predicted
+        tokens (see the module docstring); the first window is conditioned on BOS, else EOS."""
+        windows: list[TokenizedPair] = []
+        owner: list[int] = []
+        for r, request in enumerate(requests):
+            found = rolling_windows(
+                self._encode_plain(request.text),
+                prefix_token_id=self._prefix_id,
+                max_length=self._scoring_max_length,
+            )
+            windows.extend(found)
+            owner.extend([r] * len(found))
+        remaining = [0] * len(requests)
+        for r in owner:
+            remaining[r] += 1
+        if progress is not None and (empty := remaining.count(0)):
+            progress(empty)
+
+        def on_call(start: int, stop: int) -> None:
+            finished = 0
+            for k in range(start, stop):
+                remaining[owner[k]] -= 1
+                finished += remaining[owner[k]] == 0
+            if progress is not None and finished:
+                progress(finished)
+
+        scored = self._score_pairs(windows, on_call)
+        per_request: list[list[tuple[ContinuationScores, Usage]]] = [[] for _ in requests]
+        for r, item in zip(owner, scored, strict=True):
+            per_request[r].append(item)
+        return [
+            combine_windows([s for s, _ in items], [u for _, u in items]) for items in per_request
+        ]
+
+    def prompt_ids(self, request: GenerateRequest) -> list[int]:
+        """Prompt token ids: chat messages (or, with `chat_template`, the prompt as one user
+        turn) through the tokenizer's chat template, else the prompt; left-truncated so that
+        `max_tokens` fit within `max_model_len`."""
+        turns: list[dict[str, str]] | None = None
+        if request.messages is not None:
+            turns = [{"role": m.role, "content": m.content} for m in request.messages]
+        elif self._chat_template:
+            turns = [{"role": "user", "content": request.prompt or ""}]
+        if turns is not None:
+            if not getattr(self._tokenizer, "chat_template", None):
+                raise LmauditError(
+                    f"model {self._name!r} has no chat template, so it cannot take chat messages"
+                )
+            text = self._tokenizer.apply_chat_template(
+                turns, add_generation_prompt=True, tokenize=False
+            )
+            ids = self._encode_plain(str(text))
+        else:
+            ids = self._encode(request.prompt or "")
+        keep = max(1, self._max_model_len - request.params.max_tokens)
+        return ids[-keep:] if ids else [self._prefix_id]
+
+    def generate(
+        self,
+        requests: Sequence[GenerateRequest],
+        progress: ProgressCallback | None = None,
+    ) -> list[Generation]:
+        """Greedy or sampled generation; a seeded request samples the same text in any batch."""
+        prompts = [self.prompt_ids(r) for r in requests]
+        results: list[Generation | None] = [None] * len(requests)
+        sent = [i for i, r in enumerate(requests) if r.params.max_tokens >= 1]
+        for i, request in enumerate(requests):
+            if request.params.max_tokens < 1:  # vLLM needs max_tokens >= 1
+                n = len(prompts[i])
+                results[i] = Generation("", "length", n, 0, usage=Usage(prompt_tokens=n))
+        if progress is not None and len(sent) < len(requests):
+            progress(len(requests) - len(sent))
+
+        def on_call(start: int, stop: int) -> None:
+            if progress is not None:
+                progress(stop - start)
+
+        answered = self._run(
+            [prompts[i] for i in sent],
+            [generation_sampling_kwargs(requests[i].params) for i in sent],
+            on_call,
+        )
+        for i, (output, latency) in zip(sent, answered, strict=True):
+            results[i] = generation_from_output(output, latency)
+        return [g for g in results if g is not None]
