@@ -119,6 +119,8 @@ def run_demo(out: Path, *, copies: int = DEMO_COPIES, limit: int | None = None) 
 
     card = read_lab_card(models[1].path) or {}
     seen = (card.get("planted") or [{}])[0].get("exposures", "several")
+    if isinstance(seen, float) and seen.is_integer():
+        seen = int(seen)
     print(
         f"\nThe contaminated model saw each arith test item {seen} times in training; "
         "its advantage on those items is memorization, not arithmetic: it vanishes when "
