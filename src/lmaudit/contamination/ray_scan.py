@@ -27,7 +27,9 @@ from lmaudit.core.types import LmauditError
 def run_ray(
     address: str, shards: list[Shard], grams: GramSets, read: ReadOptions
 ) -> Iterator[ShardMatches]:
-    """Scan shards on the Ray cluster at `address` ("auto" for the local one)."""
+    """Scan shards on the Ray cluster at `address`: `local` starts a Ray instance on this
+    machine (stopped afterwards), `auto` joins the cluster this machine belongs to, and
+    anything else is passed to `ray.init(address=...)` (e.g. `ray://head:10001`)."""
     try:
         import ray
         import ray.data
@@ -35,7 +37,21 @@ def run_ray(
         raise LmauditError(
             "--ray needs Ray Data, which is not installed: pip install 'ray[data]'"
         ) from error
-    ray.init(address=address, ignore_reinit_error=True)
+    started_here = not ray.is_initialized()
+    if address == "local":
+        ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    try:
+        yield from _scan_on_ray(ray, shards, grams, read)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _scan_on_ray(
+    ray: Any, shards: list[Shard], grams: GramSets, read: ReadOptions
+) -> Iterator[ShardMatches]:
     grams_ref = ray.put(grams)
 
     def scan_row(row: dict[str, Any]) -> dict[str, Any]:
