@@ -6,6 +6,12 @@ value by hand. Completions: an "a + b =" prompt is answered " <a+b>", anything e
 hashed word. Fault injection: a fraction of arrivals is answered with 429 (+ Retry-After),
 500, a malformed body or a stall, chosen by a hash of (body, attempt number at this server),
 so a retried request eventually succeeds and a run is reproducible.
+
+A completions `prompt` may be a list of strings (one choice per prompt, `index` = its
+position, `usage` the sums over the prompts), unless `accept_lists=False` (then a list is
+answered 400, as by servers that take one prompt per request). Quirks for client tests:
+`reverse_choices` returns the choices in reverse order, `drop_last_choice` leaves out the
+last choice of a list answer.
 """
 
 from __future__ import annotations
@@ -115,6 +121,9 @@ class FakeOpenAIServer:
     slow_marker: str = "SLOW"  # bodies containing it are answered after slow_s seconds
     slow_s: float = 5.0
     reject_marker: str = "REJECT"  # bodies containing it are answered with 422
+    accept_lists: bool = True
+    reverse_choices: bool = False
+    drop_last_choice: bool = False
     # observations
     arrivals: list[tuple[float, str]] = field(default_factory=list)
     completed: int = 0
@@ -124,6 +133,7 @@ class FakeOpenAIServer:
     authorization: list[str | None] = field(default_factory=list)
     paths: Counter[str] = field(default_factory=Counter)
     faults_sent: Counter[str] = field(default_factory=Counter)
+    prompts_per_arrival: list[int] = field(default_factory=list)  # 1 for a string prompt
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -255,10 +265,40 @@ class FakeOpenAIServer:
         body = json.loads(raw)
         if request.path.endswith("/chat/completions"):
             return web.json_response(self._chat(body))
-        return web.json_response(self._completion(body))
-
-    def _completion(self, body: dict[str, Any]) -> dict[str, Any]:
         prompt = body["prompt"]
+        self.prompts_per_arrival.append(len(prompt) if isinstance(prompt, list) else 1)
+        if isinstance(prompt, list) and not self.accept_lists:
+            return web.json_response(
+                {"error": {"message": "'prompt' must be a string", "type": "invalid_request"}},
+                status=400,
+            )
+        if isinstance(prompt, str):
+            choice, n_prompt, n_generated = self._completion(body, prompt)
+            body_out = self._completion_body([{"index": 0, **choice}], n_prompt, n_generated)
+            return web.json_response(body_out)
+        answers = [self._completion(body, one) for one in prompt]
+        choices = [{"index": i, **choice} for i, (choice, _, _) in enumerate(answers)]
+        if self.reverse_choices:
+            choices.reverse()
+        if self.drop_last_choice:
+            choices = choices[:-1]
+        n_prompt = sum(n for _, n, _ in answers)
+        return web.json_response(
+            self._completion_body(choices, n_prompt, sum(n for _, _, n in answers))
+        )
+
+    @staticmethod
+    def _completion_body(
+        choices: list[dict[str, Any]], n_prompt: int, n_generated: int
+    ) -> dict[str, Any]:
+        return {
+            "object": "text_completion",
+            "choices": choices,
+            "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_generated},
+        }
+
+    def _completion(self, body: dict[str, Any], prompt: str) -> tuple[dict[str, Any], int, int]:
+        """(choice without index, prompt tokens, completion tokens) for one prompt."""
         max_tokens = int(body.get("max_tokens", 16))
         if body.get("echo"):
             if self.echo_generates:
@@ -274,20 +314,12 @@ class FakeOpenAIServer:
                 logprobs["token_logprobs"].append(-1.0)
                 logprobs["top_logprobs"].append({generated: -1.0})
                 n_generated = 1
-            return {
-                "object": "text_completion",
-                "choices": [
-                    {"index": 0, "text": text, "logprobs": logprobs, "finish_reason": "length"}
-                ],
-                "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_generated},
-            }
+            choice = {"text": text, "logprobs": logprobs, "finish_reason": "length"}
+            return choice, n_prompt, n_generated
         full = completion_for(prompt, float(body.get("temperature", 0)), body.get("seed"))
         text, finish, n_generated = cut(full, max_tokens, list(body.get("stop") or []))
-        return {
-            "object": "text_completion",
-            "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
-            "usage": {"prompt_tokens": len(tokenize(prompt)), "completion_tokens": n_generated},
-        }
+        choice = {"text": text, "logprobs": None, "finish_reason": finish}
+        return choice, len(tokenize(prompt)), n_generated
 
     def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
         prompt = "\n".join(f"{m['role']}: {m['content']}" for m in body["messages"])

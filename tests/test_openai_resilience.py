@@ -247,11 +247,11 @@ def test_a_dead_endpoint_is_survived() -> None:
 
 
 def test_a_failing_job_builder_is_reported_and_frees_its_slot() -> None:
-    def make_job(index: int) -> HttpJob:
-        raise ValueError(f"cannot build job {index}")
+    def make_job(pack: Sequence[int]) -> HttpJob:
+        raise ValueError(f"cannot build job {pack[0]}")
 
     engine = HttpEngine([Endpoint("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1")], headers={})
     with pytest.raises(ValueError, match="cannot build job 0"):
-        list(engine.stream(3, make_job))
+        list(engine.stream([[0], [1], [2]], make_job))
     assert engine.limit.in_flight == 0
     engine.close()

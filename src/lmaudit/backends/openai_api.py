@@ -11,6 +11,9 @@ messages, reprs or the fingerprint; credentials in a URL are stripped from what 
 Log-prob conventions (nats, the context/continuation split, straddling tokens, the first
 token of a text): see `lmaudit.backends.openai_protocol`. Concurrency, retries and several
 endpoints: see `lmaudit.backends.openai_http` and `lmaudit.backends.openai_pacing`.
+Several prompts per HTTP request (`prompts_per_request` > 1, completions only; the server
+must accept a list as `prompt`) and how token usage is then shared among them: see
+`lmaudit.backends.openai_packing`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from lmaudit.backends.openai_http import HttpEngine, HttpJob
 from lmaudit.backends.openai_pacing import Endpoint, RetryPolicy
+from lmaudit.backends.openai_packing import (
+    LIST_HINT,
+    EchoItem,
+    parse_echo_pack,
+    parse_generation_pack,
+    plan_packs,
+)
 from lmaudit.backends.openai_protocol import (
     CHAT_PATH,
     COMPLETIONS_PATH,
@@ -117,6 +127,9 @@ class OpenAIBackend:
     servers to call; the fingerprint keeps `base_url` when given, else the first endpoint).
     `prefix_text`: text of the model's BOS/EOT token, prepended when the first token of a
     text must be scored (empty contexts, rolling loglikelihood); see `openai_protocol`.
+    `prompts_per_request`: prompts packed into one completions request (default 1; N > 1
+    needs a server that accepts a list as `prompt`; chat cannot pack); see `openai_packing`.
+    Packing does not change answers, so it is not part of the fingerprint.
     """
 
     def __init__(
@@ -133,6 +146,7 @@ class OpenAIBackend:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         prefix_text: str = "",
+        prompts_per_request: int = 1,
     ) -> None:
         if isinstance(endpoints, str):
             endpoints = [e for e in endpoints.split(",") if e.strip()]
@@ -142,9 +156,17 @@ class OpenAIBackend:
         key = self._read_key(api_key_env)
         if int(max_retries) < 0 or float(timeout) <= 0:
             raise LmauditError("max_retries must be >= 0 and timeout > 0")
+        if int(prompts_per_request) < 1:
+            raise LmauditError(f"prompts_per_request must be at least 1, got {prompts_per_request}")
+        if chat and int(prompts_per_request) > 1:
+            raise LmauditError(
+                "--prompts-per-request applies to openai: (completions) models only; "
+                "chat completions take one conversation per request"
+            )
         self.model = model
         self.chat = chat
         self.prefix_text = prefix_text
+        self.prompts_per_request = int(prompts_per_request)
         self._kinds = _CHAT_KINDS if chat else _ALL_KINDS
         self._fingerprint = Fingerprint(
             backend="openai-chat" if chat else "openai-completions",
@@ -198,7 +220,7 @@ class OpenAIBackend:
 
     @property
     def endpoint_counts(self) -> dict[str, int]:
-        """Successful answers per endpoint (display URL) so far."""
+        """Successful HTTP answers per endpoint (display URL) so far (a pack is one)."""
         return {e.display: e.served for e in self._engine.pool.endpoints}
 
     @property
@@ -243,20 +265,50 @@ class OpenAIBackend:
             return HttpJob(
                 CHAT_PATH if chat else COMPLETIONS_PATH,
                 body,
-                lambda payload, latency, _server: parse_generation(payload, latency, chat=chat),
+                lambda payload, latency, _server: [parse_generation(payload, latency, chat=chat)],
             )
-        if isinstance(request, LoglikelihoodRequest):
-            prompt, boundary = split_prompt(request.context, request.continuation, self.prefix_text)
-            parse = parse_loglikelihood
-        else:
-            prompt, boundary = self.prefix_text + request.text, len(self.prefix_text)
-            parse = parse_rolling  # type: ignore[assignment]
+        item = self._echo_item(request)
+        parse = parse_rolling if item.rolling else parse_loglikelihood
         return HttpJob(
             COMPLETIONS_PATH,
-            encode_body(echo_body(self.model, prompt)),
-            lambda payload, latency, server: parse(
-                payload, latency, prompt=prompt, boundary=boundary, server=server
-            ),
+            encode_body(echo_body(self.model, item.prompt)),
+            lambda payload, latency, server: [
+                parse(payload, latency, prompt=item.prompt, boundary=item.boundary, server=server)
+            ],
+        )
+
+    def _echo_item(self, request: Request) -> EchoItem:
+        if isinstance(request, LoglikelihoodRequest):
+            prompt, boundary = split_prompt(request.context, request.continuation, self.prefix_text)
+            return EchoItem(prompt, boundary, rolling=False)
+        assert isinstance(request, RollingLoglikelihoodRequest)
+        return EchoItem(self.prefix_text + request.text, len(self.prefix_text), rolling=True)
+
+    def _pack_job(self, requests: Sequence[Request]) -> HttpJob:
+        """One completions request for a pack (one prompt: exactly the unpacked request)."""
+        if len(requests) == 1:
+            return self._job(requests[0])
+        hint = (
+            f"this request packed {len(requests)} prompts (prompts_per_request="
+            f"{self.prompts_per_request}); {LIST_HINT}"
+        )
+        first = requests[0]
+        if isinstance(first, GenerateRequest):
+            prompts = [r.prompt or "" for r in requests if isinstance(r, GenerateRequest)]
+            body = generation_body(self.model, first, chat=False)
+            body["prompt"] = prompts
+            return HttpJob(
+                COMPLETIONS_PATH,
+                encode_body(body),
+                lambda payload, latency, _server: parse_generation_pack(payload, latency, prompts),
+                hint,
+            )
+        items = [self._echo_item(r) for r in requests]
+        return HttpJob(
+            COMPLETIONS_PATH,
+            encode_body(echo_body(self.model, [item.prompt for item in items])),
+            lambda payload, latency, server: parse_echo_pack(payload, latency, items, server),
+            hint,
         )
 
     def stream(
@@ -265,11 +317,16 @@ class OpenAIBackend:
         """Yield `(index, response)` as answers arrive (see `StreamingBackend.stream`).
 
         `admit` is called on the backend's I/O thread while the caller waits for answers,
-        in request order, just before each request is first sent.
+        once per request just before its HTTP request is first sent: in request order when
+        `prompts_per_request` is 1, else in pack order (see `openai_packing.plan_packs`).
         """
         self._check(requests)
         index_admit = None if admit is None else (lambda i: admit(requests[i]))
-        return self._engine.stream(len(requests), lambda i: self._job(requests[i]), index_admit)
+        return self._engine.stream(
+            plan_packs(requests, self.prompts_per_request),
+            lambda pack: self._pack_job([requests[i] for i in pack]),
+            index_admit,
+        )
 
     def _collect(self, requests: Sequence[Request], progress: ProgressCallback | None) -> list:
         results: list[Response | None] = [None] * len(requests)

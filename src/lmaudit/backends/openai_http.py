@@ -6,7 +6,10 @@ only while the caller waits for the next answers: `admit` is asked (on that thre
 caller is blocked, so caller and engine never run at the same time. This also works when the
 caller's own thread already runs an event loop (Jupyter).
 
-Concurrency: at most `max_concurrency` requests in flight under an AIMD limit that 429/503
+Packs: `stream` sends jobs, each answering a pack of request indices (one index unless
+prompts are packed, see `openai_packing`); retries and faults apply to the whole pack.
+
+Concurrency: at most `max_concurrency` HTTP requests in flight under an AIMD limit that 429/503
 answers halve and successes grow back (`openai_pacing`).
 
 Retries: 429, 408, 425, 5xx, connection errors, timeouts and malformed bodies are retried
@@ -43,17 +46,26 @@ RETRY_STATUSES = frozenset({408, 425, 429})
 THROTTLE_STATUSES = frozenset({429, 503})
 MAX_RETRY_AFTER_S = 600.0
 
-# parse(payload, latency_s, server) -> response; MalformedResponse etc. mean "retry".
-Parser = Callable[[Any, float, str], Response]
+# parse(payload, latency_s, server) -> one response per index of the pack, in pack order;
+# MalformedResponse etc. mean "retry".
+Parser = Callable[[Any, float, str], Sequence[Response]]
+# Failures of these kinds may come from packing prompts (a server refusing prompt lists).
+_PACK_SUSPECT = frozenset({"400", "413", "422", "malformed"})
 
 
 @dataclass(frozen=True, slots=True)
 class HttpJob:
-    """One request: the path under the base URL, the JSON body, and how to read the answer."""
+    """One HTTP request: the path under the base URL, the JSON body, how to read the answer,
+    and a hint added to its final error when it was a 400/413/422, 5xx or malformed body."""
 
     path: str
     body: bytes
     parse: Parser
+    hint: str = ""
+
+    def explain(self, failure: Failure) -> str:
+        suspect = failure.kind in _PACK_SUSPECT or failure.kind.startswith("5")
+        return f"{failure.message}; {self.hint}" if self.hint and suspect else failure.message
 
 
 class Failure(NamedTuple):
@@ -98,22 +110,24 @@ class HttpEngine:
 
     def stream(
         self,
-        count: int,
-        make_job: Callable[[int], HttpJob],
+        packs: Sequence[Sequence[int]],
+        make_job: Callable[[Sequence[int]], HttpJob],
         admit: Callable[[int], bool] | None = None,
     ) -> Generator[tuple[int, Response], None, None]:
-        """Send jobs 0..count-1 in order (each after `admit(i)` allows it) and yield answers.
+        """Send one job per pack, in order, and yield `(index, response)` as answers arrive.
 
-        Closing the iterator early cancels what is in flight. The first request that fails
-        for good stops further sends and retries; the answers of attempts already in flight
-        are still yielded, then its `LmauditError` is raised.
+        Before a pack is sent, `admit(i)` is asked for each of its indices in turn; at the
+        first refusal the admitted part of the pack is sent (`make_job` gets that part) and
+        nothing more. Closing the iterator early cancels what is in flight. The first job
+        that fails for good stops further sends and retries; the answers of attempts
+        already in flight are still yielded, then its `LmauditError` is raised.
         """
-        if count == 0:
+        if not packs:
             return
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="lmaudit-openai")
         executor = self._executor
-        run = _Run(self, count, make_job, admit)
+        run = _Run(self, packs, make_job, admit)
         finished = False
         try:
             while True:
@@ -168,8 +182,8 @@ class HttpEngine:
             text = text.replace(secret, "***")
         return text
 
-    async def attempt(self, endpoint: Endpoint, job: HttpJob) -> Response | Failure:
-        """Send one request to one endpoint; a response or a classified failure."""
+    async def attempt(self, endpoint: Endpoint, job: HttpJob) -> Sequence[Response] | Failure:
+        """Send one request to one endpoint; its responses or a classified failure."""
         where = endpoint.display + job.path
         endpoint.outstanding += 1
         start = time.perf_counter()
@@ -226,12 +240,12 @@ class _Run:
     def __init__(
         self,
         engine: HttpEngine,
-        count: int,
-        make_job: Callable[[int], HttpJob],
+        packs: Sequence[Sequence[int]],
+        make_job: Callable[[Sequence[int]], HttpJob],
         admit: Callable[[int], bool] | None,
     ) -> None:
         self.engine = engine
-        self.count = count
+        self.packs = packs
         self.make_job = make_job
         self.admit = admit
         self.ready: list[tuple[int, Response]] = []
@@ -289,15 +303,25 @@ class _Run:
 
     async def _dispatch(self) -> None:
         limit = self.engine.limit
+        admit = self.admit
         try:
-            for index in range(self.count):
+            for pack in self.packs:
                 granted = await limit.acquire()
-                if self.stop.is_set() or (self.admit is not None and not self.admit(index)):
+                admitted: Sequence[int] = pack
+                if admit is not None and not self.stop.is_set():
+                    try:
+                        admitted = _admitted_prefix(pack, admit)
+                    except BaseException:
+                        limit.release(granted, None)
+                        raise
+                if self.stop.is_set() or not admitted:
                     limit.release(granted, None)
                     break
-                task = asyncio.get_running_loop().create_task(self._send(index, granted))
+                task = asyncio.get_running_loop().create_task(self._send(admitted, granted))
                 self.tasks.add(task)
                 task.add_done_callback(self._done)
+                if len(admitted) < len(pack):
+                    break
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # admit raised: stop and report it
@@ -310,17 +334,17 @@ class _Run:
         self.tasks.discard(task)
         self.wake.set()
 
-    async def _send(self, index: int, granted: float | None) -> None:
+    async def _send(self, pack: Sequence[int], granted: float | None) -> None:
         engine = self.engine
         limit = engine.limit
         try:
-            job = self.make_job(index)
+            job = self.make_job(pack)
             avoid: Endpoint | None = None
             retry = 0
             while True:
                 if granted is None:
                     granted = await limit.acquire()
-                outcome: Response | Failure | None = None
+                outcome: Sequence[Response] | Failure | None = None
                 try:
                     if self.stop.is_set():
                         return
@@ -335,19 +359,18 @@ class _Run:
                     limit.release(granted, signal)
                     granted = None
                 if not isinstance(outcome, Failure):
-                    assert outcome is not None
-                    self.ready.append((index, outcome))
+                    assert outcome is not None and len(outcome) == len(pack)
+                    self.ready.extend(zip(pack, outcome, strict=True))
                     self.wake.set()
                     return
                 if not outcome.retryable:
-                    self.fail(LmauditError(outcome.message))
+                    self.fail(LmauditError(job.explain(outcome)))
                     return
                 retry += 1
                 self.retries[outcome.kind] += 1
                 if retry > engine.policy.max_retries:
-                    self.fail(
-                        LmauditError(f"request failed after {retry} attempts: {outcome.message}")
-                    )
+                    message = job.explain(outcome)
+                    self.fail(LmauditError(f"request failed after {retry} attempts: {message}"))
                     return
                 avoid = endpoint if outcome.endpoint_fault else None
                 try:
@@ -362,3 +385,13 @@ class _Run:
         finally:
             if granted is not None:  # only when make_job failed before the first attempt
                 limit.release(granted, None)
+
+
+def _admitted_prefix(pack: Sequence[int], admit: Callable[[int], bool]) -> list[int]:
+    """The indices of `pack` up to (not including) the first one `admit` refuses."""
+    taken: list[int] = []
+    for index in pack:
+        if not admit(index):
+            break
+        taken.append(index)
+    return taken

@@ -69,8 +69,9 @@ def split_prompt(context: str, continuation: str, prefix_text: str = "") -> tupl
     return stripped + moved, len(stripped)
 
 
-def echo_body(model: str, prompt: str) -> dict[str, Any]:
-    """Completions body that returns the prompt's token log-probs and generates nothing."""
+def echo_body(model: str, prompt: str | list[str]) -> dict[str, Any]:
+    """Completions body that returns the prompt's token log-probs and generates nothing
+    (`prompt` a string, or a list of strings for a packed request)."""
     return {
         "model": model,
         "prompt": prompt,
@@ -128,13 +129,18 @@ def usage_of(payload: Mapping[str, Any], latency_s: float) -> Usage:
     )
 
 
-def _first_choice(payload: Any) -> Mapping[str, Any]:
+def checked_body(payload: Any) -> Mapping[str, Any]:
+    """The body as a mapping; MalformedResponse when it is not one or carries an error."""
     if not isinstance(payload, Mapping):
         raise MalformedResponse("body is not a JSON object")
     if payload.get("error"):
         detail = error_detail(json.dumps(payload).encode("utf-8"))
         raise MalformedResponse(f"the server answered with an error: {detail}")
-    choices = payload.get("choices")
+    return payload
+
+
+def _first_choice(payload: Any) -> Mapping[str, Any]:
+    choices = checked_body(payload).get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
         raise MalformedResponse("body has no choices")
     return choices[0]
@@ -145,7 +151,12 @@ def parse_generation(payload: Any, latency_s: float, *, chat: bool) -> Generatio
 
     A chat answer whose content is null (e.g. a refusal or tool call) becomes "".
     """
-    choice = _first_choice(payload)
+    return generation_of(_first_choice(payload), usage_of(payload, latency_s), chat=chat)
+
+
+def choice_text(choice: Mapping[str, Any], *, chat: bool) -> str:
+    """The generated text of one choice (`text`, or chat `message.content`; null content is
+    "")."""
     if chat:
         message = choice.get("message")
         if not isinstance(message, Mapping):
@@ -155,9 +166,13 @@ def parse_generation(payload: Any, latency_s: float, *, chat: bool) -> Generatio
         text = choice.get("text")
     if not isinstance(text, str):
         raise MalformedResponse("choice has no text")
-    usage = usage_of(payload, latency_s)
+    return text
+
+
+def generation_of(choice: Mapping[str, Any], usage: Usage, *, chat: bool) -> Generation:
+    """A Generation from one choice, with the token counts of `usage`."""
     return Generation(
-        text=text,
+        text=choice_text(choice, chat=chat),
         finish_reason=str(choice.get("finish_reason") or "stop"),
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
@@ -165,11 +180,11 @@ def parse_generation(payload: Any, latency_s: float, *, chat: bool) -> Generatio
     )
 
 
-class _EchoedTokens:
-    """The echoed prompt's per-token log-probs, with offsets shifted into prompt coordinates."""
+class EchoedTokens:
+    """The echoed prompt's per-token log-probs (of one choice), with offsets shifted into
+    prompt coordinates."""
 
-    def __init__(self, payload: Any, prompt: str, server: str) -> None:
-        choice = _first_choice(payload)
+    def __init__(self, choice: Mapping[str, Any], prompt: str, server: str) -> None:
         logprobs = choice.get("logprobs")
         if not isinstance(logprobs, Mapping) or not logprobs.get("token_logprobs"):
             raise LmauditError(
@@ -199,6 +214,11 @@ class _EchoedTokens:
         self.values: list[float | None] = [None if v is None else float(v) for v in values]
         self.top: list[Any] = top if top is not None else [None] * len(tokens)
         self.server = server
+        self.prompt = prompt
+
+    def prompt_token_count(self) -> int:
+        """Echoed tokens that start inside the prompt (a server's BOS token included)."""
+        return sum(start < self.prompt_end for start in self.starts)
 
     def positions_after(self, boundary: int) -> list[int]:
         """Indices of prompt tokens that end after `boundary` (see the straddling rule)."""
@@ -226,7 +246,12 @@ def parse_loglikelihood(
 
     `prompt` and `boundary` come from `split_prompt`; rules in the module docstring.
     """
-    echoed = _EchoedTokens(payload, prompt, server)
+    echoed = EchoedTokens(_first_choice(payload), prompt, server)
+    return loglikelihood_of(echoed, boundary, usage_of(payload, latency_s))
+
+
+def loglikelihood_of(echoed: EchoedTokens, boundary: int, usage: Usage) -> LoglikelihoodResult:
+    """The continuation's log-prob from one echoed choice (see `parse_loglikelihood`)."""
     positions = echoed.positions_after(boundary)
     if not positions:
         raise MalformedResponse("no echoed token covers the continuation")
@@ -235,9 +260,9 @@ def parse_loglikelihood(
         value = echoed.values[i]
         if value is None:
             raise LmauditError(
-                f"server {server} gives no log-prob for the first token of "
-                f"{prompt[:40]!r}: nothing precedes it; set the backend option prefix_text "
-                "to the text of the model's BOS/EOT token (e.g. '<|endoftext|>')"
+                f"server {echoed.server} gives no log-prob for the first token of "
+                f"{echoed.prompt[:40]!r}: nothing precedes it; set the backend option "
+                "prefix_text to the text of the model's BOS/EOT token (e.g. '<|endoftext|>')"
             )
         values.append(value)
     greedy = all(echoed.is_greedy_at(i) for i in positions)
@@ -246,7 +271,7 @@ def parse_loglikelihood(
         is_greedy=greedy,
         n_tokens=len(values),
         token_logprobs=tuple(values),
-        usage=usage_of(payload, latency_s),
+        usage=usage,
     )
 
 
@@ -257,7 +282,12 @@ def parse_rolling(
 
     A token without a log-prob (the very first one, when nothing precedes it) is skipped.
     """
-    echoed = _EchoedTokens(payload, prompt, server)
+    echoed = EchoedTokens(_first_choice(payload), prompt, server)
+    return rolling_of(echoed, boundary, usage_of(payload, latency_s))
+
+
+def rolling_of(echoed: EchoedTokens, boundary: int, usage: Usage) -> RollingLoglikelihoodResult:
+    """The text's log-prob from one echoed choice (see `parse_rolling`)."""
     values = [
         value for i in echoed.positions_after(boundary) if (value := echoed.values[i]) is not None
     ]
@@ -265,7 +295,7 @@ def parse_rolling(
         logprob=math.fsum(values),
         n_tokens=len(values),
         token_logprobs=tuple(values),
-        usage=usage_of(payload, latency_s),
+        usage=usage,
     )
 
 

@@ -25,6 +25,7 @@ _OPENAI_OPTIONS = (
     "backoff_base",
     "backoff_max",
     "prefix_text",
+    "prompts_per_request",
 )
 
 

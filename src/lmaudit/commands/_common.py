@@ -20,6 +20,7 @@ def parse_key_values(pairs: Sequence[str] | None, *, flag: str) -> dict[str, str
 
 
 _API_KINDS = ("openai", "openai-chat")
+_API_FLAGS = ("max_concurrency", "timeout", "max_retries", "endpoints", "prompts_per_request")
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -61,6 +62,14 @@ def add_model_options(parser: argparse.ArgumentParser, *, required: bool = True)
         help="spread requests over several servers of the same model (base URLs ending "
         "in /v1); replaces the base URL of the spec",
     )
+    api.add_argument(
+        "--prompts-per-request",
+        type=int,
+        metavar="N",
+        help="send up to N prompts in one completions request as a list (default 1); needs "
+        "a server that accepts prompt lists (vLLM, TGI, `lmaudit serve`; not every "
+        "server does); openai: models only, chat cannot pack",
+    )
 
 
 def add_task_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -82,14 +91,14 @@ def model_options(args: argparse.Namespace) -> dict[str, object]:
     """The backend options the spec's kind understands, from the command line."""
     kind = str(args.model).partition(":")[0]
     if kind not in _API_KINDS:
-        for flag in ("max_concurrency", "timeout", "max_retries", "endpoints"):
+        for flag in _API_FLAGS:
             if getattr(args, flag, None) is not None:
                 raise LmauditError(
                     f"--{flag.replace('_', '-')} applies to openai: and openai-chat: models only"
                 )
         return {"batch_size": args.batch_size, "dtype": args.dtype, "device": args.device}
     options: dict[str, object] = {}
-    for name in ("max_concurrency", "timeout", "max_retries"):
+    for name in ("max_concurrency", "timeout", "max_retries", "prompts_per_request"):
         value = getattr(args, name, None)
         if value is not None:
             if value <= 0:
