@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from lmaudit.core.types import LmauditError
 
@@ -75,6 +74,8 @@ def cluster_codes(clusters: Any, n: int, name: str = "clusters") -> tuple[IntArr
         raise StatsInputError(f"{name}: expected a 1-D array, got shape {labels.shape}")
     if labels.shape[0] != n:
         raise StatsInputError(f"{name} has {labels.shape[0]} rows but the values have {n}")
+    import pandas as pd  # deferred: ~0.3 s to import, needed only with clusters
+
     codes, uniques = pd.factorize(labels, use_na_sentinel=True)
     missing = codes < 0
     if missing.any():
