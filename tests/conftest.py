@@ -1,4 +1,5 @@
-"""Suite-wide settings: the request cache lives in a temporary directory, never the user's."""
+"""Suite-wide settings: the request cache and the installed contamination-detector figures
+live in a temporary directory, never the user's."""
 
 from __future__ import annotations
 
@@ -6,3 +7,7 @@ import os
 import tempfile
 
 os.environ.setdefault("LMAUDIT_CACHE_DIR", tempfile.mkdtemp(prefix="lmaudit-test-cache-"))
+os.environ.setdefault(
+    "LMAUDIT_OPERATING_CHARACTERISTICS",
+    os.path.join(tempfile.mkdtemp(prefix="lmaudit-test-figures-"), "operating.json"),
+)

@@ -71,7 +71,8 @@ def register_test(commands: Any) -> None:
                       help="train items used for Δ2 (default: as many as test items)")
     test.add_argument("--operating-characteristics", metavar="JSON",
                       help="detector figures from the validation lab, printed beside each "
-                      "signal")
+                      "signal (default: those `lmaudit contamination validate` installed in "
+                      "~/.cache/lmaudit/contamination/, when present)")
     test.add_argument("--seed", type=int, default=0, help="seed of bootstraps and shuffles")
     test.add_argument("--out", help="run directory (default runs/<time>-<task>-<model>)")
     test.set_defaults(func=run_test)
@@ -136,7 +137,10 @@ def run_test(args: argparse.Namespace) -> int:
         report_text,
         run_likelihood_test,
     )
-    from lmaudit.contamination.verdicts import load_operating_characteristics
+    from lmaudit.contamination.verdicts import (
+        load_default_operating_characteristics,
+        load_operating_characteristics,
+    )
     from lmaudit.core.store import default_run_dir
     from lmaudit.core.types import LmauditError
 
@@ -149,7 +153,10 @@ def run_test(args: argparse.Namespace) -> int:
         raise LmauditError(f"--k must be in (0, 1], got {args.k}")
     options = parse_key_values(args.task_option, flag="--task-option")
     operating = (load_operating_characteristics(args.operating_characteristics)
-                 if args.operating_characteristics else None)
+                 if args.operating_characteristics else load_default_operating_characteristics())
+    if not operating:
+        print("detector figures from the validation lab: none measured on this machine yet "
+              "(run `lmaudit contamination validate` to print them beside every signal)")
     items = _items(args, options)
     lab = args.model.startswith("lab:")
     settings = LikelihoodTestSettings(

@@ -8,6 +8,7 @@ from typing import Any
 
 from lmaudit.commands._common import add_task_options, parse_key_values
 from lmaudit.commands._contamination_test import register_test
+from lmaudit.commands._contamination_validate import register_validate
 
 
 def register(subparsers: Any) -> None:
@@ -22,7 +23,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     commands = parser.add_subparsers(dest="contamination_command", metavar="SUBCOMMAND")
-    for add in (_register_scan, register_test):  # one registrar per sub-command
+    for add in (_register_scan, register_test, register_validate):  # one registrar per sub-command
         add(commands)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 

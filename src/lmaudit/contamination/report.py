@@ -347,6 +347,7 @@ def likelihood_summary_for_demo(
     names: tuple[str, str] = ("lab:demo-clean", "lab:demo-contaminated"),
     out_dir: Path | None = None,
     seed: int = 0,
+    operating: Mapping[str, OperatingCharacteristics] | None = None,
 ) -> DemoLikelihoodSummary:
     """Likelihood tests of both demo models on arith: the first `n_items` (all when None)
     test and ref items and as many train items, in the lab layout. Runs go to
@@ -366,6 +367,7 @@ def likelihood_summary_for_demo(
         reports[role] = run_likelihood_test(
             backend, items, benchmark="arith", model=name, settings=settings,
             out_dir=target if target is None or not (target / RESULTS).exists() else None,
+            operating=operating,
         )
     header = ("model", "Δ1 = L_test − L_ref [95% CI]", "Min-K% AUROC test vs ref [95% CI]",
               "overall")
@@ -378,6 +380,10 @@ def likelihood_summary_for_demo(
     counts = ", ".join(f"{n} {s}" for s, n in first.n_items.items())
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.insert(0, f"arith, lab layout ({counts} items; Δ1 in nats/token, p one-sided)")
+    for key, label in (("delta1", "Δ1"), ("min_k", "Min-K%")):
+        lab = (operating or {}).get(key)
+        if lab is not None:
+            lines.append(f"{label} as measured in the validation lab: {lab.describe()}")
     exchange = reports["contaminated"].signal("exchangeability")
     lines.append(f"exchangeability: {exchange.verdict}: {exchange.detail}")
     lines.append(LIMITATIONS)

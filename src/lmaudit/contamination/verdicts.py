@@ -247,3 +247,23 @@ def load_operating_characteristics(path: str | Path) -> dict[str, OperatingChara
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise LmauditError(f"{file}: not valid JSON ({error})") from None
     return parse_operating_characteristics(payload, str(file))
+
+
+def default_operating_path() -> Path:
+    """Where `lmaudit contamination validate` installs the figures that every later
+    contamination verdict prints beside its signals (`<LMAUDIT_HOME>/contamination/`, or
+    `$LMAUDIT_OPERATING_CHARACTERISTICS`)."""
+    import os
+
+    from lmaudit.lab.paths import lmaudit_home
+
+    explicit = os.environ.get("LMAUDIT_OPERATING_CHARACTERISTICS")
+    if explicit:
+        return Path(explicit).expanduser()
+    return lmaudit_home() / "contamination" / "operating_characteristics.json"
+
+
+def load_default_operating_characteristics() -> dict[str, OperatingCharacteristics]:
+    """The installed lab figures, or an empty mapping when none were measured here yet."""
+    path = default_operating_path()
+    return load_operating_characteristics(path) if path.is_file() else {}
