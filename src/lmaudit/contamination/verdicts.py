@@ -72,11 +72,12 @@ THRESHOLDS_NOTE = (
     "weak if any p < 0.05/m (Bonferroni over the m signals with a p-value)."
 )
 LIMITATIONS = (
-    "These likelihood checks score the exact text: none of them can see translated or "
-    "paraphrased leaks (a paraphrase sharing no 13-gram scored AUROC 0.50 under every "
-    "detector in the lab pilot). Δ1 and the AUROCs assume the ref split is drawn from the "
-    "same distribution as the test split. They say whether items were seen, not whether "
-    "the score was raised by it."
+    "These likelihood checks score the exact text, so they are blind to translated leaks "
+    "and nearly blind to paraphrased ones: in lmaudit's validation lab, word-mapped "
+    "'translations' sat at AUROC ~0.50 under every detector, and paraphrases sharing no "
+    "13-gram reached only 0.6-0.75 after 32 exposures (verbatim copies: 0.9-1.0). Δ1 and the "
+    "AUROCs assume the ref split is drawn from the same distribution as the test split. "
+    "They say whether items were seen, not whether the score was raised by it."
 )
 
 
