@@ -255,3 +255,24 @@ def test_a_failing_job_builder_is_reported_and_frees_its_slot() -> None:
         list(engine.stream([[0], [1], [2]], make_job))
     assert engine.limit.in_flight == 0
     engine.close()
+
+
+def test_a_failing_server_is_announced_once_while_retrying(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A dead server should not look like a frozen progress bar: one warning, not one per try."""
+    logger = "lmaudit.backends.openai_http"
+    with caplog.at_level(logging.WARNING, logger=logger), FakeOpenAIServer(status=500) as server:
+        backend = OpenAIBackend("fake", server.base_url, max_retries=3, **FAST)
+        with pytest.raises(LmauditError):
+            collect(backend, [GenerateRequest("x")])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"500 from {server.base_url}/completions: status 500 for every request; "
+        "retrying with back-off"
+    ]
+    caplog.clear()
+    # 429s are routine: no warning
+    with caplog.at_level(logging.WARNING, logger=logger), FakeOpenAIServer(fail_first=2) as server:
+        collect(OpenAIBackend("fake", server.base_url, **FAST), [GenerateRequest("x")])
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]

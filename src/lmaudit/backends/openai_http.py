@@ -41,6 +41,8 @@ from lmaudit.backends.openai_protocol import MalformedResponse, error_detail, re
 from lmaudit.core.types import LmauditError, Response
 
 logger = logging.getLogger(__name__)
+# failure kinds announced once per stream when first retried (throttling is routine: silent)
+_ANNOUNCED = frozenset({"connection", "timeout", "malformed", "500", "502", "503", "504"})
 
 RETRY_STATUSES = frozenset({408, 425, 429})
 THROTTLE_STATUSES = frozenset({429, 503})
@@ -368,6 +370,9 @@ class _Run:
                     return
                 retry += 1
                 self.retries[outcome.kind] += 1
+                if self.retries[outcome.kind] == 1 and outcome.kind in _ANNOUNCED:
+                    # a dead or overloaded server should not look like a frozen progress bar
+                    logger.warning("%s; retrying with back-off", outcome.message)
                 if retry > engine.policy.max_retries:
                     message = job.explain(outcome)
                     self.fail(LmauditError(f"request failed after {retry} attempts: {message}"))
