@@ -311,6 +311,10 @@ async def _errors_as_json(request: web.Request, handler: Any) -> web.StreamRespo
         return web.json_response(body, status=error.status)
     except LmauditError as error:
         return web.json_response(ApiError(400, str(error)).body(), status=400)
+    except ConnectionResetError:
+        # the client gave up (e.g. its timeout ran out during a stall): nobody to answer
+        logger.debug("client of %s %s went away", request.method, request.path)
+        return web.Response(status=499)  # "client closed request"; nobody reads it
     except Exception as error:
         logger.exception("request %s %s failed", request.method, request.path)
         body = ApiError(500, f"{type(error).__name__}: {error}", type="server_error").body()
