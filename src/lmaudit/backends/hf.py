@@ -33,6 +33,7 @@ from lmaudit.backends.hf_prefix import (
 from lmaudit.backends.hf_scoring import TokenScores, score_naive
 from lmaudit.backends.hf_tokens import (
     TokenizedPair,
+    TokenizerRules,
     encode_pair,
     fits,
     rolling_windows,
@@ -94,7 +95,6 @@ class HFBackend:
         )
         self._revision = revision
         self._batch_size = batch_size
-        self._chat_template = chat_template
         tokenizer = self._loaded.tokenizer
         tokenizer.padding_side = "left"  # generation convention; scoring pads by hand
         if tokenizer.pad_token_id is None:
@@ -102,14 +102,8 @@ class HFBackend:
             if fallback is not None:
                 tokenizer.pad_token = fallback
         self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        prefix = tokenizer.bos_token_id
-        if prefix is None:
-            prefix = tokenizer.eos_token_id
-        if prefix is None:
-            raise LmauditError(
-                f"the tokenizer of model {model!r} has neither a BOS nor an EOS token"
-            )
-        self._prefix_id: int = prefix
+        self._rules = TokenizerRules.of(tokenizer, name=model, chat_template=chat_template)
+        self._prefix_id: int = self._rules.prefix_token_id
         self._max_length = max_length or max_length_of(self._loaded.model, tokenizer)
         unsupported = shared_prefix_supported(self._loaded.model)
         if unsupported:
@@ -158,23 +152,9 @@ class HFBackend:
 
     # -- tokenization -----------------------------------------------------------------------
 
-    def _encode(self, text: str) -> list[int]:
-        bos = self.tokenizer.bos_token
-        add_special = not (bos and text.startswith(bos))
-        return list(self.tokenizer.encode(text, add_special_tokens=add_special))
-
-    def _encode_plain(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False))
-
     def tokenize_pair(self, request: LoglikelihoodRequest) -> TokenizedPair:
         """The (context, continuation) token ids scored for `request`, before truncation."""
-        return encode_pair(
-            request.context,
-            request.continuation,
-            encode=self._encode,
-            encode_plain=self._encode_plain,
-            prefix_token_id=self._prefix_id,
-        )
+        return self._rules.pair(request)
 
     # -- loglikelihood ----------------------------------------------------------------------
 
@@ -210,13 +190,13 @@ class HFBackend:
         for request in requests:
             counts[unique[request]] += 1
         # Options of one question are adjacent: a small LRU spares re-encoding their context.
-        encode = functools.lru_cache(maxsize=256)(lambda text: tuple(self._encode(text)))
+        encode = functools.lru_cache(maxsize=256)(lambda text: tuple(self._rules.encode(text)))
         pairs = [
             encode_pair(
                 r.context,
                 r.continuation,
                 encode=lambda text: list(encode(text)),
-                encode_plain=self._encode_plain,
+                encode_plain=self._rules.encode_plain,
                 prefix_token_id=self._prefix_id,
             )
             for r in unique
@@ -321,7 +301,7 @@ class HFBackend:
         windows: list[TokenizedPair] = []
         owner: list[int] = []
         for r, request in enumerate(requests):
-            tokens = self._encode_plain(request.text)
+            tokens = self._rules.encode_plain(request.text)
             found = rolling_windows(
                 tokens, prefix_token_id=self._prefix_id, max_length=self._max_length
             )
@@ -355,23 +335,7 @@ class HFBackend:
     # -- generation -------------------------------------------------------------------------
 
     def _prompt_ids(self, request: GenerateRequest) -> list[int]:
-        tokenizer = self.tokenizer
-        turns: list[dict[str, str]] | None = None
-        if request.messages is not None:
-            turns = [{"role": m.role, "content": m.content} for m in request.messages]
-        elif self._chat_template:
-            turns = [{"role": "user", "content": request.prompt or ""}]
-        if turns is not None:
-            if not getattr(tokenizer, "chat_template", None):
-                raise LmauditError(
-                    f"model {self._name!r} has no chat template, so it cannot take chat messages"
-                )
-            text = tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
-            ids = self._encode_plain(str(text))
-        else:
-            ids = self._encode(request.prompt or "")
-        keep = max(1, self._max_length - request.params.max_tokens)
-        return ids[-keep:] if ids else [self._prefix_id]
+        return self._rules.prompt_ids(request, self._max_length)
 
     def generate(
         self,

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from lmaudit.core.types import LmauditError
+from lmaudit.core.types import GenerateRequest, LmauditError, LoglikelihoodRequest
 
 Encoder = Callable[[str], list[int]]
 
@@ -111,3 +112,74 @@ def rolling_windows(
         )
         start = end
     return windows
+
+
+class TokenizerRules:
+    """The conventions above applied to one Hugging Face tokenizer; shared by every backend
+    that tokenizes itself (HF, vLLM) so that their scores stay comparable.
+
+    `prefix_token_id` conditions empty contexts and the first rolling window; `name` is the
+    model's name for error messages; `chat_template` wraps plain prompts as one user turn.
+    """
+
+    def __init__(
+        self, tokenizer: Any, prefix_token_id: int, *, name: str, chat_template: bool = False
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.prefix_token_id = prefix_token_id
+        self.name = name
+        self.chat_template = chat_template
+
+    @classmethod
+    def of(cls, tokenizer: Any, *, name: str, chat_template: bool = False) -> TokenizerRules:
+        """Rules with the prefix token BOS, else EOS; a tokenizer with neither is an error."""
+        prefix = tokenizer.bos_token_id
+        if prefix is None:
+            prefix = tokenizer.eos_token_id
+        if prefix is None:
+            raise LmauditError(
+                f"the tokenizer of model {name!r} has neither a BOS nor an EOS token"
+            )
+        return cls(tokenizer, int(prefix), name=name, chat_template=chat_template)
+
+    def encode(self, text: str) -> list[int]:
+        """The tokenizer's own special tokens, but no second BOS when the text has one."""
+        bos = self.tokenizer.bos_token
+        add_special = not (bos and text.startswith(bos))
+        return list(self.tokenizer.encode(text, add_special_tokens=add_special))
+
+    def encode_plain(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def pair(self, request: LoglikelihoodRequest) -> TokenizedPair:
+        """The (context, continuation) token ids scored for `request`, before truncation."""
+        return encode_pair(
+            request.context,
+            request.continuation,
+            encode=self.encode,
+            encode_plain=self.encode_plain,
+            prefix_token_id=self.prefix_token_id,
+        )
+
+    def prompt_ids(self, request: GenerateRequest, max_length: int) -> list[int]:
+        """Prompt token ids for generation, left-truncated so `max_tokens` new ones fit in
+        `max_length`. Messages (or a plain prompt when `chat_template`) go through the
+        tokenizer's chat template; a model without one cannot take messages."""
+        turns: list[dict[str, str]] | None = None
+        if request.messages is not None:
+            turns = [{"role": m.role, "content": m.content} for m in request.messages]
+        elif self.chat_template:
+            turns = [{"role": "user", "content": request.prompt or ""}]
+        if turns is not None:
+            if not getattr(self.tokenizer, "chat_template", None):
+                raise LmauditError(
+                    f"model {self.name!r} has no chat template, so it cannot take chat messages"
+                )
+            text = self.tokenizer.apply_chat_template(
+                turns, add_generation_prompt=True, tokenize=False
+            )
+            ids = self.encode_plain(str(text))
+        else:
+            ids = self.encode(request.prompt or "")
+        keep = max(1, max_length - request.params.max_tokens)
+        return ids[-keep:] if ids else [self.prefix_token_id]

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from lmaudit.backends.hf_tokens import TokenizedPair, encode_pair, rolling_windows
+from lmaudit.backends.hf_tokens import TokenizedPair, TokenizerRules, rolling_windows
 from lmaudit.backends.vllm_outputs import (
     ContinuationScores,
     combine_windows,
@@ -184,17 +184,10 @@ class VLLMBackend:
         self._name = name
         self._max_model_len = max_model_len
         self._scoring_max_length = scoring_max_length(max_model_len)
-        self._chat_template = chat_template
         self._call_size = call_size
         self._fingerprint: Fingerprint | None = None
-        prefix = tokenizer.bos_token_id
-        if prefix is None:
-            prefix = tokenizer.eos_token_id
-        if prefix is None:
-            raise LmauditError(
-                f"the tokenizer of model {name!r} has neither a BOS nor an EOS token"
-            )
-        self._prefix_id: int = int(prefix)
+        self._rules = TokenizerRules.of(tokenizer, name=name, chat_template=chat_template)
+        self._prefix_id: int = self._rules.prefix_token_id
 
     # -- identity -----------------------------------------------------------------------------
 
@@ -231,23 +224,9 @@ class VLLMBackend:
 
     # -- tokenization (the HF backend's rules) ------------------------------------------------
 
-    def _encode(self, text: str) -> list[int]:
-        bos = self._tokenizer.bos_token
-        add_special = not (bos and text.startswith(bos))
-        return list(self._tokenizer.encode(text, add_special_tokens=add_special))
-
-    def _encode_plain(self, text: str) -> list[int]:
-        return list(self._tokenizer.encode(text, add_special_tokens=False))
-
     def tokenize_pair(self, request: LoglikelihoodRequest) -> TokenizedPair:
         """The (context, continuation) token ids scored for `request`, before truncation."""
-        return encode_pair(
-            request.context,
-            request.continuation,
-            encode=self._encode,
-            encode_plain=self._encode_plain,
-            prefix_token_id=self._prefix_id,
-        )
+        return self._rules.pair(request)
 
     # -- engine calls -------------------------------------------------------------------------
 
@@ -323,7 +302,7 @@ class VLLMBackend:
         owner: list[int] = []
         for r, request in enumerate(requests):
             found = rolling_windows(
-                self._encode_plain(request.text),
+                self._rules.encode_plain(request.text),
                 prefix_token_id=self._prefix_id,
                 max_length=self._scoring_max_length,
             )
@@ -352,27 +331,7 @@ class VLLMBackend:
         ]
 
     def prompt_ids(self, request: GenerateRequest) -> list[int]:
-        """Prompt token ids: chat messages (or, with `chat_template`, the prompt as one user
-        turn) through the tokenizer's chat template, else the prompt; left-truncated so that
-        `max_tokens` fit within `max_model_len`."""
-        turns: list[dict[str, str]] | None = None
-        if request.messages is not None:
-            turns = [{"role": m.role, "content": m.content} for m in request.messages]
-        elif self._chat_template:
-            turns = [{"role": "user", "content": request.prompt or ""}]
-        if turns is not None:
-            if not getattr(self._tokenizer, "chat_template", None):
-                raise LmauditError(
-                    f"model {self._name!r} has no chat template, so it cannot take chat messages"
-                )
-            text = self._tokenizer.apply_chat_template(
-                turns, add_generation_prompt=True, tokenize=False
-            )
-            ids = self._encode_plain(str(text))
-        else:
-            ids = self._encode(request.prompt or "")
-        keep = max(1, self._max_model_len - request.params.max_tokens)
-        return ids[-keep:] if ids else [self._prefix_id]
+        return self._rules.prompt_ids(request, self._max_model_len)
 
     def generate(
         self,

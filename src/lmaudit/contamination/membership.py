@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as scipy_stats
 
+from lmaudit.contamination.validation.roc import auroc, bootstrap_auroc_replicates
 from lmaudit.stats.validation import FloatArray, StatsInputError
 
 SCORE_NAMES = ("loss", "zlib", "min_k", "min_k_plus_plus", "reference_ratio")
@@ -188,33 +189,6 @@ def score_items(
     ]
 
 
-def auroc(
-    positives: Sequence[float] | FloatArray, negatives: Sequence[float] | FloatArray
-) -> float:
-    """`P(X > Y) + ½ P(X = Y)` for X a positive's score and Y a negative's (Mann–Whitney U
-    divided by the number of pairs)."""
-    x = _vector(positives, "positives")
-    y = _vector(negatives, "negatives")
-    ranks = scipy_stats.rankdata(np.concatenate([x, y]))
-    u = ranks[: x.size].sum() - x.size * (x.size + 1) / 2.0
-    return float(u / (x.size * y.size))
-
-
-def _bootstrap_auroc(
-    x: FloatArray, y: FloatArray, n_boot: int, seed: int, chunk: int = 256
-) -> FloatArray:
-    rng = np.random.default_rng(seed)
-    out = np.empty(n_boot, dtype=np.float64)
-    for start in range(0, n_boot, chunk):
-        size = min(chunk, n_boot - start)
-        xs = x[rng.integers(0, x.size, size=(size, x.size))]
-        ys = y[rng.integers(0, y.size, size=(size, y.size))]
-        ranks = scipy_stats.rankdata(np.concatenate([xs, ys], axis=1), axis=1)
-        u = ranks[:, : x.size].sum(axis=1) - x.size * (x.size + 1) / 2.0
-        out[start : start + size] = u / (x.size * y.size)
-    return out
-
-
 @dataclass(frozen=True)
 class ScoreComparison:
     """Test-split scores against reference-split scores for one membership score.
@@ -253,7 +227,7 @@ def compare_scores(
         raise StatsInputError(f"n_boot must be at least 1, got {n_boot}")
     if not 0.0 < confidence < 1.0:
         raise StatsInputError(f"confidence must be in (0, 1), got {confidence}")
-    replicates = _bootstrap_auroc(x, y, n_boot, seed)
+    replicates = bootstrap_auroc_replicates(x, y, replicates=n_boot, seed=seed)
     alpha = 1.0 - confidence
     low, high = np.quantile(replicates, [alpha / 2.0, 1.0 - alpha / 2.0])
     p_value = float(scipy_stats.mannwhitneyu(x, y, alternative="greater").pvalue)
