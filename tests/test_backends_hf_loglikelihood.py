@@ -6,6 +6,7 @@ one unbatched forward over `context + continuation` token ids, log-softmax, gath
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,20 @@ def greedy_request(backend: HFBackend, context: str) -> LoglikelihoodRequest:
     return LoglikelihoodRequest(context, text)
 
 
-def test_packed_mode_is_used(backend: HFBackend) -> None:
-    assert backend.shared_prefix_mode == "packed"
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_packed_mode_is_chosen_by_the_self_check_on_the_installed_transformers(
+    tmp_path: Path, arch: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever transformers is installed, the real self-check (multi-token continuations
+    against the naive path) keeps the packed mode, and says so without a warning."""
+    directory = build_model(tmp_path / arch, arch)
+    fresh = HFBackend(str(directory), dtype="float32", device="cpu", batch_size=3)
+    assert fresh.scoring_path is None  # nothing scored yet
+    requests = [LoglikelihoodRequest(c, k) for c in CONTEXTS for k in CONTINUATIONS]
+    with caplog.at_level(logging.WARNING):
+        fresh.loglikelihood(requests)
+    assert fresh.scoring_path == {"mode": "packed", "reasons": [], "checked": True}
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_ragged_multiple_choice_matches_unbatched_reference(backend: HFBackend) -> None:
@@ -189,7 +202,10 @@ def test_stats_are_mean_and_variance_of_next_token_logprob(backend: HFBackend) -
 
 @pytest.mark.parametrize("broken", [("packed",), ("packed", "copy")])
 def test_broken_modes_are_caught_by_self_check(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: tuple[str, ...]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    broken: tuple[str, ...],
 ) -> None:
     directory = build_model(tmp_path / "m", "gpt2")
     backend = HFBackend(str(directory), dtype="float32", device="cpu")
@@ -204,8 +220,17 @@ def test_broken_modes_are_caught_by_self_check(
     monkeypatch.setattr(hf_prefix, "score_shared_prefix", off_by_one_nat)
     monkeypatch.setattr("lmaudit.backends.hf.score_shared_prefix", off_by_one_nat)
     requests = [LoglikelihoodRequest(c, k) for c in CONTEXTS for k in CONTINUATIONS[:2]]
-    results = backend.loglikelihood(requests)
+    with caplog.at_level(logging.WARNING):
+        results = backend.loglikelihood(requests)
+        backend.loglikelihood(requests)
     assert backend.shared_prefix_mode == (None if "copy" in broken else "copy")
+    path = backend.scoring_path
+    assert path is not None and path["mode"] == (backend.shared_prefix_mode or "naive")
+    assert len(path["reasons"]) == len(broken)
+    assert all("differs from the naive path by 1 nats" in r for r in path["reasons"])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1  # one line, once, however many calls
+    assert f"uses the {path['mode']} path, slower than packed" in warnings[0]
     for request, result in zip(requests, results, strict=True):
         assert result.token_logprobs == pytest.approx(reference(backend, request)[0], abs=TOL)
 

@@ -15,16 +15,39 @@ from lmaudit.tasks.prompting import (
 SRC = {"source": "t.jsonl", "row_index": 5}
 
 
-def test_render_template_fields_and_indexing() -> None:
-    row = {"q": "Why?", "choices": ["a", "b"]}
-    assert render_template("{q} 1) {choices[0]} 2) {choices[1]} {{x}}", row, **SRC) == (
-        "Why? 1) a 2) b {x}"
+def test_render_template_fields() -> None:
+    row = {"q": "Why?", "a": "x", "n": 3.14159}
+    assert render_template("{q} 1) {a} 2) {n:.2f} {{x}} {a:>3}", row, **SRC) == (
+        "Why? 1) x 2) 3.14 {x}   x"
     )
-    assert template_fields("{q} {choices[1]} {meta.x}") == ["q", "choices", "meta"]
+    assert template_fields("{q} {a} {q:>5}") == ["q", "a"]
     with pytest.raises(ValueError):
         template_fields("{q")
     with pytest.raises(ValueError, match="positional"):
         template_fields("{} and {0}")
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("{question.__class__}", "field {question.__class__}: attribute and index access are "
+         "not allowed; use a plain field name"),
+        ("{question[0]}", "field {question[0]}: attribute and index access are not allowed; "
+         "use a plain field name"),
+        ("{question:>999999999}", "field {question:>999999999}: width or precision above 1000"),
+        ("{question:.5000f}", "field {question:.5000f}: width or precision above 1000"),
+        ("{question!r}", "field {question!r}: conversions (!r, !s, !a) are not allowed"),
+        ("{question:{w}}", "field {question:{w}}: nested fields in a format spec are not allowed"),
+        ("{q:" + "<" * 30 + "}", "format spec longer than 20 characters"),
+    ],
+)
+def test_disallowed_templates_are_rejected_with_the_reason(template: str, reason: str) -> None:
+    with pytest.raises(ValueError) as error:
+        template_fields(template)
+    assert reason in str(error.value)
+    with pytest.raises(LmauditError) as rendered:
+        render_template(template, {"question": "Why?", "q": "x", "w": 3}, **SRC)
+    assert str(rendered.value).startswith(f"t.jsonl: prompt template {template!r}: ")
 
 
 def test_missing_field_names_source_row_and_field() -> None:
@@ -34,7 +57,27 @@ def test_missing_field_names_source_row_and_field() -> None:
         "t.jsonl: row 5: prompt template needs field 'question' (fields present: q, a)"
     )
     with pytest.raises(LmauditError, match=r"t\.jsonl: row 5: cannot fill prompt template"):
-        render_template("{choices[7]}", {"choices": ["a"]}, **SRC)
+        render_template("{q:.2f}", {"q": "text"}, **SRC)
+
+
+@pytest.mark.parametrize("null", [None, float("nan")])
+def test_null_field_is_an_error_never_the_text_none(null: object) -> None:
+    with pytest.raises(LmauditError) as error:
+        render_template("Q: {question}", {"question": null}, **SRC, key="target")
+    assert str(error.value) == (
+        "t.jsonl: row 5: target template needs field 'question', which is null"
+    )
+    with pytest.raises(LmauditError, match=r"^t\.jsonl: row 5: choices: option 1 is null$"):
+        resolve_choices(["a", null, "c"], **SRC)
+    with pytest.raises(LmauditError, match=r"row 5: choices: label: option 0 is null$"):
+        resolve_choices({"text": ["a", "b"], "label": [null, "B"]}, **SRC)
+
+
+def test_choices_json_too_deep_or_huge_is_one_clear_error() -> None:
+    with pytest.raises(LmauditError, match=r"row 5: choices: JSON nested too deeply to read"):
+        resolve_choices("[" * 100_000 + "]" * 100_000, **SRC)
+    with pytest.raises(LmauditError, match=r"row 5: choices: unreadable JSON value \(Exceeds"):
+        resolve_choices("[" + "9" * 5000 + ", 1]", **SRC)
 
 
 def test_choices_forms() -> None:

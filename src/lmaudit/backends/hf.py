@@ -3,7 +3,8 @@
 Log-probabilities are natural logs. Tokenization follows lm-evaluation-harness (see
 `hf_tokens`). Multiple-choice requests that share a context run that context once
 (`hf_prefix`: "packed" mode, else "copy" mode); models where that is unsupported, or where a
-one-time self-check against the naive computation fails, use the naive path (logged).
+one-time self-check against the naive computation fails, use the naive path. The path taken
+and why is `scoring_path` (stored in the run manifest); a fallback is one warning, once.
 
 BOS rule: contexts and prompts are encoded with the tokenizer's default special tokens, so
 a BOS token is prepended exactly when the tokenizer's post-processor adds one (Llama-style
@@ -106,10 +107,14 @@ class HFBackend:
         self._prefix_id: int = self._rules.prefix_token_id
         self._max_length = max_length or max_length_of(self._loaded.model, tokenizer)
         unsupported = shared_prefix_supported(self._loaded.model)
-        if unsupported:
-            logger.debug("shared-prefix scoring off for %s: %s", model, unsupported)
         self._prefix_modes: list[str] = [] if unsupported else list(MODES)
+        # why the path in use is not the fastest one (empty while packed mode holds)
+        self._fallbacks: list[str] = [f"shared-prefix scoring unsupported: {unsupported}"] * bool(
+            unsupported
+        )
         self._self_checked = False
+        self._shared_seen = False  # a request that could share its context has been scored
+        self._path_announced = False
         self._fingerprint: Fingerprint | None = None
 
     # -- identity ---------------------------------------------------------------------------
@@ -149,6 +154,20 @@ class HFBackend:
     def shared_prefix_mode(self) -> str | None:
         """`packed` or `copy` (see `hf_prefix`), or None when every request runs naively."""
         return self._prefix_modes[0] if self._prefix_modes else None
+
+    @property
+    def scoring_path(self) -> dict[str, Any] | None:
+        """How multiple-choice log-likelihoods were scored, for the run manifest: `mode`
+        (`packed`, `copy` or `naive`), `reasons` (why not a faster mode; empty for packed) and
+        `checked` (the self-check against the naive path has run). None before the first
+        request that could share a context."""
+        if not (self._shared_seen or self._fallbacks):
+            return None
+        return {
+            "mode": self.shared_prefix_mode or "naive",
+            "reasons": list(self._fallbacks),
+            "checked": self._self_checked,
+        }
 
     # -- tokenization -----------------------------------------------------------------------
 
@@ -234,6 +253,9 @@ class HFBackend:
             shared = [i for i in range(len(pairs)) if shareable(i)]
             if shared and not self._self_checked:
                 self._self_check([fitted[i] for i in shared])
+            if shared:
+                self._shared_seen = True
+                self._announce_path()
             mode = self.shared_prefix_mode
             if mode is None:
                 shared = []
@@ -282,9 +304,22 @@ class HFBackend:
             if failure is None:
                 break
             self._prefix_modes.pop(0)
-            level = logging.DEBUG if self._prefix_modes else logging.WARNING
-            logger.log(level, "shared-prefix scoring on %s: %s", self._name, failure)
+            self._fallbacks.append(failure)
         self._self_checked = complete or not self._prefix_modes
+
+    def _announce_path(self) -> None:
+        """One warning line, once, when multiple choice runs slower than the packed mode."""
+        mode = self.shared_prefix_mode or "naive"
+        if self._path_announced or (mode == "packed" and not self._self_checked):
+            return
+        self._path_announced = True
+        if mode != "packed":
+            logger.warning(
+                "multiple-choice scoring on %s uses the %s path, slower than packed: %s",
+                self._name,
+                mode,
+                "; ".join(self._fallbacks),
+            )
 
     # -- rolling loglikelihood ---------------------------------------------------------------
 

@@ -43,19 +43,36 @@ MODES = ("packed", "copy")
 
 
 def shared_prefix_supported(model: Any) -> str | None:
-    """None when the shared-prefix path can run on `model`, else the reason it cannot."""
+    """None unless `model`'s architecture rules the shared-prefix path out (then the reason).
+
+    Only what a short self-check could miss is decided here, from the config: encoder-decoder
+    models and attention that is not full (sliding windows, mixed layer types), whose effect
+    shows only on long inputs. Whether `forward()` honours position ids, custom masks and a
+    key/value cache is decided by trying it (`mode_failure`), never by reading signatures,
+    which change between transformers releases.
+    """
     config = model.config
     if getattr(config, "is_encoder_decoder", False):
         return "encoder-decoder model"
-    for name in ("past_key_values", "position_ids", "attention_mask"):
-        if not accepts(model, name):
-            return f"forward() takes no {name}"
     layer_types = getattr(config, "layer_types", None) or ()
     if any(t != "full_attention" for t in layer_types):
         return f"layer types {sorted(set(layer_types))} are not all full attention"
     if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True):
         return "sliding-window attention"
     return None
+
+
+def cache_of(output: Any) -> Any:
+    """The key/value cache a forward returned (`cache` in transformers >= 5.x, else
+    `past_key_values`)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
+def cache_argument(model: Any) -> str:
+    """The keyword `model.forward` takes a key/value cache by: `cache` where the model names
+    it so (newer transformers, which deprecate the old name), else `past_key_values`."""
+    return "cache" if accepts(model, "cache") else "past_key_values"
 
 
 def select_cache_rows(cache: Any, rows: torch.Tensor) -> Any:
@@ -168,7 +185,7 @@ def _score_context_batch(
         use_cache=True,
         **keep,
     )
-    last_logits, cache = out.logits[:, -1:, :], out.past_key_values
+    last_logits, cache = out.logits[:, -1:, :], cache_of(out)
     del out
     parts: dict[int, list[PositionScore]] = {}
     first = PositionCollector()
@@ -209,8 +226,8 @@ def _copy_pass(
         input_ids=ids.to(device),
         attention_mask=torch.cat([ctx_mask, cont_mask], dim=1).to(device),
         position_ids=(ctx_mask.sum(-1, keepdim=True) + torch.arange(span)).to(device),
-        past_key_values=select_cache_rows(cache, rows.to(device)),
         use_cache=True,
+        **{cache_argument(model): select_cache_rows(cache, rows.to(device))},
     )
     collector = PositionCollector()
     for k, (_, i) in enumerate(entries):

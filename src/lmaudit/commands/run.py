@@ -151,6 +151,7 @@ def _meter(args: argparse.Namespace, backend: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     from lmaudit.backends.registry import load_scaled_backend
     from lmaudit.core.cache import RequestCache, default_cache_dir
+    from lmaudit.core.preflight import preflight
     from lmaudit.core.runner import run_task
     from lmaudit.core.store import default_run_dir
     from lmaudit.core.types import LmauditError
@@ -168,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
         **parse_key_values(args.task_option, flag="--task-option"),
     }
     task = load_task(args.task, task_options)
+    preflight(task, args.limit)  # data, templates and few-shot fail before the model loads
     options = {**getattr(args, "stored_model_options", {}), **model_options(args)}
     if args.replicas is not None and args.replicas < 1:
         raise LmauditError(f"--replicas must be at least 1, got {args.replicas}")
@@ -213,8 +215,16 @@ def run(args: argparse.Namespace) -> int:
     print(metrics_table(metrics, title=title))
     if outcome.usage:
         print(usage_line(outcome.usage))
+    if outcome.scoring_path:
+        print(scoring_path_line(outcome.scoring_path))
     print(f"run stored in {outcome.run_dir}")
     return 0
+
+
+def scoring_path_line(path: dict[str, Any]) -> str:
+    """One line: the multiple-choice scoring path a run used and, if not packed, why."""
+    reasons = "; ".join(path.get("reasons") or [])
+    return f"multiple-choice scoring: {path['mode']}" + (f" ({reasons})" if reasons else "")
 
 
 def usage_line(usage: dict[str, Any]) -> str:

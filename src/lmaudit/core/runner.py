@@ -49,6 +49,7 @@ class RunOutcome:
     n_samples: int
     seconds: float
     usage: dict[str, Any] | None = None
+    scoring_path: dict[str, Any] | None = None
 
 
 class _AnswerSink:
@@ -396,6 +397,10 @@ def run_task(
     usage = usage_summary(responses, price)
     if usage["prompt_tokens"] or usage["completion_tokens"] or usage["cached"] or price:
         extra["usage"] = usage
+    scoring_path = getattr(backend, "scoring_path", None)
+    if scoring_path is not None:
+        extra["scoring_path"] = scoring_path
+        writer.update_manifest(scoring_path=scoring_path)
     writer.finish(results_payload(task, metrics, len(records), **extra))
     return RunOutcome(
         run_dir=run_dir,
@@ -403,4 +408,5 @@ def run_task(
         n_samples=len(records),
         seconds=seconds,
         usage=extra.get("usage"),
+        scoring_path=scoring_path,
     )

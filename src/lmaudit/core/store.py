@@ -126,6 +126,11 @@ class RunWriter:
         self._records = open(self.run_dir / RECORDS, "w", encoding="utf-8")  # noqa: SIM115
         self._rows: list[dict[str, Any]] = []
 
+    def update_manifest(self, **fields: Any) -> None:
+        """Add facts known only after the answers (e.g. the backend's scoring path)."""
+        manifest = json.loads((self.run_dir / MANIFEST).read_text(encoding="utf-8"))
+        _write_json(self.run_dir / MANIFEST, {**manifest, **fields})
+
     def append(self, records: Iterable[SampleRecord]) -> None:
         for record in records:
             row = record_to_row(record)

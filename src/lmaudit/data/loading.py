@@ -3,7 +3,10 @@
 `load_rows(path, split=..., name=...)` reads:
 - a local `.jsonl` (one JSON object per line; blank lines skipped), `.json` (a list of
   objects, or an object holding such a list under the split's name), `.csv` (header row;
-  every value a string) or `.parquet` file; `.jsonl.gz`, `.json.gz` and `.csv.gz` too;
+  every value a string) or `.parquet` file; `.jsonl.gz`, `.json.gz` and `.csv.gz` too.
+  Text is UTF-8 (a byte-order mark is dropped); unreadable input (not UTF-8, malformed or
+  too deeply nested JSON, a CSV field over `textio.CSV_FIELD_LIMIT`) is a `LmauditError`
+  naming the file and line (`lmaudit.data.textio`);
 - a local directory holding `{split}.jsonl`, `.json`, `.csv` or `.parquet` (first found);
 - otherwise a Hugging Face dataset id, through `datasets.load_dataset(path, name, split=split)`
   (works offline only when the dataset is already in the local cache).
@@ -15,18 +18,27 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import gzip
 import hashlib
-import io
-import json
+import math
 import os
 import socket
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlparse
 
 from lmaudit.core.types import LmauditError
+from lmaudit.data.textio import (
+    JsonProblem,
+    csv_dict_reader,
+    csv_problem,
+    json_lines,
+    not_utf8_message,
+    open_text,
+    parse_json,
+    read_text,
+)
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 _PATH_HINTS = ("/", "\\", "./", "../", "~")
@@ -53,40 +65,22 @@ def looks_like_local_path(path: str) -> bool:
     )
 
 
-def _open_text(path: Path) -> IO[str]:
-    if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
-
-
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    with _open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise LmauditError(
-                    f"{path}: line {number}: malformed JSON ({error.msg} at column {error.colno})"
-                ) from None
-            if not isinstance(value, dict):
-                raise LmauditError(
-                    f"{path}: line {number}: expected a JSON object, got {type(value).__name__}"
-                )
-            rows.append(value)
+    for number, value in json_lines(path):
+        if not isinstance(value, dict):
+            raise LmauditError(
+                f"{path}: line {number}: expected a JSON object, got {type(value).__name__}"
+            )
+        rows.append(value)
     return rows
 
 
 def _read_json(path: Path, split: str | None) -> list[dict[str, Any]]:
-    with _open_text(path) as handle:
-        try:
-            value = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise LmauditError(
-                f"{path}: line {error.lineno}: malformed JSON ({error.msg})"
-            ) from None
+    try:
+        value = parse_json(read_text(path))
+    except JsonProblem as problem:
+        raise LmauditError(f"{path}: {problem}") from None
     if isinstance(value, dict):
         if split is not None and isinstance(value.get(split), list):
             value = value[split]
@@ -108,18 +102,21 @@ def _read_json(path: Path, split: str | None) -> list[dict[str, Any]]:
 
 
 def _read_csv(path: Path) -> list[dict[str, Any]]:
-    with _open_text(path) as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames:
-            raise LmauditError(f"{path}: empty CSV file (no header row)")
-        rows: list[dict[str, Any]] = []
-        for row in reader:
-            if None in row:
-                raise LmauditError(
-                    f"{path}: line {reader.line_num}: more values than the "
-                    f"{len(reader.fieldnames)} header columns"
-                )
-            rows.append(dict(row))
+    with open_text(path) as handle:
+        reader = csv_dict_reader(handle)
+        try:
+            if not reader.fieldnames:
+                raise LmauditError(f"{path}: empty CSV file (no header row)")
+            rows: list[dict[str, Any]] = []
+            for row in reader:
+                if None in row:
+                    raise LmauditError(
+                        f"{path}: line {reader.line_num}: more values than the "
+                        f"{len(reader.fieldnames)} header columns"
+                    )
+                rows.append(dict(row))
+        except csv.Error as error:
+            raise csv_problem(path, reader.line_num, error) from None
     return rows
 
 
@@ -145,8 +142,8 @@ def _read_file(path: Path, split: str | None) -> list[dict[str, Any]]:
         if suffix == ".parquet":
             return _read_parquet(path)
     except UnicodeDecodeError as error:
-        raise LmauditError(f"{path}: not UTF-8 text ({error.reason})") from None
-    except (OSError, EOFError) as error:
+        raise LmauditError(not_utf8_message(path, error)) from None
+    except (OSError, EOFError, zlib.error) as error:
         raise LmauditError(f"{path}: cannot read ({error})") from None
     raise LmauditError(
         f"{path}: unsupported file type; use one of {', '.join(SUFFIXES)} (optionally .gz)"
@@ -256,14 +253,24 @@ def load_rows(path: str, *, split: str | None = None, name: str | None = None) -
     return _read_file(local, split)
 
 
+def is_null(value: Any) -> bool:
+    """True for a value that stands for "no data": None or a float NaN."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def require_field(row: Mapping[str, Any], field: str, *, source: str, row_index: int) -> Any:
-    """`row[field]`; LmauditError "SOURCE: row N: missing field 'x' (fields present: ...)"."""
+    """`row[field]`; LmauditError "SOURCE: row N: missing field 'x' (fields present: ...)",
+    or "SOURCE: row N: field 'x' is null" for None or a float NaN (JSON null, an empty
+    parquet cell): a null never reaches a prompt or a target as the text "None"."""
     if field not in row:
         present = ", ".join(str(k) for k in row) or "none"
         raise LmauditError(
             f"{source}: row {row_index}: missing field {field!r} (fields present: {present})"
         )
-    return row[field]
+    value = row[field]
+    if is_null(value):
+        raise LmauditError(f"{source}: row {row_index}: field {field!r} is null")
+    return value
 
 
 def file_sha256(path: str | Path) -> str:

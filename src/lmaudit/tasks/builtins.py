@@ -97,7 +97,7 @@ MMLU_SUBJECTS = (
     "sociology", "us_foreign_policy", "virology", "world_religions",
 )
 MMLU_PROMPT = (
-    "{question}\nA. {choices[0]}\nB. {choices[1]}\nC. {choices[2]}\nD. {choices[3]}\nAnswer:"
+    "{question}\nA. {choice_A}\nB. {choice_B}\nC. {choice_C}\nD. {choice_D}\nAnswer:"
 )
 MMLU_DESCRIPTION = (
     "The following are multiple choice questions (with answers) about {subject_name}.\n\n"
@@ -127,6 +127,7 @@ def _mmlu_prepare(subject: str) -> RowPrepare:
                 **row,
                 "question": str(question).strip(),
                 "choices": list(choices),
+                **{f"choice_{letter}": text for letter, text in zip("ABCD", choices, strict=True)},
                 "subject": str(row_subject),
                 "subject_name": str(row_subject).replace("_", " "),
                 "lmaudit_id": f"{row_subject}/{k}",

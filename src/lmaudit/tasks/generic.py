@@ -30,6 +30,7 @@ from lmaudit.core.types import (
     GenerateRequest,
     Generation,
     GenerationParams,
+    LmauditError,
     LoglikelihoodRequest,
     LoglikelihoodResult,
     Request,
@@ -128,11 +129,15 @@ class _BaseTask:
 
     def samples(self) -> list[Sample]:
         if self._samples is None:
-            self._samples = list(self._load_samples())
-            ids = [s.id for s in self._samples]
-            if len(set(ids)) != len(ids):
-                duplicate = next(i for i in ids if ids.count(i) > 1)
-                raise ValueError(f"task {self.name}: duplicate sample id {duplicate!r}")
+            samples = list(self._load_samples())
+            if not samples:
+                raise LmauditError(f"task {self.name}: the data holds no samples to evaluate")
+            seen: set[str] = set()
+            for sample in samples:
+                if sample.id in seen:
+                    raise LmauditError(f"task {self.name}: duplicate sample id {sample.id!r}")
+                seen.add(sample.id)
+            self._samples = samples
         return list(self._samples)
 
     def answer_text(self, sample: Sample) -> str:

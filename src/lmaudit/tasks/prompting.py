@@ -1,8 +1,13 @@
 """Rendering dataset rows into prompts, options and targets.
 
 Templates are Python format strings filled with `str.format_map` over a row's fields:
-`"Question: {question}\\nAnswer:"`, `"{choices[0]}"` (item of a list field). Literal
-braces are doubled (`{{`, `}}`).
+`"Question: {question}\\nAnswer:"`. Literal braces are doubled (`{{`, `}}`). Only plain
+field names are allowed, with an optional format spec of at most `MAX_SPEC_CHARS`
+characters whose numbers (width, precision) are at most `MAX_FORMAT_WIDTH`: attribute
+access (`{q.__class__}`), indexing (`{choices[0]}`), conversions (`{q!r}`), nested fields
+and huge widths (`{q:>999999999}`) are rejected by `template_fields` when the task is
+loaded. A field whose value is null (None, or a float NaN) is an error naming the source,
+row and field: it never becomes the text "None".
 
 Options (`choices`) may be a list of strings, a JSON list in a string (CSV files), or a
 Hugging Face ARC-style dict `{"text": [...], "label": [...]}` (labels optional).
@@ -18,15 +23,20 @@ A multiple-choice target resolves to an option index by `target_kind`:
 
 from __future__ import annotations
 
-import json
+import functools
+import re
 import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lmaudit.core.types import LmauditError
+from lmaudit.data.loading import is_null
+from lmaudit.data.textio import JsonProblem, parse_json
 
 TARGET_KINDS = ("auto", "index", "label", "text")
 LETTERS = string.ascii_uppercase
+MAX_FORMAT_WIDTH = 1000
+MAX_SPEC_CHARS = 20
 
 
 class _MissingField(KeyError):
@@ -38,27 +48,62 @@ class _Fields(dict[str, Any]):
         raise _MissingField(key)
 
 
-def template_fields(template: str) -> list[str]:
-    """Top-level field names a format template reads (`"{a[0]} {b.x}"` → `["a", "b"]`).
+def _check_field(field: str, spec: str, conversion: str | None) -> str:
+    """The field name of one replacement field; ValueError saying what is not allowed."""
+    shown = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+    shown += "}"
+    if field == "" or field.isdigit():
+        raise ValueError(f"positional field {shown}: use a field name")
+    if "." in field or "[" in field:
+        raise ValueError(
+            f"field {shown}: attribute and index access are not allowed; use a plain field name"
+        )
+    if conversion is not None:
+        raise ValueError(f"field {shown}: conversions (!r, !s, !a) are not allowed")
+    if "{" in spec or "}" in spec:
+        raise ValueError(f"field {shown}: nested fields in a format spec are not allowed")
+    if len(spec) > MAX_SPEC_CHARS:
+        raise ValueError(f"field {shown}: format spec longer than {MAX_SPEC_CHARS} characters")
+    if any(int(number) > MAX_FORMAT_WIDTH for number in re.findall(r"\d+", spec)):
+        raise ValueError(f"field {shown}: width or precision above {MAX_FORMAT_WIDTH}")
+    return field
 
-    Raises ValueError for a malformed template (unbalanced braces).
-    """
+
+@functools.lru_cache(maxsize=256)
+def _parse_fields(template: str) -> tuple[str, ...]:
     names: list[str] = []
-    for _, field, _, _ in string.Formatter().parse(template):
+    for _, field, spec, conversion in string.Formatter().parse(template):
         if field is None:
             continue
-        head = field.split(".", 1)[0].split("[", 1)[0]
-        if head == "" or head.isdigit():
-            raise ValueError(f"positional field {{{field}}}: use a field name")
-        if head not in names:
-            names.append(head)
-    return names
+        name = _check_field(field, spec or "", conversion)
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def template_fields(template: str) -> list[str]:
+    """Field names a template reads, in order (`"{a} {b:>5} {a}"` → `["a", "b"]`).
+
+    Raises ValueError for a malformed template (unbalanced braces) or one the module
+    docstring does not allow (attribute/index access, conversions, unbounded specs).
+    """
+    return list(_parse_fields(template))
 
 
 def render_template(
     template: str, row: Mapping[str, Any], *, source: str, row_index: int, key: str = "prompt"
 ) -> str:
-    """`template.format_map(row)`; a missing field or a bad index names source, row and key."""
+    """`template.format_map(row)`; a malformed template, a missing or null field or a
+    format spec that does not fit the value names source, row and key."""
+    try:
+        fields = template_fields(template)
+    except ValueError as error:
+        raise LmauditError(f"{source}: {key} template {template[:80]!r}: {error}") from None
+    for name in fields:
+        if name in row and is_null(row[name]):
+            raise LmauditError(
+                f"{source}: row {row_index}: {key} template needs field {name!r}, which is null"
+            )
     try:
         return template.format_map(_Fields(row))
     except _MissingField as error:
@@ -74,6 +119,18 @@ def render_template(
         ) from None
 
 
+def _texts(values: Any, where: str) -> tuple[str, ...]:
+    """A list (tuple, numpy array) of option texts or labels as strings; nulls rejected."""
+    if hasattr(values, "tolist"):  # numpy array from parquet/pandas
+        values = values.tolist()
+    if not isinstance(values, list | tuple):
+        raise LmauditError(f"{where}: expected a list of options, got {type(values).__name__}")
+    for i, text in enumerate(values):
+        if is_null(text):
+            raise LmauditError(f"{where}: option {i} is null")
+    return tuple(str(text) for text in values)
+
+
 def resolve_choices(
     value: Any, *, source: str, row_index: int
 ) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
@@ -81,23 +138,19 @@ def resolve_choices(
     where = f"{source}: row {row_index}: choices"
     if isinstance(value, str) and value.lstrip().startswith(("[", "{")):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError as error:
-            raise LmauditError(f"{where}: malformed JSON ({error.msg})") from None
+            value = parse_json(value)
+        except JsonProblem as problem:
+            raise LmauditError(f"{where}: {problem}") from None
     labels: tuple[str, ...] | None = None
     if isinstance(value, Mapping):
         if "text" not in value:
             raise LmauditError(f"{where}: a dict of options needs a 'text' list")
         texts = value["text"]
         if value.get("label") is not None:
-            labels = tuple(str(label) for label in value["label"])
+            labels = _texts(value["label"], f"{where}: label")
     else:
         texts = value
-    if hasattr(texts, "tolist"):  # numpy array from parquet/pandas
-        texts = texts.tolist()
-    if not isinstance(texts, list | tuple):
-        raise LmauditError(f"{where}: expected a list of options, got {type(texts).__name__}")
-    options = tuple(str(text) for text in texts)
+    options = _texts(texts, where)
     if len(options) < 2:
         raise LmauditError(f"{where}: needs at least 2 options, got {len(options)}")
     if labels is not None and len(labels) != len(options):

@@ -51,6 +51,20 @@ class RowFormat:
     cluster_field: str | None = None
     description: str = ""
 
+    def __post_init__(self) -> None:
+        """Every template is checked here, when the task is built (before any model loads):
+        a malformed or disallowed template is a `LmauditError` naming its key."""
+        templates = [("prompt", self.prompt), ("description", self.description)]
+        templates += [(key, spec) for key, spec in (("target", self.target), ("text", self.text))
+                      if spec is not None and _is_template(spec)]
+        if isinstance(self.choices, tuple):
+            templates += [(f"choices[{i}]", c) for i, c in enumerate(self.choices)]
+        for key, template in templates:
+            try:
+                template_fields(template)
+            except ValueError as error:
+                raise LmauditError(f"{key} template {template[:80]!r}: {error}") from None
+
     def _value(self, spec: str, row: Mapping[str, Any], where: str, i: int, key: str) -> Any:
         if _is_template(spec):
             return render_template(spec, row, source=where, row_index=i, key=key)
@@ -104,6 +118,11 @@ class RowFormat:
         rows = source.rows()
         indexed = prepare(rows, where) if prepare else list(enumerate(rows))
         samples = [self.sample(i, row, where=where) for i, row in indexed]
+        if not samples:
+            raise LmauditError(
+                f"{where}: no samples to evaluate ({len(rows)} rows"
+                + (", none kept" if rows else "") + ")"
+            )
         seen: dict[str, int] = {}
         for (i, _), sample in zip(indexed, samples, strict=True):
             if sample.id in seen:

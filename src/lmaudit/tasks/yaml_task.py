@@ -36,6 +36,7 @@ from lmaudit.core.task import Task
 from lmaudit.core.types import LmauditError
 from lmaudit.data.loading import looks_like_local_path
 from lmaudit.data.source import DataSource
+from lmaudit.data.textio import read_text
 from lmaudit.tasks.fewshot import SAMPLERS, FewshotConfig
 from lmaudit.tasks.prompting import TARGET_KINDS, template_fields
 from lmaudit.tasks.rows import TASK_TYPES, RowFormat, build_task
@@ -105,16 +106,37 @@ def _kind(value: Any) -> str:
     return "null" if value is None else f"{type(value).__name__} {value!r}"[:60]
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that rejects a mapping naming the same key twice (PyYAML would
+    silently keep the last value)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader reports it
+                break
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {first})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(file: Path) -> dict[str, Any]:
-    """The top-level mapping of a YAML file; LmauditError with the line of a syntax error."""
+    """The top-level mapping of a YAML file; LmauditError with the line of a syntax error
+    or of a duplicate key. The file must be UTF-8 (a byte-order mark is allowed)."""
+    text = read_text(file)
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise LmauditError(f"{file}: cannot read ({error.strerror or error})") from None
-    try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as error:
         raise LmauditError(f"{file}: {_yaml_problem(error)}") from None
+    except RecursionError:
+        raise LmauditError(f"{file}: YAML nested too deeply to read") from None
     if not isinstance(data, dict):
         raise LmauditError(f"{file}: expected a mapping of task keys, got {_kind(data)}")
     return data
