@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from lmaudit import __version__
 from lmaudit.core.types import LmauditError
+from lmaudit.quiet import quiet_third_party
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `lmaudit COMMAND --help` for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"lmaudit {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     import lmaudit.commands as commands
 
@@ -38,13 +40,32 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"lmaudit.commands.{info.name}")
         module.register(subparsers)
+    _add_verbose_everywhere(subparsers)
     return parser
+
+
+VERBOSE_HELP = (
+    "also show other libraries' progress bars, warnings and log lines (transformers, "
+    "datasets, Ray, ...), hidden by default, and lmaudit's INFO lines"
+)
+
+
+def _add_verbose_everywhere(subparsers: argparse._SubParsersAction) -> None:
+    """`--verbose` is accepted after any sub-command too (`lmaudit run ... --verbose`)."""
+    for sub in subparsers.choices.values():
+        sub.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+        )
+        for action in sub._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_verbose_everywhere(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="lmaudit: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_third_party(verbose=args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
