@@ -79,7 +79,7 @@ def test_bad_rows_are_reported_by_line(tmp_path: Path) -> None:
     message = str(error.value)
     assert "6 bad row(s)" in message
     for expected in (
-        "line 2: not valid JSON",
+        "line 2: malformed JSON",
         "line 3: model_a and model_b are both 'x'",
         "line 4: winner 'model_c' is not one of",
         "line 5: count -2 is not a non-negative integer",
@@ -91,7 +91,8 @@ def test_bad_rows_are_reported_by_line(tmp_path: Path) -> None:
     assert len(kept) == 1 and len(kept.problems) == 6
     assert (
         str(kept.problems[0])
-        == "line 2: not valid JSON (Expecting property name enclosed in double quotes)"
+        == "line 2: malformed JSON (Expecting property name enclosed in double quotes at "
+        "column 2)"
     )
 
 

@@ -21,8 +21,7 @@ case they are dropped and listed in `Battles.problems`.
 
 from __future__ import annotations
 
-import csv
-import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +52,8 @@ _FASTCHAT_STATS = {
     "bold": "bold_count_{side}",
 }
 MAX_LISTED_PROBLEMS = 10
+MAX_ROW_COUNT = 1e12  # battles (or weight) one row may stand for; beyond it fits overflow
+NUMERIC_COLUMNS: tuple[str, ...] = ("count", "weight", *STYLE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -173,8 +174,20 @@ def _numeric_problems(column: str, raw: pd.Series) -> list[tuple[int, str]]:
         (int(i), f"{column} {raw.iloc[i]!r} is not a number") for i in np.flatnonzero(not_numeric)
     ]
     found += [(int(i), f"{column} {values[i]:g} {rule}") for i in np.flatnonzero(bad)]
+    if column in ("count", "weight"):
+        huge = finite & ~bad & (values > MAX_ROW_COUNT)
+        found += [
+            (int(i), f"{column} {values[i]:g} is above the limit of {MAX_ROW_COUNT:g} per row")
+            for i in np.flatnonzero(huge)
+        ]
     found += [(int(i), f"{column} is infinite") for i in np.flatnonzero(np.isinf(values))]
     return found
+
+
+def _location_order(problem: RowProblem) -> int:
+    """Problems sort by the number in their location (`line 12` -> 12); stable otherwise."""
+    digits = re.search(r"\d+", problem.location)
+    return int(digits.group()) if digits else 0
 
 
 def _summarize(source: str, problems: Sequence[RowProblem]) -> str:
@@ -204,7 +217,10 @@ def battles_from_frame(
         if column not in frame.columns:
             frame[column] = pd.Series(dtype=object)
     bad_rows = _row_problems(frame)
-    problems = list(earlier_problems) + [RowProblem(locations[i], m) for i, m in bad_rows]
+    problems = sorted(
+        [*earlier_problems, *(RowProblem(locations[i], m) for i, m in bad_rows)],
+        key=_location_order,
+    )
     if problems and not skip_bad_rows:
         raise LmauditError(_summarize(source, problems))
     keep = np.ones(len(frame), dtype=bool)
@@ -232,6 +248,18 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == ""
 
 
+def record_problem(row: Mapping[str, Any]) -> str | None:
+    """What is wrong with a parsed JSON record's numeric fields that a data frame would
+    hide: a NaN (pandas reads it as "absent", i.e. the default) or a boolean (read as 0/1)."""
+    for column in NUMERIC_COLUMNS:
+        value = row.get(column)
+        if isinstance(value, bool):
+            return f"{column} {value!r} is not a number"
+        if isinstance(value, float) and np.isnan(value):
+            return f"{column} is NaN"
+    return None
+
+
 def _assistant_text(turns: Any) -> str | None:
     if not isinstance(turns, list):
         return None
@@ -243,7 +271,7 @@ def _assistant_text(turns: Any) -> str | None:
     return "\n".join(parts)
 
 
-def _flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
+def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """A FastChat battle record (or any flat record) as a flat dict of canonical columns."""
     row = {k: v for k, v in record.items() if not isinstance(v, (dict, list))}
     metadata = record.get("conv_metadata")
@@ -279,7 +307,12 @@ def battles_from_records(
         if not isinstance(record, Mapping):
             problems.append(RowProblem(where, "expected a JSON object"))
             continue
-        rows.append(_flatten_record(record))
+        row = flatten_record(record)
+        problem = record_problem(row)
+        if problem is not None:
+            problems.append(RowProblem(where, problem))
+            continue
+        rows.append(row)
         locations.append(where)
     return battles_from_frame(
         pd.DataFrame(rows),
@@ -290,109 +323,8 @@ def battles_from_records(
     )
 
 
-def _read_jsonl(path: Path, skip_bad_rows: bool) -> Battles:
-    records: list[Any] = []
-    locations: list[str] = []
-    problems: list[RowProblem] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                problems.append(RowProblem(f"line {number}", f"not valid JSON ({error.msg})"))
-                continue
-            if not isinstance(record, Mapping):
-                problems.append(RowProblem(f"line {number}", "expected a JSON object"))
-                continue
-            records.append(_flatten_record(record))
-            locations.append(f"line {number}")
-    return battles_from_frame(
-        pd.DataFrame(records),
-        source=str(path),
-        locations=locations,
-        skip_bad_rows=skip_bad_rows,
-        earlier_problems=problems,
-    )
-
-
-def _read_csv(path: Path, skip_bad_rows: bool) -> Battles:
-    rows: list[dict[str, Any]] = []
-    locations: list[str] = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        fieldnames = reader.fieldnames  # reads the header line
-        start = reader.line_num + 1
-        for row in reader:
-            rows.append(dict(row))
-            locations.append(f"line {start}")  # a record's first physical line
-            start = reader.line_num + 1
-    frame = pd.DataFrame(rows, columns=list(fieldnames) if fieldnames else None)
-    return battles_from_frame(
-        frame, source=str(path), locations=locations, skip_bad_rows=skip_bad_rows
-    )
-
-
-def pair_count_battles(payload: Mapping[str, Any], *, source: str) -> Battles:
-    """Battles from the `{"models", "X", "Y"}` pair-count layout (leaderbot's snapshot).
-
-    `Y[k] = [wins of models[i], wins of models[j], ties, ties (both bad)]` for `X[k] = [i, j]`.
-    """
-    try:
-        models = [str(m) for m in payload["models"]]
-        pairs = np.asarray(payload["X"], dtype=np.int64).reshape(-1, 2)
-        counts = np.asarray(payload["Y"], dtype=float).reshape(-1, 4)
-    except (KeyError, TypeError, ValueError) as error:
-        raise LmauditError(f"{source}: malformed pair-count JSON ({error})") from error
-    if len(pairs) != len(counts):
-        raise LmauditError(f"{source}: X has {len(pairs)} pairs but Y has {len(counts)}")
-    if len(pairs) and (pairs.min() < 0 or pairs.max() >= len(models)):
-        raise LmauditError(f"{source}: X refers to a model index outside `models`")
-    names = np.asarray(models, dtype=object)
-    frame = pd.DataFrame(
-        {
-            "model_a": np.repeat(names[pairs[:, 0]], 4),
-            "model_b": np.repeat(names[pairs[:, 1]], 4),
-            "winner": np.tile(np.asarray(WINNERS, dtype=object), len(pairs)),
-            "count": counts.reshape(-1),
-        }
-    )
-    locations = [f"pair {k + 1} ({WINNERS[c]})" for k in range(len(pairs)) for c in range(4)]
-    keep = frame["count"].to_numpy() != 0
-    frame = frame.loc[keep]
-    kept_locations = [loc for loc, k in zip(locations, keep, strict=True) if k]
-    return battles_from_frame(frame, source=source, locations=kept_locations, ordered=False)
-
-
 def read_battles(path: str | Path, *, skip_bad_rows: bool = False) -> Battles:
-    """Read battles from `.jsonl`, `.csv`, `.parquet` or `.json` (FastChat or pair counts)."""
-    path = Path(path)
-    if not path.is_file():
-        raise LmauditError(f"battles file not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return _read_jsonl(path, skip_bad_rows)
-    if suffix == ".csv":
-        return _read_csv(path, skip_bad_rows)
-    if suffix in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-        locations = [f"row {i + 1}" for i in range(len(frame))]
-        return battles_from_frame(
-            frame, source=str(path), locations=locations, skip_bad_rows=skip_bad_rows
-        )
-    if suffix == ".json":
-        try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise LmauditError(f"{path}: not valid JSON ({error})") from error
-        if isinstance(payload, Mapping) and {"models", "X", "Y"} <= set(payload):
-            return pair_count_battles(payload, source=str(path))
-        if isinstance(payload, list):
-            return battles_from_records(payload, source=str(path), skip_bad_rows=skip_bad_rows)
-        raise LmauditError(
-            f"{path}: expected a JSON array of battles or an object with models, X and Y"
-        )
-    raise LmauditError(
-        f"{path}: unknown battles format {suffix!r}; use .jsonl, .csv, .parquet or .json"
-    )
+    """Battles from a file (`lmaudit.arena.battle_files.read_battle_file`)."""
+    from lmaudit.arena.battle_files import read_battle_file
+
+    return read_battle_file(path, skip_bad_rows=skip_bad_rows)

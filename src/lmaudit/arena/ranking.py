@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -116,6 +117,12 @@ def _check(options: RankOptions) -> None:
         raise LmauditError("style control extends Bradley-Terry; use --method bt")
     if options.intervals == "bootstrap" and options.bootstrap_rounds < 2:
         raise LmauditError("--bootstrap needs at least 2 rounds (or use --intervals none)")
+    if not 0.0 < options.confidence < 1.0:  # NaN fails too
+        raise LmauditError(
+            f"--confidence must be a level between 0 and 1 (e.g. 0.95), got {options.confidence}"
+        )
+    if not 0.0 <= options.ridge < math.inf:
+        raise LmauditError(f"--ridge must be a finite number >= 0, got {options.ridge}")
 
 
 def _interval_label(options: RankOptions) -> str:

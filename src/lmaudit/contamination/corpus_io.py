@@ -21,6 +21,7 @@ import gzip
 import io
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,13 +132,26 @@ def _open_binary(path: str, compression: str | None) -> io.BufferedIOBase:
 def iter_chunks(
     shard: Shard, *, text_field: str = "text", id_field: str = "id", chunk_bytes: int = 1 << 18
 ) -> Iterator[Chunk]:
-    """Stream a shard as chunks of about `chunk_bytes` of document text."""
-    if shard.fmt == "parquet":
-        yield from _parquet_chunks(shard, text_field, id_field, chunk_bytes)
-    elif shard.fmt == "jsonl":
-        yield from _jsonl_chunks(shard, text_field, id_field, chunk_bytes)
-    else:
-        yield from _text_chunks(shard, chunk_bytes)
+    """Stream a shard as chunks of about `chunk_bytes` of document text.
+
+    A damaged file (a truncated or corrupt `.gz`/`.zst`, an unreadable parquet file) is a
+    `LmauditError` naming the file, not a traceback.
+    """
+    try:
+        if shard.fmt == "parquet":
+            yield from _parquet_chunks(shard, text_field, id_field, chunk_bytes)
+        elif shard.fmt == "jsonl":
+            yield from _jsonl_chunks(shard, text_field, id_field, chunk_bytes)
+        else:
+            yield from _text_chunks(shard, chunk_bytes)
+    except LmauditError:
+        raise
+    except (OSError, EOFError, zlib.error, ValueError) as error:
+        what = f"{shard.compression} " if shard.compression else ""
+        raise LmauditError(
+            f"{shard.path}: damaged {what}{shard.fmt} file ({type(error).__name__}: "
+            f"{str(error)[:200]}); re-download it or remove it from --corpus"
+        ) from None
 
 
 def _pack(texts: list[str], ids: list[str]) -> Chunk:
@@ -194,7 +208,7 @@ def _parse_block(
     try:
         rows: list[Any] = json.loads(b"[" + piece.rstrip().replace(b"\n", b",") + b"]")
         texts = [row[text_field] for row in rows]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         starts = []
         rows, texts = [], []
         for line_start, line in zip(_line_starts(piece), piece.split(b"\n"), strict=False):
@@ -205,7 +219,7 @@ def _parse_block(
                 texts.append(row[text_field])
                 rows.append(row)
                 starts.append(line_start)
-            except (ValueError, KeyError, TypeError) as error:
+            except (ValueError, KeyError, TypeError, RecursionError) as error:
                 raise LmauditError(
                     f"{path} @ byte {offset + line_start}: not a JSON object with a "
                     f"{text_field!r} field ({error})"

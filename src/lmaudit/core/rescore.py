@@ -2,43 +2,37 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from lmaudit.core.task import Aggregation, MetricSpec
 from lmaudit.core.types import LmauditError, SampleRecord
+from lmaudit.data.loading import require_field
+from lmaudit.data.textio import json_lines
 from lmaudit.scoring import Scorer
 
 
 def read_responses(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL file with `response`, `target` and optional `id`; errors name the
-    file, line and field."""
+    """Rows of a JSONL file with `response`, `target` and optional `id` (default: the line
+    number), read with the shared JSONL reader. Errors name the file, line and field: a
+    missing or null `response`/`target`, an id used twice, a line that is not an object."""
     if not path.is_file():
         raise LmauditError(f"{path}: no such responses file")
     rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise LmauditError(
-                    f"{path}: line {line_no}: not valid JSON ({error.msg})"
-                ) from None
-            if not isinstance(row, dict):
-                raise LmauditError(f"{path}: line {line_no}: expected a JSON object")
-            for field in ("response", "target"):
-                if field not in row:
-                    raise LmauditError(
-                        f"{path}: line {line_no}: missing field {field!r} "
-                        f"(fields present: {', '.join(sorted(row)) or 'none'})"
-                    )
-            row.setdefault("id", str(line_no))
-            row["_line"] = line_no
-            rows.append(row)
+    first_line: dict[str, int] = {}
+    for line_no, row in json_lines(path):
+        if not isinstance(row, dict):
+            raise LmauditError(f"{path}: line {line_no}: expected a JSON object")
+        for field in ("response", "target", *(["id"] if "id" in row else [])):
+            require_field(row, field, source=str(path), row_index=line_no, unit="line")
+        sample_id = str(row.get("id", line_no))
+        if sample_id in first_line:
+            raise LmauditError(
+                f"{path}: line {line_no}: id {sample_id!r} repeats line {first_line[sample_id]}"
+            )
+        first_line[sample_id] = line_no
+        rows.append({**row, "id": sample_id, "_line": line_no})
     if not rows:
         raise LmauditError(f"{path}: no responses in file")
     return rows

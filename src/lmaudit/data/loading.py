@@ -258,18 +258,20 @@ def is_null(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def require_field(row: Mapping[str, Any], field: str, *, source: str, row_index: int) -> Any:
+def require_field(
+    row: Mapping[str, Any], field: str, *, source: str, row_index: int, unit: str = "row"
+) -> Any:
     """`row[field]`; LmauditError "SOURCE: row N: missing field 'x' (fields present: ...)",
     or "SOURCE: row N: field 'x' is null" for None or a float NaN (JSON null, an empty
-    parquet cell): a null never reaches a prompt or a target as the text "None"."""
+    parquet cell): a null never reaches a prompt or a target as the text "None". `unit`
+    names what N counts (`row`, or `line` for a JSONL line number)."""
+    where = f"{source}: {unit} {row_index}"
     if field not in row:
         present = ", ".join(str(k) for k in row) or "none"
-        raise LmauditError(
-            f"{source}: row {row_index}: missing field {field!r} (fields present: {present})"
-        )
+        raise LmauditError(f"{where}: missing field {field!r} (fields present: {present})")
     value = row[field]
     if is_null(value):
-        raise LmauditError(f"{source}: row {row_index}: field {field!r} is null")
+        raise LmauditError(f"{where}: field {field!r} is null")
     return value
 
 

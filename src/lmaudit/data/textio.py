@@ -34,14 +34,15 @@ class JsonProblem(ValueError):
 def parse_json(text: str | bytes) -> Any:
     """`json.loads(text)`; `JsonProblem` for malformed, too deeply nested or oversized input.
 
-    A JSON syntax error's message carries its line and column (of `text`).
+    A JSON syntax error's message carries its column (and line, past the first line).
     """
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise JsonProblem(
-            f"malformed JSON ({error.msg} at line {error.lineno} column {error.colno})"
-        ) from None
+        where = f"line {error.lineno} column {error.colno}"
+        if error.lineno == 1:
+            where = f"column {error.colno}"
+        raise JsonProblem(f"malformed JSON ({error.msg} at {where})") from None
     except RecursionError:
         raise JsonProblem("JSON nested too deeply to read") from None
     except ValueError as error:  # e.g. "Exceeds the limit (4300 digits) for integer ..."
