@@ -1,0 +1,238 @@
+"""Stored results (JSON written by run, probe and contamination commands) to typed evidence.
+
+Pure conversions: each function takes what a directory holds (parsed JSON, the samples
+frame) and returns the report's frozen objects. A JSON `null` where a number belongs
+becomes NaN in an `Estimate` (the stores write NaN as null).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lmaudit.contamination.verdicts import Signal, parse_operating_characteristics
+from lmaudit.report.model import (
+    Calibration,
+    ContaminationEvidence,
+    CostSummary,
+    FamilyDrop,
+    ProbeEvidence,
+    Provenance,
+    ScoreEvidence,
+)
+from lmaudit.stats import Estimate, reliability_bins
+
+# headline metric: the first of these a run reports, else its first higher-is-better metric
+PRIMARY_METRICS = ("acc_flexible", "acc", "acc_strict", "exact_match", "pass@1", "acc_norm")
+
+
+def _float(value: Any) -> float:
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def estimate_from_dict(payload: Mapping[str, Any]) -> Estimate:
+    """An `Estimate` from its `to_dict()` form (nulls become NaN)."""
+    stderr = payload.get("stderr")
+    return Estimate(
+        value=_float(payload.get("value")),
+        ci_low=_float(payload.get("ci_low")),
+        ci_high=_float(payload.get("ci_high")),
+        n=int(payload.get("n") or 0),
+        method=str(payload.get("method", "")),
+        stderr=None if stderr is None else _float(stderr),
+        confidence=_float(payload.get("confidence", 0.95)),
+        n_clusters=payload.get("n_clusters"),
+    )
+
+
+def primary_metric(results: Mapping[str, Any]) -> str | None:
+    """The headline metric of a results.json: first of PRIMARY_METRICS present, else the
+    first metric marked higher-is-better, else the first metric."""
+    metrics = results.get("metrics", {})
+    for name in PRIMARY_METRICS:
+        if name in metrics:
+            return name
+    for name, entry in metrics.items():
+        if entry.get("higher_is_better"):
+            return str(name)
+    return next(iter(metrics), None)
+
+
+def score_evidence(results: Mapping[str, Any]) -> ScoreEvidence | None:
+    """The headline metric with its interval, None when the run has no metric."""
+    name = primary_metric(results)
+    if name is None:
+        return None
+    entry = results["metrics"][name]
+    return ScoreEvidence(
+        metric=name,
+        estimate=estimate_from_dict(entry),
+        higher_is_better=bool(entry.get("higher_is_better", True)),
+        n_samples=int(results.get("n_samples") or entry.get("n") or 0),
+    )
+
+
+def extraction_failure(results: Mapping[str, Any], metric: str | None) -> Estimate | None:
+    """`extract_fail_<x>` for a headline `acc_<x>`, else `extract_fail_flexible`/`extract_fail`."""
+    metrics = results.get("metrics", {})
+    names = []
+    if metric and metric.startswith("acc_"):
+        names.append("extract_fail_" + metric[len("acc_"):])
+    names += ["extract_fail_flexible", "extract_fail"]
+    for name in names:
+        if name in metrics:
+            return estimate_from_dict(metrics[name])
+    return None
+
+
+def calibration(results: Mapping[str, Any], samples: pd.DataFrame) -> Calibration | None:
+    """ECE/Brier from results.json and reliability bins (10 equal-width) from the samples'
+    `confidence` and `acc` columns; None for tasks without confidences."""
+    metrics = results.get("metrics", {})
+    ece = metrics.get("ece")
+    brier = metrics.get("brier")
+    if ece is None and brier is None:
+        return None
+    bins: tuple[Any, ...] = ()
+    if {"confidence", "acc"} <= set(samples.columns):
+        conf = pd.to_numeric(samples["confidence"], errors="coerce").to_numpy(dtype=float)
+        acc = pd.to_numeric(samples["acc"], errors="coerce").to_numpy(dtype=float)
+        ok = np.isfinite(conf) & np.isfinite(acc)
+        if ok.any():
+            bins = tuple(reliability_bins(np.clip(conf[ok], 0.0, 1.0), acc[ok], 10,
+                                          "equal_width"))
+    return Calibration(
+        ece=None if ece is None else estimate_from_dict(ece),
+        brier=None if brier is None else estimate_from_dict(brier),
+        bins=bins,
+    )
+
+
+def cost_summary(results: Mapping[str, Any]) -> CostSummary | None:
+    """Tokens and cost from results.json `usage` (None when the run recorded none)."""
+    usage = results.get("usage")
+    if not isinstance(usage, Mapping):
+        return None
+    cost = usage.get("cost_usd")
+    return CostSummary(
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+        cost_usd=None if cost is None else float(cost),
+        requests=None if usage.get("requests") is None else int(usage["requests"]),
+    )
+
+
+def probe_evidence(model: str, task: str, payload: Mapping[str, Any]) -> ProbeEvidence:
+    """A probe run's `probe_results.json` (ProbeAnalysis.to_dict plus `metric`)."""
+    families = []
+    for name, fam in payload.get("families", {}).items():
+        sets = fam.get("instance_sets", {})
+        families.append(FamilyDrop(
+            family=str(name),
+            n_items=int(fam.get("n_items") or 0),
+            n_sets=int(sets.get("n_sets") or fam.get("n_sets") or 0),
+            original=estimate_from_dict(fam.get("original_accuracy", {})),
+            variant=estimate_from_dict(fam.get("variant_accuracy", {})),
+            drop=estimate_from_dict(fam.get("drop", {})),
+            mcnemar_p=_float(fam.get("mcnemar", {}).get("p_value")),
+            per_set=tuple(_float(v) for v in sets.get("per_set", [])),
+            significant=bool(fam.get("significant", False)),
+            verdict=str(fam.get("verdict", "")),
+        ))
+    return ProbeEvidence(
+        model=model,
+        task=task,
+        metric=str(payload.get("metric", "")),
+        original=estimate_from_dict(payload.get("original_accuracy", {})),
+        n_items=int(payload.get("n_items") or 0),
+        consistency=_float(payload.get("consistency_all_variants")),
+        primary=payload.get("primary_family"),
+        verdict=str(payload.get("verdict", "")),
+        families=tuple(families),
+    )
+
+
+def _signal(entry: Mapping[str, Any]) -> Signal:
+    def opt(key: str) -> float | None:
+        value = entry.get(key)
+        return None if value is None else float(value)
+
+    return Signal(
+        key=str(entry["key"]), label=str(entry.get("label", entry["key"])),
+        estimate=opt("estimate"), ci_low=opt("ci_low"), ci_high=opt("ci_high"),
+        p_value=opt("p_value"), null_value=opt("null_value"),
+        side=str(entry.get("side", "above")), verdict=str(entry.get("verdict", "")),
+        detail=str(entry.get("detail", "")),
+    )
+
+
+def contamination_evidence(
+    model: str, task: str, payload: Mapping[str, Any]
+) -> ContaminationEvidence:
+    """A contamination test's report.json (`contamination.report.report_dict`)."""
+    operating = parse_operating_characteristics(
+        {"detectors": payload.get("operating_characteristics") or {}}, "report.json")
+    return ContaminationEvidence(
+        model=model,
+        task=task,
+        overall=str(payload.get("overall", "")),
+        signals=tuple(_signal(s) for s in payload.get("signals", [])),
+        operating=operating,
+        n_items={str(k): int(v) for k, v in (payload.get("n_items") or {}).items()},
+        thresholds=str(payload.get("thresholds", "")),
+        limitations=str(payload.get("limitations", "")),
+    )
+
+
+def _template_hash(spec: Any) -> str | None:
+    """sha256 (first 16 hex) of the prompt template in a task spec, when it has one."""
+    if not isinstance(spec, Mapping):
+        return None
+    for key in ("prompt_template", "template", "prompt", "doc_to_text"):
+        value = spec.get(key)
+        if isinstance(value, str | Mapping):
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return None
+
+
+def provenance(label: str, path: str, manifest: Mapping[str, Any]) -> Provenance:
+    """What reproduces a run, from its manifest (fields absent in old runs stay None)."""
+    fingerprint = manifest.get("model_fingerprint") or manifest.get("fingerprint")
+    if isinstance(fingerprint, Mapping):
+        fingerprint = "{backend}:{model}@{revision}/{dtype}".format_map(
+            {k: fingerprint.get(k, "?") for k in ("backend", "model", "revision", "dtype")})
+    scoring = manifest.get("scoring_path")
+    if scoring is not None and not isinstance(scoring, str):
+        scoring = json.dumps(scoring, sort_keys=True, default=str)
+    if scoring is None and manifest.get("scorer_version"):
+        scoring = f"scorer {manifest.get('scorer')} ({manifest['scorer_version']})"
+    seed = manifest.get("seed")
+    settings = manifest.get("settings")
+    if seed is None and isinstance(settings, Mapping):
+        seed = settings.get("seed")
+    return Provenance(
+        label=label,
+        kind=str(manifest.get("kind", "run")),
+        path=path,
+        lmaudit_version=manifest.get("lmaudit_version"),
+        git_hash=manifest.get("git_hash"),
+        model_fingerprint=None if fingerprint is None else str(fingerprint),
+        task_spec_hash=manifest.get("task_spec_hash"),
+        prompt_template_hash=_template_hash(manifest.get("task_spec")),
+        seed=None if seed is None else int(seed),
+        scoring_path=scoring,
+        created=manifest.get("created"),
+        libraries={str(k): str(v) for k, v in (manifest.get("libraries") or {}).items()},
+    )
