@@ -31,15 +31,14 @@ def test_p2_templates_list_failures_and_still_run(
                  "--original", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     skipped = sorted(line.split()[1] for line in err.splitlines() if line.startswith("skipped "))
-    # two p2 templates have no usable originals (see test_templates_gsm_symbolic)
-    assert skipped == [f"{chosen / '0014.json'}:", f"{chosen / '0036.json'}:"]
-    assert "loc1, loc2, loc3, loc4 have no original values" in err
+    # one p2 template has no usable originals (see test_templates_gsm_symbolic)
+    assert skipped == [f"{chosen / '0036.json'}:"]
     assert "divides by zero on the originals" in err
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [(x["template_id"], x["instance"]) for x in lines] == [
-        (f"gsm-symbolic/p2/{t}", i) for t in ("0000", "0001") for i in (0, 1, 2)
+        (f"gsm-symbolic/p2/{t}", i) for t in ("0000", "0001", "0014") for i in (0, 1, 2)
     ]
     first = lines[0]
     assert first["answer"] == "5"  # GSM-Symbolic's p2/0000 original answer
     assert first["question"].startswith("Benny saw a 10-foot shark with 2 remoras")
-    assert len({x["question"] for x in lines}) == 6
+    assert len({x["question"] for x in lines}) == 9

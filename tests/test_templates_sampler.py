@@ -179,7 +179,7 @@ def test_conflicting_originals_are_notes_not_failures() -> None:
         "t/slip",
     )
     assert template.notes == ("slot 'n' has two originals ('Garrett' and 'Garret')",)
-    assert original_instance(template).question == "Garrett met Garrett."
+    assert original_instance(template).question == "Garrett met Garret."  # as annotated
 
 
 def test_conformance_reports_mismatches() -> None:

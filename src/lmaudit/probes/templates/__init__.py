@@ -36,11 +36,11 @@ from lmaudit.probes.templates.gsm_symbolic import (
     parse_gsm_symbolic,
 )
 from lmaudit.probes.templates.model import Instance, Template
+from lmaudit.probes.templates.originals import original_instance
 from lmaudit.probes.templates.sampler import (
     TemplateUnsatisfiable,
     failed_conditions,
     instantiate,
-    original_instance,
 )
 from lmaudit.probes.templates.vocabularies import VOCABULARIES
 

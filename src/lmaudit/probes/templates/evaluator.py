@@ -10,9 +10,14 @@ helper functions named in `ALLOWED_CALLS` (plus the dotted names `np.arange` and
 `np.random.randint`, resolved when the expression is compiled, not by attribute access).
 Refused when compiling: attribute access, imports, lambdas, comprehensions, dict and set
 literals, f-strings, `*args`/keyword arguments, names with a double underscore, calls of
-anything outside the whitelist. Refused when evaluating: an exponent that is not an integer
-of at most `MAX_EXPONENT`, a result over `MAX_INT_BITS` bits, a sequence or string over
-`MAX_SEQUENCE` items.
+anything outside the whitelist, an integer literal over `MAX_INT_BITS` bits, a non-finite
+float, nesting deeper than `MAX_DEPTH`. Refused when evaluating (sizes are checked
+BEFORE the work): an exponent that is not an integer of at most `MAX_EXPONENT`, a result over
+`MAX_INT_BITS` bits, a sequence or string over `MAX_SEQUENCE` items (nested lists count
+their inner items), a range over `MAX_RANGE` items, `%` on text (printf formatting), and
+more work than the scope's `Budget` allows (one unit per node, one per sequence item).
+`x in range(...)` is decided in O(1) (never by walking the range). Every failure is a
+`TemplateError` subclass; no other exception escapes `Expression.evaluate`.
 
 Numbers are exact: integer literals are `int`, decimal literals become `Fraction`s of their
 written value (`0.1` is exactly 1/10), `/` is exact rational division, and a `Fraction`
@@ -33,7 +38,10 @@ from typing import Any
 from lmaudit.probes.templates.values import (
     MAX_EXPONENT,
     MAX_INT_BITS,
+    MAX_RANGE,
     MAX_SEQUENCE,
+    MAX_WORK,
+    Budget,
     DivisionByZero,
     EvaluationError,
     ExpressionRefused,
@@ -42,19 +50,27 @@ from lmaudit.probes.templates.values import (
     TemplateError,
     Worded,
     as_sequence,
+    bounded_modulo,
     bounded_power,
     bounded_repeat,
     check_size,
     exact_divide,
+    iterable,
+    membership,
     normalise,
+    sequence_size,
     unwrap,
 )
 
 __all__ = [
     "ALLOWED_CALLS",
+    "MAX_DEPTH",
     "MAX_EXPONENT",
     "MAX_INT_BITS",
+    "MAX_RANGE",
     "MAX_SEQUENCE",
+    "MAX_WORK",
+    "Budget",
     "DivisionByZero",
     "EvaluationError",
     "Expression",
@@ -72,6 +88,7 @@ __all__ = [
 
 MAX_SOURCE_CHARS = 4000
 MAX_NODES = 1000
+MAX_DEPTH = 60
 
 ALLOWED_CALLS = frozenset(
     {
@@ -88,7 +105,7 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Mult: bounded_repeat,
     ast.Div: exact_divide,
     ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
+    ast.Mod: bounded_modulo,
     ast.Pow: bounded_power,
 }
 _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
@@ -98,8 +115,8 @@ _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
     ast.LtE: operator.le,
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
-    ast.In: lambda a, b: a in b,
-    ast.NotIn: lambda a, b: a not in b,
+    ast.In: membership,
+    ast.NotIn: lambda a, b: not membership(a, b),
 }
 _REFUSED_NAMES = {
     ast.Attribute: "attribute access",
@@ -133,12 +150,18 @@ def _arith(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
             return check_size(normalise(op(x, y)))
         except ZeroDivisionError as error:
             raise DivisionByZero("division by zero") from error
-        except TypeError as error:
+        except (TypeError, ValueError, OverflowError) as error:
             raise EvaluationError(
                 f"cannot apply operator to {type(x).__name__} and {type(y).__name__}"
             ) from error
 
     return apply
+
+
+def _charged(scope: Scope, value: Any) -> Any:
+    """`value`, after charging the scope's budget for the sequence items it holds."""
+    scope.budget.charge(sequence_size(value))
+    return value
 
 
 def _dotted_name(node: ast.expr) -> str | None:
@@ -193,9 +216,13 @@ class _Compiler:
         raise self.refuse(type(node).__name__)
 
     def _constant(self, value: Any) -> Compiled:
+        if type(value) is int and value.bit_length() > MAX_INT_BITS:
+            raise self.refuse(f"integer literal over {MAX_INT_BITS} bits")
         if isinstance(value, bool | int | str):
             return lambda s: value
         if isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise self.refuse("non-finite float literal")
             exact = normalise(value)
             return lambda s: exact
         raise self.refuse(f"constant of type {type(value).__name__}")
@@ -218,7 +245,7 @@ class _Compiler:
         if op is None:
             raise self.refuse(f"operator {type(node.op).__name__}")
         apply, left, right = _arith(op), self.compile(node.left), self.compile(node.right)
-        return lambda s: apply(left(s), right(s))
+        return lambda s: _charged(s, apply(left(s), right(s)))
 
     def _unary(self, node: ast.UnaryOp) -> Compiled:
         inner = self.compile(node.operand)
@@ -261,13 +288,14 @@ class _Compiler:
             fn = _COMPARE.get(type(op))
             if fn is None:
                 raise self.refuse(f"comparison {type(op).__name__}")
-            ops.append(fn if isinstance(op, ast.In | ast.NotIn) else _arith(fn))
+            ops.append(_arith(fn))
         first, rest = self.compile(node.left), [self.compile(c) for c in node.comparators]
 
         def compare(s: Scope) -> bool:
             left = first(s)
             for fn, right_fn in zip(ops, rest, strict=True):
                 right = right_fn(s)
+                s.budget.charge(sequence_size(left) + sequence_size(right))
                 if not fn(left, right):
                     return False
                 left = right
@@ -307,13 +335,15 @@ class _Compiler:
             fn = s.functions.get(name)
             if fn is None:
                 raise EvaluationError(f"helper {name!r} is not available here")
+            values = [a(s) for a in args]
+            s.budget.charge(sum(sequence_size(v) for v in values))
             try:
-                return check_size(fn(*(a(s) for a in args)))
+                return _charged(s, check_size(fn(*values)))
             except TemplateError:
                 raise
             except ZeroDivisionError as error:
                 raise DivisionByZero(f"division by zero in {name}()") from error
-            except (TypeError, ValueError, IndexError) as error:
+            except (TypeError, ValueError, IndexError, OverflowError) as error:
                 raise EvaluationError(f"{name}() failed in {self.source!r}: {error}") from error
 
         return call
@@ -326,11 +356,19 @@ def _index(target: Any, index: Any, source: str) -> Any:
         raise EvaluationError(f"cannot subscript a {type(target).__name__} in {source!r}")
     if not isinstance(index, int | slice) or isinstance(index, bool):
         raise EvaluationError(f"index must be an integer in {source!r}")
+    if isinstance(index, slice) and not all(
+        part is None or (type(part) is int) for part in (index.start, index.stop, index.step)
+    ):
+        raise EvaluationError(f"slice bounds must be integers in {source!r}")
     try:
         value = target[index]
     except IndexError:
         raise EvaluationError(f"index {index} out of range in {source!r}") from None
-    return list(value) if isinstance(value, range) else value
+    except (ValueError, OverflowError) as error:
+        raise EvaluationError(f"bad slice in {source!r}: {error}") from None
+    if isinstance(value, range):
+        return list(iterable(value, f"a slice in {source!r}"))
+    return check_size(value)
 
 
 @dataclass(frozen=True)
@@ -346,10 +384,21 @@ class Expression:
     calls: frozenset[str]
     _fn: Compiled = field(repr=False, compare=False)
     equality: tuple[str, Expression] | None = field(default=None, compare=False)
+    nodes: int = field(default=1, compare=False)
 
     def evaluate(self, scope: Scope) -> Any:
-        """The expression's value in `scope` (numbers normalised, see module docstring)."""
-        return normalise(self._fn(scope))
+        """The expression's value in `scope` (numbers normalised, see module docstring).
+
+        Charges `scope.budget` one unit per node (and per sequence item touched); raises a
+        TemplateError subclass for every failure (see the module docstring).
+        """
+        scope.budget.charge(self.nodes)
+        try:
+            return normalise(self._fn(scope))
+        except RecursionError:
+            raise EvaluationError(f"expression {self.source!r} nests too deeply") from None
+        except MemoryError:
+            raise EvaluationError(f"expression {self.source!r} needs too much memory") from None
 
 
 def compile_expression(source: str, where: str | None = None) -> Expression:
@@ -375,12 +424,25 @@ def _compile(source: str) -> Expression:
         tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         raise ExpressionRefused(f"cannot parse template expression {text!r}: {error}") from None
-    if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
+    nodes = sum(1 for _ in ast.walk(tree))
+    if nodes > MAX_NODES:
         raise ExpressionRefused(f"template expression {text[:40]!r}... has over {MAX_NODES} nodes")
+    if _depth(tree) > MAX_DEPTH:
+        raise ExpressionRefused(f"template expression {text[:40]!r}... nests over {MAX_DEPTH} deep")
     compiler = _Compiler(text)
     fn = compiler.compile(tree)
     names, calls = frozenset(compiler.names), frozenset(compiler.calls)
-    return Expression(text, names, calls, fn, _equality(tree.body))
+    return Expression(text, names, calls, fn, _equality(tree.body), nodes)
+
+
+def _depth(tree: ast.AST) -> int:
+    """The nesting depth of a syntax tree (iterative: a deep tree cannot overflow the stack)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _equality(node: ast.expr) -> tuple[str, Expression] | None:

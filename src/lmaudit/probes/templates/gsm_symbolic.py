@@ -36,7 +36,7 @@ from lmaudit.probes.templates.model import (
     freeze,
     parse_question,
 )
-from lmaudit.probes.templates.sampler import original_instance
+from lmaudit.probes.templates.originals import original_instance
 from lmaudit.probes.templates.text import parse_number_phrase
 from lmaudit.probes.templates.vocabularies import VOCABULARIES
 

@@ -25,6 +25,11 @@ below are ours, made from the evidence in the 250 published templates (see each 
   x * 12 = 120 and k * y = 12.
 - `int`, `round`, `min`, `max`, `abs`, `sum`, `len`, `list`, `Fraction`: as in Python, on
   exact numbers (`int` truncates toward zero, `round` rounds half to even).
+
+Limits (checked before the work): a range holds at most `MAX_RANGE` items (it is sampled
+lazily); helpers that walk a sequence (`sum`, `min`, `max`, `list`, `fix_floats`,
+`shuffle_list`) and helpers that build one (`numbers_within`, `arange`, `randint`, `sample`
+with a size) stop at `MAX_SEQUENCE` items; `round` takes at most `MAX_PLACES` places.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from fractions import Fraction
 from typing import Any
 
 from lmaudit.probes.templates.evaluator import (
+    MAX_RANGE,
     MAX_SEQUENCE,
     EvaluationError,
     Worded,
@@ -44,6 +50,7 @@ from lmaudit.probes.templates.evaluator import (
     unwrap,
 )
 from lmaudit.probes.templates.text import number_words
+from lmaudit.probes.templates.values import MAX_PLACES, check_size, iterable
 
 
 def _integer(value: Any, what: str) -> int:
@@ -72,7 +79,14 @@ def int_range(*args: Any) -> range:
     bounds = [_integer(a, "a range() bound") for a in args]
     if len(bounds) == 3 and bounds[2] == 0:
         raise EvaluationError("range() step must not be zero")
-    return range(*bounds)
+    domain = range(*bounds)
+    try:
+        too_long = len(domain) > MAX_RANGE
+    except OverflowError:  # more items than sys.maxsize
+        too_long = True
+    if too_long:
+        raise EvaluationError(f"range{tuple(bounds)} has more than {MAX_RANGE} items")
+    return domain
 
 
 def exact_arange(start: Any, stop: Any, step: Any = 1) -> list[int | Fraction]:
@@ -107,7 +121,7 @@ def divides(a: Any, b: Any) -> bool:
 def fix_floats(value: Any) -> Any:
     """Round a number (or each number of a list) to 2 decimal places, half to even."""
     if isinstance(value, list | tuple | range):
-        return [fix_floats(v) for v in value]
+        return [fix_floats(v) for v in iterable(value, "fix_floats() argument")]
     return normalise(round(Fraction(_number(value, "fix_floats() argument")), 2))
 
 
@@ -130,19 +144,32 @@ def round_half_even(value: Any, places: Any = None) -> int | Fraction:
     number = Fraction(_number(value, "round() argument"))
     if places is None:
         return round(number)
-    return normalise(round(number, _integer(places, "round() places")))
+    digits = _integer(places, "round() places")
+    if abs(digits) > MAX_PLACES:
+        raise EvaluationError(f"round() to {digits} places exceeds the limit {MAX_PLACES}")
+    return normalise(round(number, digits))
 
 
 def to_list(value: Any) -> list[Any]:
     """Python's list() of a list, tuple, range or string, size-guarded."""
     if isinstance(value, list | tuple | range | str):
         _guard_length(len(value))
-        return list(value)
+        return check_size(list(value))
     raise EvaluationError(f"list() needs a sequence, got {type(value).__name__}")
 
 
 def _numbers(values: Iterable[Any]) -> list[Any]:
+    if isinstance(values, list | tuple | range):
+        values = iterable(values, "a min()/max()/sum() argument")
     return [unwrap(v) for v in values]
+
+
+def bounded_sum(values: Any) -> Any:
+    """sum() of numbers, stopping as soon as a partial sum exceeds the size limits."""
+    total: Any = 0
+    for value in _numbers(as_sequence(values, "sum() argument")):
+        total = check_size(normalise(total + value))
+    return total
 
 
 def _extremum(pick: Callable[..., Any]) -> Callable[..., Any]:
@@ -164,6 +191,7 @@ def make_functions(rng: random.Random) -> dict[str, Callable[..., Any]]:
         if k is None:
             return items[rng.randrange(len(items))]
         count = _integer(k, "sample() size")
+        _guard_length(count)
         if not 0 <= count <= len(items):
             raise EvaluationError(f"sample() of {count} from {len(items)} items")
         return [items[i] for i in rng.sample(range(len(items)), count)]
@@ -171,6 +199,7 @@ def make_functions(rng: random.Random) -> dict[str, Callable[..., Any]]:
     def sample_sequential(population: Any, k: Any) -> list[Any]:
         items = as_sequence(population, "sample_sequential() population")
         count = _integer(k, "sample_sequential() size")
+        _guard_length(count)
         if not 0 < count <= len(items):
             raise EvaluationError(f"sample_sequential() of {count} from {len(items)} items")
         start = rng.randrange(len(items))
@@ -209,7 +238,7 @@ def make_functions(rng: random.Random) -> dict[str, Callable[..., Any]]:
         "abs": lambda x: abs(_number(x, "abs() argument")),
         "min": _extremum(min),
         "max": _extremum(max),
-        "sum": lambda xs: normalise(sum(_numbers(as_sequence(xs, "sum() argument")))),
+        "sum": bounded_sum,
         "len": lambda xs: len(as_sequence(xs, "len() argument")),
         "list": to_list,
     }

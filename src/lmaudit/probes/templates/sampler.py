@@ -7,9 +7,12 @@ list or range takes one element uniformly (`$x = range(2, 10)`); a multi-target 
 (`a, b = sample(names, 2)`); a `(text, number)` pair becomes a `Worded` value. Draws that
 fail a condition, or divide by zero, are rejected and the whole assignment list is drawn
 again, up to `max_attempts` (20,000 by default); then `TemplateUnsatisfiable` names the
-condition that failed most often. A condition `v == expr` is solved for `v` rather than
-guessed when that is safe (`solvable_equalities`); the distribution stays that of rejection
-sampling. Instance 0 is the original (`original_instance`).
+condition that failed most often. A condition `v == expr`, or any equality affine in one
+variable (`k * 7 == d1 + d2`), is solved for that variable rather than guessed when that is
+safe (`solvable_equalities`, `solving.equation_plan`); the distribution stays that of
+rejection sampling. All draws of one instance share a work `Budget`, so a template that is
+slow to evaluate stops with an error instead of running for hours. Instance 0 is the
+original (`originals.original_instance`).
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any
 
 from lmaudit.probes.templates.evaluator import (
+    Budget,
     DivisionByZero,
     EvaluationError,
     Expression,
@@ -39,11 +43,11 @@ from lmaudit.probes.templates.model import (
     capitalize_first,
     freeze,
 )
+from lmaudit.probes.templates.solving import Equation, equation_plan
 from lmaudit.probes.templates.text import canonical_number, render_value
 
 ORIGINAL = 0
 DEFAULT_MAX_ATTEMPTS = 20_000
-MAX_HIDDEN_COMBINATIONS = 200_000
 
 
 class TemplateUnsatisfiable(TemplateError):
@@ -61,7 +65,7 @@ def _bind(
 ) -> None:
     targets = assignment.targets
     if len(targets) == 1:
-        if isinstance(value, list | tuple | range) and not _is_worded_pair(value):
+        if isinstance(value, list | tuple | range) and not is_worded_pair(value):
             if len(value) == 0:
                 raise EvaluationError(f"{where}: {targets[0]} has an empty domain")
             value = value[rng.randrange(len(value))]
@@ -74,7 +78,7 @@ def _bind(
     env.update(zip(targets, (as_worded(v) for v in value), strict=True))
 
 
-def _is_worded_pair(value: Any) -> bool:
+def is_worded_pair(value: Any) -> bool:
     return (
         isinstance(value, tuple)
         and len(value) == 2
@@ -86,7 +90,7 @@ def _is_worded_pair(value: Any) -> bool:
 
 def as_worded(value: Any) -> Any:
     """A `(text, number)` pair, as GSM-Symbolic writes worded choices, becomes `Worded`."""
-    return Worded(value[0], value[1]) if _is_worded_pair(value) else value
+    return Worded(value[0], value[1]) if is_worded_pair(value) else value
 
 
 def render_question(template: Template, variables: Mapping[str, Any]) -> str:
@@ -107,14 +111,14 @@ def _failed_condition(template: Template, scope: Scope) -> int | None:
     """Index of the first condition that does not hold (division by zero fails), else None."""
     for index, condition in enumerate(template.conditions):
         try:
-            if not condition.evaluate(scope):
+            if not evaluate_in(template, condition, scope):
                 return index
         except DivisionByZero:
             return index
     return None
 
 
-def _public(template: Template, env: Mapping[str, Any]) -> dict[str, Any]:
+def public_variables(template: Template, env: Mapping[str, Any]) -> dict[str, Any]:
     names = [*template.variables, *(n for n in template.slot_names if n in env)]
     return {name: env[name] for name in dict.fromkeys(names) if name in env}
 
@@ -150,7 +154,7 @@ def _pick_solution(domain: Any, value: Any, rng: random.Random) -> tuple[bool, A
     if isinstance(domain, range):
         ok = isinstance(value, int) and not isinstance(value, bool) and value in domain
         return ok, value
-    if not isinstance(domain, list | tuple) or _is_worded_pair(domain):
+    if not isinstance(domain, list | tuple) or is_worded_pair(domain):
         element = as_worded(domain)
         return unwrap(element) == value, element
     elements = [as_worded(e) for e in domain]
@@ -166,28 +170,35 @@ def _pick_solution(domain: Any, value: Any, rng: random.Random) -> tuple[bool, A
 
 def _draw(
     template: Template,
-    plan: Mapping[str, tuple[int, Expression]],
+    plan: Mapping[str, Equation],
     rng: random.Random,
-    functions: Mapping[str, Callable[..., Any]],
-    domain_functions: Mapping[str, Callable[..., Any]],
+    scope: Scope,
+    domain_scope: Scope,
 ) -> tuple[dict[str, Any] | None, int]:
-    """One draw: (variables, -2) when all conditions hold, else (None, failed index)."""
-    env: dict[str, Any] = dict(template.vocabularies)
-    scope = Scope(env, functions)
+    """One draw into `scope.variables` (which starts as the vocabularies): (variables, -2)
+    when all conditions hold, else (None, failed condition index)."""
+    env = scope.variables
+    assert isinstance(env, dict)
+    env.clear()
+    env.update(template.vocabularies)
     pending = []
     for assignment in template.assignments:
         if assignment.targets[0] in plan and len(assignment.targets) == 1:
             pending.append(assignment)
             continue
-        _bind(assignment, assignment.expression.evaluate(scope), env, rng, template.id)
+        _bind(assignment, evaluate_in(template, assignment.expression, scope), env, rng,
+              template.id)
     for assignment in pending:
-        name = assignment.targets[0]
-        index, other = plan[name]
-        domain = assignment.expression.evaluate(Scope(env, domain_functions))
-        accepted, element = _pick_solution(domain, other.evaluate(scope), rng)
+        equation = plan[assignment.targets[0]]
+        domain = evaluate_in(template, assignment.expression, domain_scope)
+        solved = equation.solve(scope)
+        if solved is None:  # a degenerate linear equation: draw as usual
+            _bind(assignment, domain, env, rng, template.id)
+            continue
+        accepted, element = _pick_solution(domain, solved, rng)
         if not accepted:
-            return None, index
-        env[name] = element
+            return None, equation.index
+        env[equation.name] = element
     failed = _failed_condition(template, scope)
     return (env, -2) if failed is None else (None, failed)
 
@@ -195,25 +206,34 @@ def _draw(
 def instantiate(
     template: Template, instance: int, max_attempts: int = DEFAULT_MAX_ATTEMPTS
 ) -> Instance:
-    """Instance `instance` of `template` (0: the original values; >= 1: a seeded draw)."""
+    """Instance `instance` of `template` (0: the original values; >= 1: a seeded draw).
+
+    All draws of one instance share one work `Budget`; every failure other than an
+    unsatisfiable template is an EvaluationError naming the template and the expression.
+    """
     if instance == ORIGINAL:
+        from lmaudit.probes.templates.originals import original_instance
+
         return original_instance(template)
     rng = instance_rng(template.id, instance)
     functions = make_functions(rng)
-    domain_functions = _domain_functions(rng)
-    plan = solvable_equalities(template)
+    budget = Budget()
+    env: dict[str, Any] = {}
+    scope = Scope(env, functions, budget)
+    domain_scope = Scope(env, domain_functions(rng), budget)
+    plan = equation_plan(template, solvable_equalities(template), functions)
     failures: Counter[int] = Counter()
     for _ in range(max_attempts):
         try:
-            env, failed = _draw(template, plan, rng, functions, domain_functions)
-            if env is None:
+            drawn, failed = _draw(template, plan, rng, scope, domain_scope)
+            if drawn is None:
                 failures[failed] += 1
                 continue
-            answer = template.answer.evaluate(Scope(env, functions))
+            answer = evaluate_in(template, template.answer, scope)
         except DivisionByZero:
             failures[-1] += 1
             continue
-        variables = _public(template, env)
+        variables = public_variables(template, drawn)
         return Instance(
             template.id,
             instance,
@@ -233,24 +253,8 @@ def _unsatisfiable_message(template: Template, failures: Counter[int], attempts:
     )
 
 
-def _domain(assignment: Assignment, scope: Scope) -> list[Any]:
-    """All values a single-target assignment can take (`sample(xs)` stands for all of xs)."""
-    value = assignment.expression.evaluate(scope)
-    if isinstance(value, list | tuple | range) and not _is_worded_pair(value):
-        if len(value) > MAX_HIDDEN_COMBINATIONS:
-            raise EvaluationError(f"domain of {assignment.targets[0]} too large to search")
-        return [as_worded(v) for v in value]
-    return [as_worded(value)]
-
-
-def _widened(domain: list[Any]) -> list[Any]:
-    """An integer domain extended down to 0 (originals often lie below a template's range)."""
-    if domain and all(isinstance(v, int) and not isinstance(v, bool) for v in domain):
-        return list(range(min(0, *domain), max(domain) + 1))
-    return domain
-
-
-def _domain_functions(rng: random.Random) -> dict[str, Callable[..., Any]]:
+def domain_functions(rng: random.Random) -> dict[str, Callable[..., Any]]:
+    """Helpers for evaluating a domain: `sample(xs)` gives all of xs (the caller picks)."""
     functions = make_functions(rng)
     draw_one = functions["sample"]
 
@@ -260,112 +264,41 @@ def _domain_functions(rng: random.Random) -> dict[str, Callable[..., Any]]:
     return {**functions, "sample": whole_population}
 
 
-def _resolve(value: Any, assignment: Assignment, scope: Scope) -> Any:
-    """A `$` variable's original text found among its domain's worded values ("six-sided")."""
-    if not (assignment.numeric and isinstance(value, str)):
-        return value
-    for candidate in _domain(assignment, scope):
-        if isinstance(candidate, Worded) and candidate.text.lower() == value.lower():
-            return candidate
-    return value
-
-
-def _solutions(
-    template: Template, env: dict[str, Any], index: int, scope: Scope, state: list[int]
-) -> Iterator[dict[str, Any]]:
-    """Depth-first values for hidden variables (no original); state = [budget, widen]."""
-    if index == len(template.assignments):
-        yield env
-        return
-    assignment = template.assignments[index]
-    targets = assignment.targets
-    if all(t in template.originals for t in targets):
-        for target in targets:
-            env[target] = _resolve(template.originals[target], assignment, scope)
-        yield from _solutions(template, env, index + 1, scope, state)
-        return
-    if len(targets) > 1:
-        raise EvaluationError(f"{template.id}: {', '.join(targets)} have no original values")
-    domain = _domain(assignment, scope)
-    for value in _widened(domain) if state[1] else domain:
-        state[0] -= 1
-        if state[0] < 0:
-            raise EvaluationError(f"{template.id}: too many hidden-variable combinations")
-        env[targets[0]] = value
-        yield from _solutions(template, env, index + 1, scope, state)
-
-
-def _solve_originals(template: Template, scope: Scope) -> bool:
-    """Fill `scope.variables` with the originals (resolved) and hidden values; True when the
-    conditions hold. Hidden variables are searched in their domains, then in domains widened
-    down to 0; if no values meet every condition, the first values failing the fewest are
-    kept (and False returned)."""
-    env = scope.variables
-    assert isinstance(env, dict)
-    hidden = [n for n in template.variables if n not in template.originals]
-    best: tuple[int, dict[str, Any]] | None = None
-    for widen in (0, 1) if hidden else (0,):
-        state = [MAX_HIDDEN_COMBINATIONS, widen]
-        for solution in _solutions(template, env, 0, scope, state):
-            failed = len(failed_conditions(template, solution, scope.functions))
-            if failed == 0:
-                return True
-            if best is None or failed < best[0]:
-                best = (failed, {name: solution[name] for name in hidden})
-    if best is None:
-        raise TemplateError(f"{template.id}: hidden variables {', '.join(hidden)} have no values")
-    env.update(best[1])
-    return False
-
-
-def original_instance(template: Template) -> Instance:
-    """The instance with the template's original values (`instance` 0).
-
-    Originals come from the annotated slots; a `$` variable's original text that is not a
-    number is looked up among its domain's worded values. Variables without an original (no
-    slot, e.g. a hidden `$ans`) get the first values meeting all conditions (see
-    `_solve_originals`). `conditions_hold` says whether the originals meet the conditions.
-    """
-    env: dict[str, Any] = dict(template.vocabularies)
-    env.update(template.originals)
-    scope = Scope(env, _domain_functions(instance_rng(template.id, ORIGINAL)))
-    holds = _solve_originals(template, scope)
+def evaluate_in(template: Template, expression: Expression, scope: Scope) -> Any:
+    """`expression` in `scope`; a failure other than a division by zero is re-raised as one
+    line naming the template and the expression."""
     try:
-        answer = template.answer.evaluate(scope)
-    except DivisionByZero:
-        raise TemplateError(f"{template.id}: the answer divides by zero on the originals") from None
-    variables = _public(template, env)
-    return Instance(
-        template.id,
-        ORIGINAL,
-        freeze(variables),
-        render_question(template, variables),
-        canonical_number(answer),
-        conditions_hold=holds,
-    )
+        return expression.evaluate(scope)
+    except (DivisionByZero, TemplateUnsatisfiable):
+        raise
+    except TemplateError as error:
+        raise EvaluationError(
+            f"template {template.id}: expression {expression.source!r}: {error}"
+        ) from None
 
 
 def answer_for(template: Template, variables: Mapping[str, Any]) -> str:
     """The canonical answer of `template` for given variable values (e.g. a variant's)."""
     env = {**template.vocabularies, **variables}
     scope = Scope(env, make_functions(instance_rng(template.id, ORIGINAL)))
-    return canonical_number(template.answer.evaluate(scope))
+    return canonical_number(evaluate_in(template, template.answer, scope))
 
 
 def failed_conditions(
     template: Template,
     variables: Mapping[str, Any],
     functions: Mapping[str, Callable[..., Any]] | None = None,
+    budget: Budget | None = None,
 ) -> list[str]:
     """Sources of the conditions that `variables` do not meet (division by zero fails)."""
     env = {**template.vocabularies, **variables}
     if functions is None:
         functions = make_functions(instance_rng(template.id, ORIGINAL))
-    scope = Scope(env, functions)
+    scope = Scope(env, functions, budget or Budget())
     failed = []
     for condition in template.conditions:
         try:
-            if not condition.evaluate(scope):
+            if not evaluate_in(template, condition, scope):
                 failed.append(condition.source)
         except DivisionByZero:
             failed.append(condition.source)
