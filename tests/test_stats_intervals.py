@@ -116,11 +116,14 @@ def test_clustering_widens_interval_when_clusters_are_correlated() -> None:
 
 def test_clustered_proportion() -> None:
     # values [1, 0 | 1, 1 | 0, 0]: mean 0.5, deviations sum per cluster 0, 1, -1;
-    # SE = sqrt(3/2 * 2) / 6 = sqrt(3) / 6; t(2) half-width 1.24 -> clipped to [0, 1].
+    # SE = sqrt(3/2 * 2) / 6 = sqrt(3) / 6; t(2) half-width 1.24 leaves [0, 1], so the
+    # interval is Wilson on the 3 clusters as 3 observations: Wilson(1.5, 3).
     values = np.array([1, 0, 1, 1, 0, 0])
     est = proportion_estimate(values, clusters=[0, 0, 1, 1, 2, 2])
     assert est.stderr == pytest.approx(math.sqrt(3.0) / 6.0)
-    assert (est.ci_low, est.ci_high) == (0.0, 1.0)
+    assert est.method == "wilson-clusters"
+    assert (est.ci_low, est.ci_high) == pytest.approx((0.1253344719, 0.8746655281), abs=1e-9)
+    assert (est.ci_low, est.ci_high) == wilson_interval(1.5, 3)
     # all correct: clustered SE is 0, so fall back to Wilson with one observation per cluster
     ones = proportion_estimate(np.ones(40), clusters=np.repeat(np.arange(8), 5))
     assert ones.method == "wilson-clusters"

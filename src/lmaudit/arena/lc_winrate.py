@@ -49,10 +49,12 @@ def preferences_against(
 
 
 def win_rate(preferences: Mapping[str, float], confidence: float = 0.95) -> Estimate:
-    """Raw win rate in percent with a t interval over prompts."""
+    """Raw win rate in percent with a t interval over prompts, kept inside [0, 100]
+    (`mean_estimate` with bounds: Wilson on the prompts when the t interval leaves them)."""
     if not preferences:
         raise LmauditError("no parsed judgments against the baseline")
-    estimate = mean_estimate(np.array(list(preferences.values())) * 100.0, confidence)
+    values = np.array(list(preferences.values())) * 100.0
+    estimate = mean_estimate(values, confidence, bounds=(0.0, 100.0))
     return estimate
 
 

@@ -13,8 +13,10 @@ from lmaudit.core.types import Request, RequestKind, Response, Sample, SampleRec
 class Aggregation(enum.Enum):
     """How per-sample values of a metric become one number with an interval.
 
-    PROPORTION: values in {0, 1}; mean with a Wilson interval (clustered SE if clusters).
-    MEAN: any real values; mean with a t interval (clustered SE if clusters).
+    PROPORTION: values in [0, 1] (usually {0, 1}); mean with a Wilson interval (clustered
+    SE if clusters), always inside [0, 1].
+    MEAN: real values; mean with a t interval (clustered SE if clusters); a metric with
+    `MetricSpec.bounds` keeps its interval inside them (`lmaudit.stats.intervals`).
     RATIO: `value = f(sum(numerator) / sum(denominator))`, interval by bootstrap over samples.
     """
 
@@ -29,7 +31,9 @@ class MetricSpec:
 
     For RATIO metrics, `numerator` and `denominator` name per-sample metric columns and
     `transform` names the map applied to the ratio: `identity`, `exp`, or `bits`
-    (ratio / ln 2).
+    (ratio / ln 2). `bounds=(lower, upper)`: the range of every per-sample value of a MEAN
+    metric (a probability: (0, 1); a multi-class Brier score: (0, 2)); its interval then
+    stays inside it. PROPORTION metrics are bounded to (0, 1) without saying so.
     """
 
     name: str
@@ -38,6 +42,7 @@ class MetricSpec:
     denominator: str | None = None
     transform: str = "identity"
     higher_is_better: bool = True
+    bounds: tuple[float, float] | None = None
 
 
 class Task(Protocol):

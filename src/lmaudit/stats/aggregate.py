@@ -45,7 +45,8 @@ def aggregate_metric(
 ) -> Estimate:
     """Estimate of one metric over a run's samples, dispatched on `spec.aggregation`.
 
-    PROPORTION -> `proportion_estimate(columns[spec.name])`; MEAN -> `mean_estimate`;
+    PROPORTION -> `proportion_estimate(columns[spec.name])`; MEAN -> `mean_estimate` (with
+    `spec.bounds`, so a bounded metric's interval stays in its range);
     RATIO -> `ratio_estimate(columns[spec.numerator], columns[spec.denominator],
     spec.transform)` with `n_boot` replicates seeded by `seed`. `clusters` (one label per
     row, or None) gives clustered intervals.
@@ -81,7 +82,7 @@ def aggregate_metric(
         if spec.aggregation is Aggregation.PROPORTION:
             return proportion_estimate(kept[0], confidence, kept_clusters)
         if spec.aggregation is Aggregation.MEAN:
-            return mean_estimate(kept[0], confidence, kept_clusters)
+            return mean_estimate(kept[0], confidence, kept_clusters, bounds=spec.bounds)
         return ratio_estimate(
             kept[0],
             kept[1],

@@ -9,15 +9,25 @@ Conventions
 
   with G clusters and n samples; the interval uses Student's t on G - 1 degrees of freedom.
   With one sample per cluster (G = n) this is exactly the iid `std(ddof=1) / sqrt(n)`.
+- Bounded metrics (proportions, probabilities, Brier scores: `bounds=(lower, upper)`)
+  always get an interval inside their range. The t (or clustered-t) interval is kept when
+  it lies inside the range and has a positive stderr; otherwise (small n or few clusters,
+  a mean near a bound, no observed variation) the mean is rescaled to [0, 1] and given a
+  Wilson interval on the effective number of observations: n without clusters (method
+  `wilson-bounded`; proportions: `wilson`), Kish's effective number of clusters
+  n^2 / sum_g n_g^2 with clusters (method `wilson-clusters`: each cluster counted as one
+  observation; equal to G for equal cluster sizes). A score in [0, 1] with mean p has
+  variance at most p (1 - p), so this reading is conservative.
 - Edge cases: n = 0 or any NaN/inf raises `StatsInputError` (a `ValueError`). When there is
-  only one sample (or one cluster) no spread can be estimated: means and ratios get NaN
-  bounds and NaN stderr; proportions keep the Wilson interval (defined for n = 1), or
-  get the full range [0, 1] when clustered into one cluster. All-equal values give a
-  zero-width t interval (no observed variation), except for proportions (see there).
+  only one sample (or one cluster) no spread can be estimated: unbounded means and ratios
+  get NaN bounds and NaN stderr; bounded metrics keep the Wilson interval (defined for
+  n = 1), or get their full range when clustered into one cluster. All-equal values of an
+  unbounded mean give a zero-width t interval (no observed variation).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,13 +88,16 @@ class Estimate:
         }
 
 
-def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+def wilson_interval(
+    successes: float, n: float, confidence: float = 0.95
+) -> tuple[float, float]:
     """Wilson (1927) score interval for a binomial proportion `successes / n`.
 
-    `successes` may be fractional (a sum of scores in [0, 1]). Bounds are exactly 0 when
-    `successes == 0` and exactly 1 when `successes == n`.
+    `successes` may be fractional (a sum of scores in [0, 1]), and so may `n` (an effective
+    number of observations, at least 1). Bounds are exactly 0 when `successes == 0` and
+    exactly 1 when `successes == n`.
     """
-    if n < 1:
+    if not n >= 1:
         raise StatsInputError(f"wilson_interval: n must be at least 1, got {n}")
     if not 0.0 <= successes <= n:
         raise StatsInputError(f"wilson_interval: successes {successes} outside [0, {n}]")
@@ -121,25 +134,86 @@ def _t_bounds(value: float, stderr: float, dof: int, confidence: float) -> tuple
     return value - half, value + half
 
 
-def mean_estimate(values: Any, confidence: float = 0.95, clusters: Any = None) -> Estimate:
+def mean_estimate(
+    values: Any,
+    confidence: float = 0.95,
+    clusters: Any = None,
+    bounds: tuple[float, float] | None = None,
+) -> Estimate:
     """Mean with a Student-t interval.
 
     Without clusters: stderr = std(ddof=1) / sqrt(n), t on n - 1 degrees of freedom.
     With clusters: the CR1 clustered stderr (module docstring), t on G - 1 degrees of freedom.
     n = 1 (or G = 1) gives NaN bounds and stderr.
+    `bounds=(lower, upper)`: every value must lie in that range, and so does the interval
+    (rules in the module docstring).
     """
     confidence = check_confidence(confidence)
     x = as_float_vector(values, "values")
+    if bounds is not None:
+        x = _check_within(x, bounds)
     n = x.shape[0]
     value = float(x.mean())
     if clusters is None:
         stderr = float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else NAN
         low, high = _t_bounds(value, stderr, n - 1, confidence)
-        return Estimate(value, low, high, n, "t", stderr, confidence)
+        estimate = Estimate(value, low, high, n, "t", stderr, confidence)
+        return estimate if bounds is None else _within_bounds(estimate, bounds, None)
     codes, n_clusters = cluster_codes(clusters, n)
     stderr = _clustered_stderr(x, codes, n_clusters)
     low, high = _t_bounds(value, stderr, n_clusters - 1, confidence)
-    return Estimate(value, low, high, n, "clustered-t", stderr, confidence, n_clusters)
+    estimate = Estimate(value, low, high, n, "clustered-t", stderr, confidence, n_clusters)
+    return estimate if bounds is None else _within_bounds(estimate, bounds, codes)
+
+
+def _check_within(x: FloatArray, bounds: tuple[float, float]) -> FloatArray:
+    """`x` clipped to `bounds`; StatsInputError for a value outside them by more than
+    rounding (1e-9 of the range)."""
+    lower, upper = bounds
+    if not lower < upper:
+        raise StatsInputError(f"bounds: lower {lower} must be below upper {upper}")
+    slack = 1e-9 * (upper - lower)
+    outside = (x < lower - slack) | (x > upper + slack)
+    if outside.any():
+        rows = np.flatnonzero(outside)[:5].tolist()
+        raise StatsInputError(
+            f"values: a metric bounded to [{lower:g}, {upper:g}] has rows {rows} outside it"
+        )
+    return np.clip(x, lower, upper)
+
+
+def effective_clusters(codes: IntArray) -> float:
+    """Kish's effective number of clusters n^2 / sum_g n_g^2 (G for equal sizes, less for
+    unequal ones, at least 1)."""
+    sizes = np.bincount(codes).astype(np.float64)
+    return float(sizes.sum() ** 2 / np.sum(sizes**2))
+
+
+def _within_bounds(
+    estimate: Estimate, bounds: tuple[float, float], codes: IntArray | None
+) -> Estimate:
+    """`estimate` if its interval lies in `bounds` with a positive stderr; otherwise the
+    bounded Wilson reading of the module docstring (full range for a single cluster)."""
+    lower, upper = bounds
+    low, high, stderr = estimate.ci_low, estimate.ci_high, estimate.stderr
+    if (
+        stderr is not None
+        and stderr > 0.0
+        and lower <= low <= high <= upper  # False for NaN bounds
+    ):
+        return estimate
+    if codes is not None and (estimate.n_clusters or 0) < 2:
+        return dataclasses.replace(estimate, ci_low=lower, ci_high=upper)
+    n_eff = float(estimate.n) if codes is None else effective_clusters(codes)
+    width = upper - lower
+    share = min(1.0, max(0.0, (estimate.value - lower) / width))
+    w_low, w_high = wilson_interval(share * n_eff, n_eff, estimate.confidence)
+    return dataclasses.replace(
+        estimate,
+        ci_low=lower + w_low * width,
+        ci_high=lower + w_high * width,
+        method="wilson-bounded" if codes is None else "wilson-clusters",
+    )
 
 
 def proportion_estimate(values: Any, confidence: float = 0.95, clusters: Any = None) -> Estimate:
@@ -149,10 +223,10 @@ def proportion_estimate(values: Any, confidence: float = 0.95, clusters: Any = N
     in [0, 1] with mean p has variance at most p (1 - p).
 
     Without clusters: Wilson interval on (sum, n); stderr = sqrt(p (1 - p) / n).
-    With clusters: CR1 clustered stderr and a t interval on G - 1 degrees of freedom, clipped
-    to [0, 1]. When p is 0 or 1 the clustered stderr is 0 and says nothing, so the interval
-    falls back to Wilson on (p * G, G): each cluster counted as one observation, the most
-    conservative reading (method `wilson-clusters`). One cluster gives [0, 1].
+    With clusters: CR1 clustered stderr and a t interval on G - 1 degrees of freedom when
+    it lies inside [0, 1] with a positive stderr; otherwise (few clusters, p near 0 or 1)
+    Wilson on Kish's effective number of clusters (method `wilson-clusters`, module
+    docstring). One cluster gives [0, 1].
     """
     confidence = check_confidence(confidence)
     x = as_float_vector(values, "values")
@@ -166,17 +240,7 @@ def proportion_estimate(values: Any, confidence: float = 0.95, clusters: Any = N
         low, high = wilson_interval(float(x.sum()), n, confidence)
         stderr = math.sqrt(p * (1.0 - p) / n)
         return Estimate(p, low, high, n, "wilson", stderr, confidence)
-    codes, n_clusters = cluster_codes(clusters, n)
-    if n_clusters < 2:
-        return Estimate(p, 0.0, 1.0, n, "clustered-t", NAN, confidence, n_clusters)
-    stderr = _clustered_stderr(x, codes, n_clusters)
-    if p in (0.0, 1.0):
-        low, high = wilson_interval(p * n_clusters, n_clusters, confidence)
-        return Estimate(p, low, high, n, "wilson-clusters", stderr, confidence, n_clusters)
-    low, high = _t_bounds(p, stderr, n_clusters - 1, confidence)
-    return Estimate(
-        p, max(0.0, low), min(1.0, high), n, "clustered-t", stderr, confidence, n_clusters
-    )
+    return mean_estimate(x, confidence, clusters, bounds=(0.0, 1.0))
 
 
 RATIO_TRANSFORMS: dict[str, Callable[[FloatArray], FloatArray]] = {

@@ -22,17 +22,36 @@ from lmaudit.stats.validation import (
 )
 
 
-def paired_difference(a: Any, b: Any, confidence: float = 0.95, clusters: Any = None) -> Estimate:
+def paired_difference(
+    a: Any,
+    b: Any,
+    confidence: float = 0.95,
+    clusters: Any = None,
+    bounds: tuple[float, float] | None = None,
+) -> Estimate:
     """Mean of the per-sample differences `b - a` (B minus A) with a paired t interval.
 
     Rows of `a` and `b` must refer to the same samples, in the same order. Without clusters
     the interval is a t interval on n - 1 dof over the differences (method `paired-t`); with
     clusters it uses the CR1 clustered stderr on G - 1 dof (method `paired-clustered-t`).
+    `bounds`: the range of the metric itself (e.g. (0, 1)); a difference lies in
+    [lower - upper, upper - lower], and an interval reaching outside is clipped to it
+    (method suffix `-clipped`, e.g. `paired-t-clipped`).
     """
     x_a = as_float_vector(a, "a")
     x_b = as_float_vector(b, "b")
     check_same_length("a", x_a, "b", x_b)
     estimate = mean_estimate(x_b - x_a, confidence, clusters)
+    if bounds is not None:
+        span = bounds[1] - bounds[0]
+        low, high = estimate.ci_low, estimate.ci_high
+        if low < -span or high > span:  # False for NaN bounds
+            estimate = dataclasses.replace(
+                estimate,
+                ci_low=max(low, -span),
+                ci_high=min(high, span),
+                method=f"{estimate.method}-clipped",
+            )
     return dataclasses.replace(estimate, method=f"paired-{estimate.method}")
 
 
@@ -198,7 +217,9 @@ def compare_runs(
         metric=metric,
         mean_a=mean(values_a, confidence, clusters),
         mean_b=mean(values_b, confidence, clusters),
-        difference=paired_difference(values_a, values_b, confidence, clusters),
+        difference=paired_difference(
+            values_a, values_b, confidence, clusters, bounds=(0.0, 1.0) if binary else None
+        ),
         mcnemar=mcnemar_exact(values_a, values_b) if binary else None,
         n_shared=int(usable.sum()),
         n_only_a=n_only_a,

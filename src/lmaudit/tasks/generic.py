@@ -202,9 +202,9 @@ class MultipleChoiceTask(_BaseTask):
             MetricSpec("acc", Aggregation.PROPORTION),
             MetricSpec("acc_norm", Aggregation.PROPORTION),
             MetricSpec("acc_norm_chars", Aggregation.PROPORTION),
-            MetricSpec("confidence", Aggregation.MEAN),
-            MetricSpec("p_correct", Aggregation.MEAN),
-            MetricSpec("brier", Aggregation.MEAN, higher_is_better=False),
+            MetricSpec("confidence", Aggregation.MEAN, bounds=(0.0, 1.0)),
+            MetricSpec("p_correct", Aggregation.MEAN, bounds=(0.0, 1.0)),
+            MetricSpec("brier", Aggregation.MEAN, higher_is_better=False, bounds=(0.0, 2.0)),
         )
 
     def _options(self, sample: Sample) -> tuple[str, ...]:
