@@ -196,7 +196,8 @@ def contamination_evidence(
 
 
 def _template_hash(spec: Any) -> str | None:
-    """sha256 (first 16 hex) of the prompt template in a task spec, when it has one."""
+    """sha256 (first 16 hex) of the prompt template in a task spec, when it has one; for a
+    built-in task whose template is code, its task version (`<version> (built-in)`)."""
     if not isinstance(spec, Mapping):
         return None
     for key in ("prompt_template", "template", "prompt", "doc_to_text"):
@@ -204,7 +205,8 @@ def _template_hash(spec: Any) -> str | None:
         if isinstance(value, str | Mapping):
             text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
             return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    return None
+    version = spec.get("task_version")
+    return None if version is None else f"{version} (built-in)"
 
 
 def provenance(label: str, path: str, manifest: Mapping[str, Any]) -> Provenance:
@@ -216,8 +218,10 @@ def provenance(label: str, path: str, manifest: Mapping[str, Any]) -> Provenance
     scoring = manifest.get("scoring_path")
     if scoring is not None and not isinstance(scoring, str):
         scoring = json.dumps(scoring, sort_keys=True, default=str)
-    if scoring is None and manifest.get("scorer_version"):
-        scoring = f"scorer {manifest.get('scorer')} ({manifest['scorer_version']})"
+    spec = manifest.get("task_spec")
+    for source in (manifest, spec if isinstance(spec, Mapping) else {}):
+        if scoring is None and source.get("scorer_version"):
+            scoring = f"scorer {source.get('scorer')} ({source['scorer_version']})"
     seed = manifest.get("seed")
     settings = manifest.get("settings")
     if seed is None and isinstance(settings, Mapping):

@@ -163,7 +163,9 @@ def instance_set_histogram(per_set: Sequence[float], original: float,
         ox = x(original)
         body.append(f'<line x1="{_n(ox)}" y1="{y0}" x2="{_n(ox)}" y2="{y0 + plot_h}" '
                     f'stroke="{RED}" stroke-width="2" stroke-dasharray="5 3"/>')
-        body.append(f'<text x="{_n(ox + 3)}" y="{y0 + 10}" font-size="10" fill="{RED}">'
-                    f"original {100 * original:.1f}%</text>")
+        right = ox > x0 + plot_w * 0.7
+        anchor, tx = ("end", ox - 3) if right else ("start", ox + 3)
+        body.append(f'<text x="{_n(tx)}" y="{y0 + 10}" font-size="10" fill="{RED}" '
+                    f'text-anchor="{anchor}">original {100 * original:.1f}%</text>')
     body += _axis(x0, x0 + plot_w, y0 + plot_h, low, high)
     return _svg(x0 + plot_w + 20, y0 + plot_h + 26, body, title)

@@ -8,7 +8,7 @@
   of evidence (e.g. "probe drop", "Δ1", "Min-K%").
 - **caution** when anything weakens the score without refuting it: a significant but small
   probe drop, weak contamination evidence, an extraction-failure rate above
-  `HIGH_EXTRACTION_FAILURE` (10%), an interval wider than ±`WIDE_HALF_WIDTH` (5 points), or
+  `HIGH_EXTRACTION_FAILURE` (10%), an interval wider than ±`WIDE_HALF_WIDTH` (10 points), or
   no memorization evidence at all (neither probe nor contamination test ran: the interval
   then only covers sampling error).
 - **trusted** otherwise: "within its interval".
@@ -35,7 +35,7 @@ from lmaudit.stats import Estimate
 
 MATERIAL_DROP = 0.05
 HIGH_EXTRACTION_FAILURE = 0.10
-WIDE_HALF_WIDTH = 0.05
+WIDE_HALF_WIDTH = 0.10
 
 SIGNAL_NAMES = {
     "delta1": "Δ1",
