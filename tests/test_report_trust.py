@@ -1,0 +1,93 @@
+"""The trust rule (report.trust.assess_trust) on hand-made evidence, one rule per test."""
+
+from __future__ import annotations
+
+import math
+
+from lmaudit.contamination.verdicts import NONE, STRONG, WEAK, Signal
+from lmaudit.report.model import (
+    CAUTION,
+    NOT_TRUSTED,
+    TRUSTED,
+    ContaminationEvidence,
+    FamilyDrop,
+    ProbeEvidence,
+    ScoreEvidence,
+)
+from lmaudit.report.trust import assess_trust
+from lmaudit.stats import Estimate
+
+
+def est(value: float, low: float, high: float, n: int = 400) -> Estimate:
+    return Estimate(value, low, high, n, "wilson")
+
+
+SCORE = ScoreEvidence("acc", est(0.80, 0.76, 0.84), True, 400)
+
+
+def probe(drop: float, low: float, high: float) -> ProbeEvidence:
+    family = FamilyDrop("symbolic", 400, 10, est(0.8, 0.76, 0.84), est(0.8 + drop, 0, 1),
+                        est(drop, low, high), 0.01, (0.7,) * 10, high < 0 or low > 0, "")
+    return ProbeEvidence("m", "t", "acc", est(0.8, 0.76, 0.84), 400, 0.7, "symbolic", "",
+                         (family,))
+
+
+def contamination(overall: str, **verdicts: str) -> ContaminationEvidence:
+    signals = tuple(Signal(k, k, -0.5, -0.6, -0.4, 1e-5, 0.0, "below", v)
+                    for k, v in verdicts.items())
+    return ContaminationEvidence("m", "t", overall, signals, {}, {"test": 400}, "", "")
+
+
+def test_clean_evidence_is_trusted() -> None:
+    trust = assess_trust(SCORE, probe(-0.01, -0.03, 0.01), contamination(NONE, delta1=NONE))
+    assert trust.level == TRUSTED
+    assert trust.sentence.startswith("Can be trusted within its interval")
+    assert "±4.0 points" in trust.sentence
+
+
+def test_material_significant_drop_is_not_trusted() -> None:
+    trust = assess_trust(SCORE, probe(-0.30, -0.35, -0.25), None)
+    assert trust.level == NOT_TRUSTED
+    assert "drops 30.0 points [25.0, 35.0]" in trust.sentence
+    assert trust.reasons == ("probe drop",)
+
+
+def test_small_significant_drop_is_caution() -> None:
+    trust = assess_trust(SCORE, probe(-0.03, -0.05, -0.01), contamination(NONE))
+    assert trust.level == CAUTION and "small but significant probe drop" in trust.sentence
+
+
+def test_large_but_uncertain_drop_is_not_evidence() -> None:
+    trust = assess_trust(SCORE, probe(-0.10, -0.25, 0.05), contamination(NONE))
+    assert trust.level == TRUSTED
+
+
+def test_strong_contamination_names_its_signals() -> None:
+    trust = assess_trust(SCORE, None, contamination(STRONG, delta1=STRONG, min_k=STRONG,
+                                                    zlib=NONE))
+    assert trust.level == NOT_TRUSTED
+    assert "(Δ1, Min-K%)" in trust.sentence
+    assert trust.reasons == ("Δ1", "Min-K%")
+
+
+def test_weak_contamination_is_caution() -> None:
+    trust = assess_trust(SCORE, probe(0.0, -0.02, 0.02), contamination(WEAK, loss=WEAK))
+    assert trust.level == CAUTION and "weak contamination evidence (loss AUROC)" in trust.sentence
+
+
+def test_extraction_failures_and_wide_interval_and_no_evidence() -> None:
+    wide = ScoreEvidence("acc", est(0.5, 0.2, 0.8, 10), True, 10)
+    trust = assess_trust(wide, None, None, est(0.25, 0.2, 0.3))
+    assert trust.level == CAUTION
+    assert "25.0% of answers could not be extracted" in trust.sentence
+    assert "±30.0-point interval (n = 10)" in trust.sentence
+    assert "no probe or contamination test ran" in trust.sentence
+    nan = ScoreEvidence("acc", Estimate(0.5, math.nan, math.nan, 1, "t"), True, 1)
+    assert "undefined interval" in assess_trust(nan, None, contamination(NONE)).sentence
+
+
+def test_missing_score_and_missing_stages() -> None:
+    trust = assess_trust(None, None, None, missing=("run failed: boom",))
+    assert trust.level == CAUTION and "run failed: boom" in trust.sentence
+    trust = assess_trust(SCORE, probe(0.0, -0.02, 0.02), None, missing=("contamination pending",))
+    assert trust.level == TRUSTED and trust.sentence.endswith("Not run: contamination pending.")
