@@ -83,7 +83,7 @@ def _read_csv(path: Path, skip_bad_rows: bool) -> Battles:
                 locations.append(f"line {start}")  # a record's first physical line
                 start = reader.line_num + 1
         except csv.Error as error:
-            raise csv_problem(path, reader.line_num, error) from None
+            raise csv_problem(path, reader.reader.line_num, error) from None
     frame = pd.DataFrame(rows, columns=list(fieldnames) if fieldnames else None)
     return battles_from_frame(
         frame, source=str(path), locations=locations, skip_bad_rows=skip_bad_rows

@@ -116,7 +116,7 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
                     )
                 rows.append(dict(row))
         except csv.Error as error:
-            raise csv_problem(path, reader.line_num, error) from None
+            raise csv_problem(path, reader.reader.line_num, error) from None
     return rows
 
 

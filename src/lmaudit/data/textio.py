@@ -109,7 +109,11 @@ def csv_dict_reader(handle: IO[str]) -> csv.DictReader[str]:
 
 
 def csv_problem(path: Path | str, line: int, error: csv.Error) -> LmauditError:
-    """The error for a CSV record the csv module rejects (e.g. a field over the limit)."""
+    """The error for a CSV record the csv module rejects (e.g. a field over the limit).
+
+    Pass the line number of the underlying `csv.reader` (`DictReader.reader.line_num`):
+    `DictReader.line_num` is only updated after a record was read successfully.
+    """
     reason = str(error)
     if "field larger than field limit" in reason:
         reason = f"a field is longer than {CSV_FIELD_LIMIT:,} characters"
