@@ -142,12 +142,16 @@ def test_a_failed_stage_is_recorded_and_the_audit_goes_on(tmp_path: Path) -> Non
     assert len(outcome.failed) == 6
 
 
-def test_another_suite_or_other_models_in_the_same_directory_is_refused(tmp_path: Path) -> None:
+def test_another_suite_models_or_limit_in_the_same_directory_is_refused(tmp_path: Path) -> None:
     _audit(tmp_path / "audit", Loader(), models=["fake:a"], limit=2)
     with pytest.raises(LmauditError, match="another suite"):
         _audit(tmp_path / "audit", Loader(), models=["fake:a"], suite="knowledge")
     with pytest.raises(LmauditError, match="same --model list"):
         _audit(tmp_path / "audit", Loader(), models=["fake:a", "fake:b"], limit=2)
+    loader = Loader()
+    with pytest.raises(LmauditError, match=r"run/fake:a/arith was computed with limit 2, not 3"):
+        _audit(tmp_path / "audit", loader, models=["fake:a"], limit=3)
+    assert loader.loads == []
 
 
 def test_prompt_variants_and_a_stage_error_in_a_suite_file(tmp_path: Path) -> None:

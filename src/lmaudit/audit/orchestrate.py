@@ -21,7 +21,13 @@ from typing import Any
 
 from lmaudit.audit.index import AuditIndex, new_index, read_index, resumed_index, write_index
 from lmaudit.audit.plan import StagePlan, plan_stages
-from lmaudit.audit.stages import StageContext, check_stage_inputs, run_stage, stage_done
+from lmaudit.audit.stages import (
+    StageContext,
+    check_finished_stages,
+    check_stage_inputs,
+    run_stage,
+    stage_done,
+)
 from lmaudit.audit.suite import Suite
 from lmaudit.core.types import LmauditError
 
@@ -115,6 +121,7 @@ def run_audit(
     fresh = new_index(suite, models, stages, command)
     previous = read_index(audit_dir)
     index = fresh if previous is None else resumed_index(previous, fresh, audit_dir)
+    check_finished_stages(stages, audit_dir)
     audit_dir.mkdir(parents=True, exist_ok=True)
     for stage in stages:  # the directories say what is finished, whatever the index said
         finished = stage_done(stage, audit_dir)

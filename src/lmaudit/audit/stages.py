@@ -53,6 +53,27 @@ def stage_done(stage: StagePlan, audit_dir: Path) -> bool:
     return (Path(audit_dir) / stage.dir / done_marker(stage)).is_file()
 
 
+def check_finished_stages(stages: list[StagePlan], audit_dir: Path) -> None:
+    """A finished stage is reused only when it covered the items asked for now: its
+    manifest's limit must equal the planned one (else LmauditError before any work)."""
+    import json
+
+    for stage in stages:
+        if not stage_done(stage, audit_dir):
+            continue
+        manifest_path = Path(audit_dir) / stage.dir / "manifest.json"
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # nothing to compare with
+        key = "audit_limit" if stage.kind == "contamination" else "limit"
+        if key in manifest and manifest[key] != stage.limit:
+            raise LmauditError(
+                f"{audit_dir}: stage {stage.id} was computed with limit {manifest[key]}, not "
+                f"{stage.limit}; give the same --limit or choose another --out"
+            )
+
+
 def check_stage_inputs(stages: list[StagePlan]) -> None:
     """Inputs that must exist before any model is loaded (probe template folders, corpora);
     LmauditError names the stage and says how to provide them."""
@@ -193,6 +214,7 @@ def _likelihood(stage: StagePlan, out: Path, backend: Any, context: StageContext
         backend, items, benchmark=t.task, model=stage.model, settings=settings,
         operating=load_default_operating_characteristics(), out_dir=out,
         manifest_extra={"task_options": dict(t.options), "audit_stage": stage.id,
+                        "audit_limit": stage.limit,
                         "reference_file": spec.reference_file, "train_file": spec.train_file},
     )
 
@@ -211,4 +233,4 @@ def _scan(stage: StagePlan, out: Path) -> None:
     result = scan_corpus(items, list(t.scan.corpus), config)
     write_scan_run(out, result, config, {"task": t.task, "task_options": dict(t.options),
                                          "corpus": list(t.scan.corpus), "semantic": False,
-                                         "audit_stage": stage.id})
+                                         "audit_stage": stage.id, "audit_limit": stage.limit})
