@@ -49,7 +49,7 @@ def test_audit_command_writes_the_audit_and_its_report(
     manifest = json.loads((out / "runs/a/arith/manifest.json").read_text())
     assert manifest["invocation"]["model"] == "lab:a"  # `lmaudit run --resume DIR` works too
     printed = capsys.readouterr().out
-    assert f"audit stored in {out} (12 stages computed, 0 already done" in printed
+    assert f"audit stored in {out} (10 stages computed, 0 already done" in printed
     if report_api() is not None:
         assert (out / "report.html").is_file() and json_file.is_file()
         assert f"report: {out / 'report.html'}" in printed
@@ -58,7 +58,7 @@ def test_audit_command_writes_the_audit_and_its_report(
 
     assert main(argv) == 0  # again: everything is finished, nothing is loaded
     assert len(fake_models) == 2
-    assert "0 stages computed, 12 already done" in capsys.readouterr().out
+    assert "0 stages computed, 10 already done" in capsys.readouterr().out
 
 
 def test_a_failed_stage_makes_the_exit_code_non_zero(
@@ -98,9 +98,9 @@ def test_make_demo_audits_the_lab_models(tmp_path: Path, capsys: pytest.CaptureF
     audit = tmp_path / "demo" / "audit"
     index = json.loads((audit / "audit.json").read_text())
     assert {s["state"] for s in index["stages"]} == {"done"}
-    dirty = json.loads((audit / "probes/demo-contaminated/arith-symbolic/probe_results.json")
+    dirty = json.loads((audit / "probes/demo-contaminated/arith-symbolic+noop/probe_results.json")
                        .read_text())
-    clean = json.loads((audit / "probes/demo-clean/arith-symbolic/probe_results.json")
+    clean = json.loads((audit / "probes/demo-clean/arith-symbolic+noop/probe_results.json")
                        .read_text())
     assert dirty["families"]["symbolic"]["drop"]["ci_high"] < 0
     assert dirty["families"]["symbolic"]["drop"]["value"] < clean["families"]["symbolic"][

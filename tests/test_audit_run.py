@@ -59,14 +59,15 @@ def test_audit_json_indexes_every_stage(tmp_path: Path) -> None:
     assert raw["suite"] == {"name": "demo", "path": None, "sha256": load_suite("demo").sha256}
     assert raw["models"] == MODELS and raw["command"][:2] == ["lmaudit", "audit"]
     assert raw["references"]["arith_mc"] == {"chance": 0.25, "human": None}
-    assert len(raw["stages"]) == 12 and not outcome.failed
+    assert len(raw["stages"]) == 10 and not outcome.failed
     for stage in raw["stages"]:
         assert set(stage) == STAGE_KEYS and stage["state"] == "done" and stage["error"] is None
         assert (tmp_path / "audit" / stage["dir"] / "manifest.json").is_file()
     kinds = {(s["kind"], s["variant"]) for s in raw["stages"]}
-    assert kinds == {("run", None), ("probe", "symbolic"), ("probe", "noop"),
+    assert kinds == {("run", None), ("probe", "symbolic+noop"), ("probe", "symbolic"),
                      ("contamination", "likelihood")}
-    probe = json.loads((tmp_path / "audit/probes/a/arith-symbolic/probe_results.json").read_text())
+    probe_dir = tmp_path / "audit/probes/a/arith-symbolic+noop"
+    probe = json.loads((probe_dir / "probe_results.json").read_text())
     assert probe["families"]["symbolic"]["drop"]["value"] == -1.0  # the memorizer collapses
     report = json.loads((tmp_path / "audit/contamination/a/arith/report.json").read_text())
     assert report["overall"] != "no evidence"  # 6 items: weak or strong
@@ -95,7 +96,7 @@ def test_a_killed_audit_resumes_and_never_recomputes_finished_stages(tmp_path: P
     audit = tmp_path / "audit"
     first = Loader()
     _audit(audit, first)
-    probe_dir = audit / "probes/a/arith-symbolic"
+    probe_dir = audit / "probes/a/arith-symbolic+noop"
     before = {
         "probe": json.loads((probe_dir / "probe_results.json").read_text()),
         "run": json.loads((audit / "runs/b/arith/results.json").read_text())["metrics"],
@@ -103,7 +104,7 @@ def test_a_killed_audit_resumes_and_never_recomputes_finished_stages(tmp_path: P
     }
     untouched = audit / "runs/a/arith_mc/results.json"
     stamp = untouched.stat().st_mtime_ns
-    missing = _kill_stage(audit, "probe/fake:a/arith/symbolic", 20,
+    missing = _kill_stage(audit, "probe/fake:a/arith/symbolic+noop", 20,
                           remove=("results.json", "samples.parquet", "probe_results.json"))
     missing += _kill_stage(audit, "run/fake:b/arith", 2,
                            remove=("results.json", "samples.parquet"))
@@ -111,8 +112,8 @@ def test_a_killed_audit_resumes_and_never_recomputes_finished_stages(tmp_path: P
 
     second = Loader()
     outcome = _audit(audit, second)
-    assert outcome.computed == ("probe/fake:a/arith/symbolic", "run/fake:b/arith")
-    assert len(outcome.skipped) == 10
+    assert outcome.computed == ("probe/fake:a/arith/symbolic+noop", "run/fake:b/arith")
+    assert len(outcome.skipped) == 8
     assert second.requests() == missing  # only the answers the killed stages had not journaled
     assert untouched.stat().st_mtime_ns == stamp
     after_probe = json.loads((probe_dir / "probe_results.json").read_text())
@@ -136,10 +137,10 @@ def test_a_failed_stage_is_recorded_and_the_audit_goes_on(tmp_path: Path) -> Non
     assert index is not None
     states = {s.id: (s.state, s.error) for s in index.stages}
     assert states["run/fake:a/arith"] == ("done", None)
-    state, error = states["probe/fake:broken/arith/noop"]
+    state, error = states["probe/fake:broken/arith/symbolic+noop"]
     assert state == "failed"
     assert error == "model fake:broken could not be loaded: OSError: no weights at /models/broken"
-    assert len(outcome.failed) == 6
+    assert len(outcome.failed) == 5
 
 
 def test_another_suite_models_or_limit_in_the_same_directory_is_refused(tmp_path: Path) -> None:

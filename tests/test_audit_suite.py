@@ -24,7 +24,8 @@ def test_builtin_suites_parse_with_their_references() -> None:
     demo = load_suite("demo")
     assert demo.path is None and len(demo.sha256) == 64
     arith = {t.id: t for t in demo.tasks}["arith"]
-    assert [p.name for p in arith.probes] == ["symbolic", "noop"]
+    assert [(p.name, p.variants) for p in arith.probes] == [
+        ("symbolic+noop", ("symbolic", "noop"))]
     assert arith.likelihood is not None and arith.references.chance == 0.0
     knowledge = {t.id: t for t in load_suite("knowledge").tasks}
     assert knowledge["mmlu"].references.human == {"expert": 0.898, "non_expert": 0.345}
@@ -117,20 +118,19 @@ def test_stage_plan_ids_dirs_and_order() -> None:
     stages = plan_stages(load_suite("demo"), ["lab:demo-clean", "lab:demo-contaminated"],
                          limit=20)
     ids = [s.id for s in stages]
-    assert ids[:6] == [
+    assert ids[:5] == [
         "run/lab:demo-clean/arith",
-        "probe/lab:demo-clean/arith/symbolic",
-        "probe/lab:demo-clean/arith/noop",
+        "probe/lab:demo-clean/arith/symbolic+noop",
         "contamination/lab:demo-clean/arith/likelihood",
         "run/lab:demo-clean/arith_mc",
         "probe/lab:demo-clean/arith_mc/symbolic",
     ]
-    assert len(ids) == 12 and len(set(ids)) == 12
-    assert [s.model for s in stages] == ["lab:demo-clean"] * 6 + ["lab:demo-contaminated"] * 6
+    assert len(ids) == 10 and len(set(ids)) == 10
+    assert [s.model for s in stages] == ["lab:demo-clean"] * 5 + ["lab:demo-contaminated"] * 5
     by_id = {s.id: s for s in stages}
     assert by_id["run/lab:demo-clean/arith"].dir == "runs/demo-clean/arith"
-    assert by_id["probe/lab:demo-contaminated/arith/noop"].dir == \
-        "probes/demo-contaminated/arith-noop"
+    assert by_id["probe/lab:demo-contaminated/arith/symbolic+noop"].dir == \
+        "probes/demo-contaminated/arith-symbolic+noop"
     assert by_id["contamination/lab:demo-clean/arith/likelihood"].variant == "likelihood"
     assert {s.limit for s in stages} == {20}
 

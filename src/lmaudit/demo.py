@@ -1,11 +1,14 @@
-"""`make demo`: train a clean and a contaminated lab model, evaluate both, compare them.
+"""`make demo`: train a clean and a contaminated lab model and audit both.
 
 Everything runs offline on the CPU. The contaminated twin saw every `arith` test item
-`DEMO_COPIES` × epochs times during training; the clean one never saw them. Both are evaluated
-on `arith` (generation, numeric answer) and `arith_mc` (multiple choice by log-likelihood)
-and compared sample by sample; then the memorization probe (fresh instances of the same
-templates) and the likelihood contamination tests (Δ1 loss gap, Min-K%) ask whether the
-score is memorization.
+`DEMO_COPIES` × epochs times during training; the clean one never saw them. The demo is an
+audit with the `demo` suite (`lmaudit audit --suite demo`): both models are evaluated on
+`arith` (generation, numeric answer) and `arith_mc` (multiple choice by log-likelihood), the
+memorization probes re-ask every item with fresh names and numbers (and a no-op clause), and
+the likelihood contamination tests (Δ1 loss gap, Min-K%) compare the test split with an
+unseen reference split. The report (`<out>/audit/report.html`) compares the models sample by
+sample and says, per model, how far each score can be trusted. Run again, it reuses the
+trained models, the measured detector figures and every finished stage.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from lmaudit.core.types import LmauditError
 # epoch, so the number of exposures is copies × epochs (stored in the model's lab card).
 DEMO_COPIES = 24
 DEMO_MODELS = {"demo-clean": None, "demo-contaminated": "test"}
-DEMO_TASKS = ("arith", "arith_mc")
+DEMO_SUITE = "demo"  # lmaudit/audit/suites/demo.yaml: arith and arith_mc, probes, likelihood
 
 
 @dataclass(frozen=True)
@@ -63,64 +66,38 @@ def ensure_lab_model(
 
 
 def run_demo(out: Path, *, copies: int = DEMO_COPIES, limit: int | None = None) -> int:
+    """Train (or reuse) the two lab models, measure the contamination detectors once, audit
+    both models with the `demo` suite into `out/audit` and print the report's summary."""
+    from lmaudit.audit.finish import finish_audit
+    from lmaudit.audit.orchestrate import run_audit
+    from lmaudit.audit.stages import StageContext
+    from lmaudit.audit.suite import load_suite
     from lmaudit.backends.registry import load_backend
-    from lmaudit.core.runner import run_task
-    from lmaudit.core.store import load_run
-    from lmaudit.report.table import metrics_table
-    from lmaudit.stats import compare_runs
-    from lmaudit.tasks.registry import load_task
+    from lmaudit.core.cache import RequestCache, default_cache_dir
+    from lmaudit.lab.train import read_lab_card
 
     start = time.perf_counter()
     models = [
         ensure_lab_model(name, split, exposures=copies) for name, split in DEMO_MODELS.items()
     ]
-    for task_name in DEMO_TASKS:
-        run_dirs: dict[str, Path] = {}
-        for model in models:
-            spec = f"lab:{model.name}"
-            run_dir = out / f"{task_name}-{model.name}"
-            if (run_dir / "results.json").exists():
-                run_dirs[model.name] = run_dir
-                continue
-            task = load_task(task_name, {})
-            outcome = run_task(
-                task, load_backend(spec, {"device": "cpu"}), run_dir, limit=limit, model_spec=spec
-            )
-            run_dirs[model.name] = outcome.run_dir
-        print()
-        for name, run_dir in run_dirs.items():
-            run = load_run(run_dir)
-            print(metrics_table(run.results["metrics"], title=f"== {task_name} · lab:{name}"))
-            print()
-        clean, dirty = (load_run(run_dirs[m.name]) for m in models)
-        metric = "acc_flexible" if "acc_flexible" in clean.samples.columns else "acc"
-        cmp = compare_runs(clean.samples, dirty.samples, metric)
-        d = cmp.difference
-        p = cmp.mcnemar.p_value if cmp.mcnemar is not None else float("nan")
-        print(
-            f"{task_name}: contaminated − clean {metric} = {d.value:+.3f} "
-            f"[{d.ci_low:+.3f}, {d.ci_high:+.3f}] (95% CI, clustered by template), "
-            f"McNemar p = {p:.2g}, n = {cmp.n_shared}"
+    specs = [f"lab:{model.name}" for model in models]
+    print("== Contamination: how well do the detectors work? (validation lab, small config)")
+    validated_detectors(out / "contamination-validation")
+    audit_dir = out / "audit"
+    print(f"\n== Audit of {' and '.join(specs)} on suite {DEMO_SUITE}: runs, probes, "
+          "likelihood tests", flush=True)
+    command = ["python", "-m", "lmaudit.demo", "--out", str(out), "--copies", str(copies)]
+    if limit is not None:
+        command += ["--limit", str(limit)]
+    with RequestCache(default_cache_dir()) as cache:
+        outcome = run_audit(
+            load_suite(DEMO_SUITE), specs, audit_dir,
+            load_model=lambda spec: load_backend(spec, {"device": "cpu"}), limit=limit,
+            context=StageContext(cache=cache), command=command,
         )
-    from lmaudit.probes import probe_summary_for_demo
-
-    print("\n== Memorization probe: original arith items vs fresh instances of their templates")
-    print(probe_summary_for_demo("lab:demo-clean", "lab:demo-contaminated", out, limit=limit))
-    from lmaudit.contamination.report import likelihood_summary_for_demo
-
-    print("\n== Contamination: how well do the detectors work? (validation lab, small config)")
-    operating = validated_detectors(out / "contamination-validation")
-    print("\n== Contamination: likelihood tests (was the arith test split in training?)")
-    summary = likelihood_summary_for_demo(
-        load_backend("lab:demo-clean", {"device": "cpu"}),
-        load_backend("lab:demo-contaminated", {"device": "cpu"}),
-        limit,
-        out_dir=out,
-        operating=operating,
-    )
+    summary = finish_audit(audit_dir, outcome.index)
+    print()
     print(summary.text)
-    from lmaudit.lab.train import read_lab_card
-
     card = read_lab_card(models[1].path) or {}
     seen = (card.get("planted") or [{}])[0].get("exposures", "several")
     if isinstance(seen, float) and seen.is_integer():
@@ -130,8 +107,14 @@ def run_demo(out: Path, *, copies: int = DEMO_COPIES, limit: int | None = None) 
         "its advantage on those items is memorization, not arithmetic: it vanishes when "
         "the names and numbers change."
     )
-    print(f"runs stored under {out} · {time.perf_counter() - start:.0f} s")
-    return 0
+    for stage in outcome.index.stages:
+        if stage.state == "failed":
+            print(f"failed: {stage.id}: {stage.error}", file=sys.stderr)
+    if summary.html is not None:
+        print(f"report: {summary.html}")
+    print(f"audit stored under {audit_dir} ({len(outcome.computed)} stages computed, "
+          f"{len(outcome.skipped)} reused) · {time.perf_counter() - start:.0f} s")
+    return 1 if outcome.failed else 0
 
 
 def validated_detectors(out: Path) -> dict[str, Any]:
