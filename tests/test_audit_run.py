@@ -188,3 +188,23 @@ def test_journaled_backend_answers_journaled_requests_itself(tmp_path: Path) -> 
         assert (journaled.reused, journaled.sent) == (6, 4)
     assert again.calls["generate"] == 4 and answers[:6] == first
     assert StageContext().cache is None
+
+
+def test_a_corpus_scan_runs_once_without_a_model(tmp_path: Path) -> None:
+    from lmaudit.tasks import arith
+
+    leaked = arith.load_split("test", 2)
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": f"{arith.format_document(x)}"})
+                              + "\n" for i, x in enumerate(leaked)))
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "tasks:\n  arith:\n    contamination: {scan: {corpus: [corpus.jsonl], ngram: 8}}\n")
+    loader = Loader()
+    outcome = _audit(tmp_path / "audit", loader, models=["fake:a"], suite=str(suite), limit=4)
+    scan = outcome.index.stage("contamination/-/arith/scan")
+    assert (scan.model, scan.state, scan.dir) == (None, "done", "contamination-scan/arith")
+    summary = json.loads((tmp_path / "audit" / scan.dir / "summary.json").read_text())
+    assert summary["counts"]["items"] == 4 and summary["corpus_documents"] == 2
+    assert summary["settings"]["n"] == 8
+    assert loader.loads == ["fake:a"]  # for its run; the scan needs no model
