@@ -156,3 +156,15 @@ tasks:
         plan_stages(suite, ["lab:a", "lab:a"])
     with pytest.raises(LmauditError, match="--limit"):
         plan_stages(suite, ["lab:a"], limit=0)
+
+
+def test_corpus_globs_expand_and_an_empty_glob_is_an_error(tmp_path: Path) -> None:
+    for name in ("b.jsonl", "a.jsonl"):
+        (tmp_path / name).write_text('{"text": "x"}\n')
+    path = _write(tmp_path, "tasks:\n  arith: {contamination: {scan: {corpus: ['*.jsonl']}}}\n")
+    scan = load_suite(path).tasks[0].scan
+    assert scan is not None
+    assert scan.corpus == (str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"))
+    path = _write(tmp_path, "tasks:\n  arith: {contamination: {scan: {corpus: ['*.zst']}}}\n")
+    with pytest.raises(LmauditError, match=r"contamination\.scan\.corpus\[0\]: .* matches no"):
+        load_suite(path)

@@ -17,7 +17,7 @@ tasks:
       # templates: DIR             # GSM-Symbolic template folder (gsm8k)
     contamination:
       likelihood: true             # or {reference_file, reference_split, train_file, k, ...}
-      scan: {corpus: [PATH, ...], ngram: 13}
+      scan: {corpus: [PATH_OR_GLOB, ...], ngram: 13}
     prompts:                       # extra prompt variants, each one more run
       - {name: prompt-2, template: "Q: {input}\\nA:", options: {fewshot: "3"}}
 ```
@@ -30,6 +30,7 @@ Every error names the file and the key (`tasks.arith.probes[0].variants`).
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import re
@@ -336,8 +337,15 @@ class _Parser:
             corpus = [corpus]
         if not isinstance(corpus, list) or not corpus:
             raise self.fail(f"{key}.corpus", "expected a list of corpus files or folders")
+        paths: list[str] = []
+        for i, item in enumerate(corpus):
+            path = self.path(item, f"{key}.corpus[{i}]")
+            matches = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
+            if not matches or not Path(matches[0]).exists():
+                raise self.fail(f"{key}.corpus[{i}]", f"{path} matches no file")
+            paths += matches
         return ScanSpec(
-            tuple(self.path(c, f"{key}.corpus[{i}]") for i, c in enumerate(corpus)),
+            tuple(paths),
             self.integer(raw.get("ngram", 13), f"{key}.ngram", 1),
             self.text(raw.get("text_field", "text"), f"{key}.text_field"),
         )
