@@ -180,3 +180,14 @@ def test_corrupt_gzip_corpus_is_one_clear_error(tmp_path: Path, name: str) -> No
     message = _error(lambda: list(iter_chunks(shard)))
     assert message.startswith(f"{path}: damaged gzip ")
     assert message.endswith("re-download it or remove it from --corpus")
+
+
+def test_null_fewshot_group_is_an_error_not_a_group_named_none(tmp_path: Path) -> None:
+    rows = "".join(
+        json.dumps({"question": str(i), "answer": str(i), "subject": s}) + "\n"
+        for i, s in enumerate(["a", "a", None, None])
+    )
+    task = _task(tmp_path, rows, extra="fewshot: {n: 1, group_by: subject}\n")
+    assert _error(preflight, load_yaml_task(task)) == (
+        "sample 2: few-shot group_by field 'subject' is null"
+    )

@@ -11,6 +11,7 @@ from typing import Any
 from lmaudit.commands._common import (
     add_model_options,
     add_task_options,
+    check_model_spec,
     model_options,
     parse_key_values,
 )
@@ -130,6 +131,7 @@ def _applicable(task: Any, families: list[str], explicit: bool, limit: int | Non
 
 def run_probe_command(args: argparse.Namespace) -> int:
     from lmaudit.backends.registry import load_backend
+    from lmaudit.core.preflight import preflight
     from lmaudit.core.store import default_run_dir
     from lmaudit.probes.perturb import VARIANT_FAMILIES
     from lmaudit.probes.runner import DEFAULT_VARIANTS, run_probe
@@ -147,6 +149,8 @@ def run_probe_command(args: argparse.Namespace) -> int:
     families = _applicable(task, families, explicit, args.limit)
     if not families:
         raise LmauditError(f"no variant family applies to task {task.name}")
+    check_model_spec(args.model)
+    preflight(task, args.limit)  # data, templates and few-shot fail before the model loads
     backend = load_backend(args.model, model_options(args))
     run_dir = args.out or default_run_dir(f"probe-{task.name}", args.model)
     outcome = run_probe(

@@ -18,7 +18,8 @@ examples, except the few that are themselves a candidate; the context prefix is 
 fresh random examples for every sample.)
 
 `group_by` names a field (read from `sample.metadata["fields"]`, else `sample.metadata`):
-examples then come from the pool rows with the same value (MMLU: the same subject).
+examples then come from the pool rows with the same value (MMLU: the same subject). A
+null value (None, NaN) is an error, not a group named "None".
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lmaudit.core.types import LmauditError, Sample
+from lmaudit.data.loading import is_null
 
 SAMPLERS = ("random", "first_n")
 SELECTION_VERSION = "fewshot-v1"
@@ -57,10 +59,14 @@ def group_value(sample: Sample, field: str | None) -> str:
         return ""
     fields = sample.metadata.get("fields") or {}
     if field in fields:
-        return str(fields[field])
-    if field in sample.metadata:
-        return str(sample.metadata[field])
-    raise LmauditError(f"sample {sample.id}: few-shot group_by field {field!r} is missing")
+        value = fields[field]
+    elif field in sample.metadata:
+        value = sample.metadata[field]
+    else:
+        raise LmauditError(f"sample {sample.id}: few-shot group_by field {field!r} is missing")
+    if is_null(value):
+        raise LmauditError(f"sample {sample.id}: few-shot group_by field {field!r} is null")
+    return str(value)
 
 
 class FewshotSelector:
