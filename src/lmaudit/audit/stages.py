@@ -121,19 +121,15 @@ def _run(stage: StagePlan, out: Path, backend: Any, context: StageContext) -> No
     from lmaudit.core.runner import run_task
 
     t = stage.task_spec
-    options = dict(t.options)
-    task = _load_task(t)
-    if stage.kind == "prompt_variant":
-        prompt = next(p for p in t.prompts if p.name == stage.variant)
-        options.update(prompt.options)
-        task = _load_task(t, dict(prompt.options))
-        if prompt.template is not None:
-            task = PromptVariantTask(task, prompt.name, prompt.template)
+    prompt = next((p for p in t.prompts if p.name == stage.variant), None)
+    task = _load_task(t, None if prompt is None else dict(prompt.options))
+    if prompt is not None and prompt.template is not None:
+        task = PromptVariantTask(task, prompt.name, prompt.template)
     invocation = None
     if stage.kind == "run":  # a plain run can also be resumed with `lmaudit run --resume`
         recorded = (context.model_options or {}).get(stage.model or "", {})
         invocation = {"model": stage.model, "model_options": dict(recorded),
-                      "task": t.task, "task_options": options, "limit": stage.limit,
+                      "task": t.task, "task_options": dict(t.options), "limit": stage.limit,
                       "seed": context.seed}
     run_task(task, backend, out, limit=stage.limit, seed=context.seed, model_spec=stage.model,
              show_progress=context.show_progress, cache=context.cache, invocation=invocation)
