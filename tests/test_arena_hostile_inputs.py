@@ -118,3 +118,16 @@ def test_rank_cli_gives_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
         f"lmaudit: error: {huge}: 1 bad row(s): line 5: count 1e+300 is above the limit of "
         "1e+12 per row",
     ]
+
+
+def test_tiny_file_ranks_with_bootstrap_instead_of_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Resamples of 4 rows often leave a model without battles (a singular Hessian).
+    path = tmp_path / "tiny.csv"
+    path.write_text(
+        "model_a,model_b,winner,count\nx,y,model_a,3\ny,x,model_a,2\nx,z,model_b,1\nz,y,tie,1\n"
+    )
+    assert main(["arena", "rank", str(path), "--bootstrap", "200", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "bootstrap round(s) failed the gradient check" in out

@@ -179,12 +179,24 @@ def newton_bradley_terry(
             gauge = diag.mean(axis=1) / n_models + 1e-12 * scale[idx] / n_models
             hess += gauge[:, None, None]  # fixes sum(step) = 0; grad sums to zero
             hess[:, np.arange(n_models), np.arange(n_models)] += ridge
-            step = np.linalg.solve(hess, grad[..., None])[..., 0]
+            step = _solve_steps(hess, grad)
             largest = np.abs(step).max(axis=1, keepdims=True)
             step *= np.minimum(1.0, max_step / np.maximum(largest, 1e-300))
             theta[idx] = th + step
     theta -= theta.mean(axis=1, keepdims=True)
     return NewtonResult(theta, iterations, gradient_max, ~active)
+
+
+def _solve_steps(hess: FloatArray, grad: FloatArray) -> FloatArray:
+    """Newton steps `hess^-1 grad` per round. A round whose comparison graph falls apart
+    (a bootstrap resample of a small file that leaves a model without battles) has a
+    singular Hessian: its step is the least-squares one (pseudo-inverse), which leaves
+    the models it cannot move where they are."""
+    try:
+        step = np.linalg.solve(hess, grad[..., None])
+    except np.linalg.LinAlgError:
+        step = np.linalg.pinv(hess, hermitian=True) @ grad[..., None]
+    return np.asarray(step[..., 0], dtype=np.float64)
 
 
 def check_identifiable(cells: PairCells) -> None:
