@@ -203,3 +203,16 @@ def test_cli_on_plain_directories(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["report", str(tmp_path / "nothing"), "--out", str(out)]) == 2
     with pytest.raises(LmauditError, match="not an lmaudit"):
         load_report([tmp_path / "r"])
+
+
+def test_compressed_data_block_holds_the_same_data(report: AuditReport) -> None:
+    import gzip
+
+    from lmaudit.report.viewer import data_block, viewer_data
+
+    block = data_block(report.samples, compress=True)
+    payload = block.split(">", 1)[1].rsplit("</script>", 1)[0]
+    assert "<" not in payload
+    data = json.loads(gzip.decompress(base64.b64decode(payload)))
+    assert data == json.loads(json.dumps(viewer_data(report.samples)))
+    assert 'type="application/json"' in data_block(report.samples)  # small: plain JSON

@@ -219,3 +219,24 @@ def test_summary_reads_without_javascript(built: tuple[Path, Path], tmp_path: Pa
     finally:
         browser.quit()
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_compressed_samples_inflate_in_the_browser(built: tuple[Path, Path],
+                                                   tmp_path: Path) -> None:
+    """Large reports carry the samples as gzip + base64 (DecompressionStream)."""
+    html = write_html(load_report([built[0]]), tmp_path / "packed.html", compress=True)
+    assert 'data-encoding="gzip+base64"' in html.read_text()
+    browser = make_driver(tmp_path / "profile")
+    try:
+        browser.get(html.resolve().as_uri())
+        WebDriverWait(browser, 20).until(
+            lambda d: d.execute_script("return document.body.dataset.viewerReady") == "1")
+        assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+        assert _count(browser) == len(load_report([built[0]]).samples)
+        browser.find_element(By.ID, "f-search").send_keys("__pwned")
+        WebDriverWait(browser, 5).until(lambda d: 0 < _count(d) < 10)
+        assert INJECTION.strip() in (browser.find_element(By.ID, "viewer-rows").text
+                                     + "".join(_column(browser, 5)))
+        assert browser.execute_script("return typeof window.__pwned") == "undefined"
+    finally:
+        browser.quit()

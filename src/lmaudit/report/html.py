@@ -83,8 +83,8 @@ VIEWER = (
 )
 
 
-def render_html(report: AuditReport) -> str:
-    """The whole page as a string."""
+def render_html(report: AuditReport, *, compress: bool | None = None) -> str:
+    """The whole page as a string (`compress`: see `viewer.data_block`)."""
     cards = "".join(card_html(c) for c in report.cards)
     script = SCRIPT
     return (
@@ -98,15 +98,16 @@ def render_html(report: AuditReport) -> str:
         + "</div></section>"
         + comparison_section(report) + probes_section(report) + prompts_section(report)
         + VIEWER + reproducibility_section(report)
-        + data_block(report.samples) + "<script>" + script + "</script></body></html>"
+        + data_block(report.samples, compress) + "<script>" + script + "</script></body></html>"
     )
 
 
-def write_html(report: AuditReport, path: Path) -> Path:
-    """Write the report to `path` (atomically: a temporary file, then a rename)."""
+def write_html(report: AuditReport, path: Path, *, compress: bool | None = None) -> Path:
+    """Write the report to `path` (atomically: a temporary file, then a rename).
+    `compress`: samples as gzip + base64 (default: only when large, `viewer.data_block`)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(render_html(report), encoding="utf-8")
+    tmp.write_text(render_html(report, compress=compress), encoding="utf-8")
     os.replace(tmp, target)
     return target

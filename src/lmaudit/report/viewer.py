@@ -1,20 +1,24 @@
 """The sample viewer's data block, script and stylesheet (written here, no third-party code).
 
-Data: one JSON object in `<script type="application/json" id="lmaudit-samples">`, column-
-wise (`viewer_data`); prompts and targets are interned (`prompts`/`targets` lists, rows hold
-indices) because every model answers the same items. Every `<` is written as `\\u003c`, so
-no model text can close the block or open a comment. The script renders one page of rows
+Data: one JSON object in `<script type="application/json" id="lmaudit-samples">` (gzip +
+base64 when large, see `data_block`), column-wise (`viewer_data`); prompts and targets are
+interned (`prompts`/`targets` lists, rows hold indices) because every model answers the
+same items. Every `<` is written as `\\u003c`, so no model text can close the block or
+open a comment (base64 has no `<` at all). The script renders one page of rows
 at a time and writes model text only with `textContent`, never as HTML.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from typing import Any
 
 from lmaudit.report.model import SampleTable
 
 PAGE_SIZE = 50
+COMPRESS_ABOVE = 2_000_000  # bytes of JSON
 
 
 def _intern(values: tuple[str, ...]) -> tuple[list[str], list[int]]:
@@ -44,10 +48,22 @@ def viewer_data(samples: SampleTable) -> dict[str, Any]:
     }
 
 
-def data_block(samples: SampleTable) -> str:
-    """The `<script type="application/json">` element holding `viewer_data`."""
+def data_block(samples: SampleTable, compress: bool | None = None) -> str:
+    """The data element holding `viewer_data`: plain JSON in `<script
+    type="application/json" id="lmaudit-samples">`, or, when `compress` (default: when the
+    JSON exceeds COMPRESS_ABOVE bytes), gzip + base64 in `<script type="application/gzip"
+    id="lmaudit-samples" data-encoding="gzip+base64">`, inflated by the browser's
+    DecompressionStream (level 1: fast; model text is repetitive, so about 3× smaller even after
+    base64)."""
     text = json.dumps(viewer_data(samples), ensure_ascii=False, separators=(",", ":"),
                       allow_nan=False)
+    raw = text.encode("utf-8")
+    if compress is None:
+        compress = len(raw) > COMPRESS_ABOVE
+    if compress:
+        packed = base64.b64encode(gzip.compress(raw, compresslevel=1, mtime=0)).decode("ascii")
+        return ('<script type="application/gzip" id="lmaudit-samples" '
+                f'data-encoding="gzip+base64">{packed}</script>')
     text = text.replace("<", "\\u003c")
     return f'<script type="application/json" id="lmaudit-samples">{text}</script>'
 
@@ -97,7 +113,21 @@ SCRIPT = r"""
   "use strict";
   var block = document.getElementById("lmaudit-samples");
   if (!block) { return; }
-  var D = JSON.parse(block.textContent);
+  function bytes(b64) {
+    if (Uint8Array.fromBase64) { return Uint8Array.fromBase64(b64); }
+    var bin = atob(b64), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) { out[i] = bin.charCodeAt(i); }
+    return out;
+  }
+  if (block.dataset.encoding === "gzip+base64") {
+    var stream = new Blob([bytes(block.textContent.trim())]).stream()
+      .pipeThrough(new DecompressionStream("gzip"));
+    new Response(stream).text().then(function (text) { start(JSON.parse(text)); });
+  } else {
+    start(JSON.parse(block.textContent));
+  }
+
+function start(D) {
   var N = D.run.length, PAGE = __PAGE_SIZE__;
   var $ = function (id) { return document.getElementById(id); };
   var fTask = $("f-task"), fModel = $("f-model"), fVariant = $("f-variant"),
@@ -229,5 +259,6 @@ SCRIPT = r"""
   $("viewer").hidden = false;
   apply();
   document.body.dataset.viewerReady = "1";
+}
 })();
 """.replace("__PAGE_SIZE__", str(PAGE_SIZE))
