@@ -131,3 +131,15 @@ def test_tiny_file_ranks_with_bootstrap_instead_of_a_traceback(
     assert main(["arena", "rank", str(path), "--bootstrap", "200", "--workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "bootstrap round(s) failed the gradient check" in out
+
+
+def test_judge_outputs_file_unreadable(tmp_path: Path) -> None:
+    from lmaudit.arena.judges import read_outputs
+
+    path = tmp_path / "o.jsonl"
+    path.write_bytes(b'{"id": "1", "prompt": "p", "output": "\xff"}\n')
+    assert _error(read_outputs, path).startswith(f"{path}: not UTF-8 text (byte 0xff")
+    path.write_text('{"id": "1", "prompt": "p", "output": "o"}\n{"id": ' + "9" * 5000 + "}\n")
+    assert _error(read_outputs, path).startswith(
+        f"{path}: line 2: unreadable JSON value (Exceeds the limit (4300 digits)"
+    )

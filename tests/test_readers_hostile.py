@@ -191,3 +191,14 @@ def test_null_fewshot_group_is_an_error_not_a_group_named_none(tmp_path: Path) -
     assert _error(preflight, load_yaml_task(task)) == (
         "sample 2: few-shot group_by field 'subject' is null"
     )
+
+
+def test_arc_task_file_unreadable(tmp_path: Path) -> None:
+    from lmaudit.tasks.arc_agi import arc_samples
+
+    deep = tmp_path / "deep.json"
+    deep.write_text(DEEP)
+    assert _error(arc_samples, [deep]) == f"{deep}: JSON nested too deeply to read"
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'{"train": "\xe9"}')
+    assert _error(arc_samples, [latin]).startswith(f"{latin}: not UTF-8 text (byte 0xe9")

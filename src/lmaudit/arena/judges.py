@@ -14,7 +14,6 @@ prompt pairs judged in both orders whose two verdicts name the same winner (or b
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import pandas as pd
 from lmaudit.arena.battles import Battles, battles_from_frame
 from lmaudit.core.backend import Backend, ProgressCallback
 from lmaudit.core.types import GenerateRequest, GenerationParams, LmauditError, Message
+from lmaudit.data.textio import json_lines
 
 _VERDICT = re.compile(r"\[\[\s*([AB])\s*(>>|<<|>|<|=)\s*([AB])\s*\]\]")
 JUDGE_SYSTEM = (
@@ -74,29 +74,22 @@ def read_outputs(path: str | Path) -> ModelOutputs:
         raise LmauditError(f"outputs file not found: {path}")
     answers: dict[str, tuple[str, str]] = {}
     names: set[str] = set()
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise LmauditError(f"{path}: line {number}: not valid JSON ({error.msg})") from None
+    for number, record in json_lines(path):
 
-            def field(*keys: str, rec: dict[str, object] = record, n: int = number) -> str:
-                for key in keys:
-                    if isinstance(rec, dict) and rec.get(key) is not None:
-                        return str(rec[key])
-                raise LmauditError(f"{path}: line {n}: missing {' or '.join(keys)}")
+        def field(*keys: str, rec: dict[str, object] = record, n: int = number) -> str:
+            for key in keys:
+                if isinstance(rec, dict) and rec.get(key) is not None:
+                    return str(rec[key])
+            raise LmauditError(f"{path}: line {n}: missing {' or '.join(keys)}")
 
-            prompt_id = field("id", "prompt_id", "question_id")
-            if prompt_id in answers:
-                raise LmauditError(f"{path}: line {number}: duplicate id {prompt_id!r}")
-            answers[prompt_id] = (field("prompt", "instruction"), field("output", "response"))
-            for key in ("model", "generator"):
-                if isinstance(record, dict) and record.get(key):
-                    names.add(str(record[key]))
-                    break
+        prompt_id = field("id", "prompt_id", "question_id")
+        if prompt_id in answers:
+            raise LmauditError(f"{path}: line {number}: duplicate id {prompt_id!r}")
+        answers[prompt_id] = (field("prompt", "instruction"), field("output", "response"))
+        for key in ("model", "generator"):
+            if isinstance(record, dict) and record.get(key):
+                names.add(str(record[key]))
+                break
     if len(names) > 1:
         raise LmauditError(f"{path}: answers from several models ({', '.join(sorted(names))})")
     return ModelOutputs(names.pop() if names else path.stem, answers)

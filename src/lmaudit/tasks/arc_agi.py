@@ -32,7 +32,6 @@ model that writes the grid directly fits.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Any
 
 from lmaudit.core.task import Task
 from lmaudit.core.types import LmauditError, Sample
+from lmaudit.data.textio import JsonProblem, parse_json, read_text
 from lmaudit.tasks.generic import GenerateTask
 from lmaudit.tasks.registry import TaskOptions, register_task
 
@@ -102,9 +102,9 @@ def arc_samples(files: Sequence[Path]) -> list[Sample]:
     samples: list[Sample] = []
     for file in files:
         try:
-            task = json.loads(file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise LmauditError(f"{file}: line {error.lineno}: malformed JSON") from None
+            task = parse_json(read_text(file))
+        except JsonProblem as problem:
+            raise LmauditError(f"{file}: {problem}") from None
         train = _pairs(task, "train", file, need_output=True)
         tests = _pairs(task, "test", file, need_output=True)
         task_id = file.stem
