@@ -134,6 +134,11 @@ class FakeOpenAIServer:
     paths: Counter[str] = field(default_factory=Counter)
     faults_sent: Counter[str] = field(default_factory=Counter)
     prompts_per_arrival: list[int] = field(default_factory=list)  # 1 for a string prompt
+    # GET /v1/models: the entry of every served name (None: the route answers 404);
+    # `system_fingerprint` is sent in every answer when set
+    models: dict[str, dict[str, Any]] | None = field(default_factory=dict)
+    system_fingerprint: str | None = None
+    model_list_requests: int = 0
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -172,6 +177,7 @@ class FakeOpenAIServer:
         app = web.Application()
         app.router.add_post("/v1/completions", self._handle)
         app.router.add_post("/v1/chat/completions", self._handle)
+        app.router.add_get("/v1/models", self._models)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -194,6 +200,23 @@ class FakeOpenAIServer:
         self.stop()
 
     # -- handling -----------------------------------------------------------------------------
+
+    def model_entry(self, name: str) -> dict[str, Any]:
+        """The `/v1/models` entry of `name` (default: id, object, owned_by "fake")."""
+        assert self.models is not None
+        return {"id": name, "object": "model", "owned_by": "fake", **self.models.get(name, {})}
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        """GET /v1/models: not an arrival; checks the key like every route."""
+        self.model_list_requests += 1
+        if self.api_key is not None:
+            if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+                return web.json_response({"error": {"message": "bad key"}}, status=401)
+        if self.models is None:
+            return web.json_response({"error": {"message": "no such route"}}, status=404)
+        names = set(self.models) | {"fake"}
+        data = [self.model_entry(name) for name in sorted(names)]
+        return web.json_response({"object": "list", "data": data})
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -264,7 +287,7 @@ class FakeOpenAIServer:
             await asyncio.sleep(self.slow_s)
         body = json.loads(raw)
         if request.path.endswith("/chat/completions"):
-            return web.json_response(self._chat(body))
+            return web.json_response(self._stamped(self._chat(body)))
         prompt = body["prompt"]
         self.prompts_per_arrival.append(len(prompt) if isinstance(prompt, list) else 1)
         if isinstance(prompt, list) and not self.accept_lists:
@@ -275,7 +298,7 @@ class FakeOpenAIServer:
         if isinstance(prompt, str):
             choice, n_prompt, n_generated = self._completion(body, prompt)
             body_out = self._completion_body([{"index": 0, **choice}], n_prompt, n_generated)
-            return web.json_response(body_out)
+            return web.json_response(self._stamped(body_out))
         answers = [self._completion(body, one) for one in prompt]
         choices = [{"index": i, **choice} for i, (choice, _, _) in enumerate(answers)]
         if self.reverse_choices:
@@ -284,8 +307,14 @@ class FakeOpenAIServer:
             choices = choices[:-1]
         n_prompt = sum(n for _, n, _ in answers)
         return web.json_response(
-            self._completion_body(choices, n_prompt, sum(n for _, _, n in answers))
+            self._stamped(self._completion_body(choices, n_prompt, sum(n for _, _, n in answers)))
         )
+
+    def _stamped(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The body with `system_fingerprint` when the server has one."""
+        if self.system_fingerprint is not None:
+            body["system_fingerprint"] = self.system_fingerprint
+        return body
 
     @staticmethod
     def _completion_body(

@@ -8,6 +8,8 @@ their leading whitespace), written out per request below.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import math
 from collections.abc import Iterator
 
@@ -168,9 +170,18 @@ def test_registry_spec_options_and_fingerprint(server: FakeOpenAIServer) -> None
         {"max_concurrency": 4, "timeout": 5, "max_retries": 2, "endpoints": None},
     )
     assert isinstance(backend, OpenAIBackend) and isinstance(backend, StreamingBackend)
+    # not yet asked what the server serves: "unknown" (never cached)
     assert backend.fingerprint.key() == (
-        f"openai-completions:org/model-7b@{server.base_url}@api/n/a"
+        f"openai-completions:org/model-7b@{server.base_url}@unknown/n/a"
     )
+    server.models = {"org/model-7b": {"created": 1_600_000_000, "root": "/w/7b"}}
+    entry = {"id": "org/model-7b", "object": "model", "owned_by": "fake"}
+    entry.update(created=1_600_000_000, root="/w/7b")
+    digest = hashlib.sha256(json.dumps(entry, sort_keys=True).encode()).hexdigest()[:16]
+    assert backend.identify().key() == (
+        f"openai-completions:org/model-7b@{server.base_url}@models:{digest}/n/a"
+    )
+    assert backend.served_model == entry
     assert backend.capabilities == frozenset(RequestKind)
     default = load_backend("openai:gpt-4o-mini")
     assert default.fingerprint.model == "gpt-4o-mini@https://api.openai.com/v1"

@@ -18,6 +18,7 @@ must accept a list as `prompt`) and how token usage is then shared among them: s
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import weakref
@@ -27,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from lmaudit.backends.openai_http import HttpEngine, HttpJob
+from lmaudit.backends.openai_identity import identity_digest, served_entry
 from lmaudit.backends.openai_pacing import Endpoint, RetryPolicy
 from lmaudit.backends.openai_packing import (
     LIST_HINT,
@@ -47,6 +49,7 @@ from lmaudit.backends.openai_protocol import (
     split_prompt,
 )
 from lmaudit.core.backend import AdmitCallback, ProgressCallback
+from lmaudit.core.redact import redact, secret_values
 from lmaudit.core.types import (
     Fingerprint,
     GenerateRequest,
@@ -106,17 +109,13 @@ def display_url(url: str) -> tuple[str, str | None]:
     """(URL without user, password, query or fragment; the password, if any)."""
     parts = urlsplit(url.strip())
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise LmauditError(f"invalid base URL {_strip_userinfo(url)!r}: expected http(s)://HOST")
+        raise LmauditError(f"invalid base URL {redact(url)!r}: expected http(s)://HOST")
     host = parts.hostname
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     netloc = host if parts.port is None else f"{host}:{parts.port}"
     shown = urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), "", ""))
     return shown, parts.password
-
-
-def _strip_userinfo(url: str) -> str:
-    return re.sub(r"//[^/@]*@", "//", url)
 
 
 class OpenAIBackend:
@@ -130,6 +129,11 @@ class OpenAIBackend:
     `prompts_per_request`: prompts packed into one completions request (default 1; N > 1
     needs a server that accepts a list as `prompt`; chat cannot pack); see `openai_packing`.
     Packing does not change answers, so it is not part of the fingerprint.
+
+    Identity: until `identify()` asks the server (`GET /models`, see `openai_identity`) the
+    fingerprint's revision is "unknown" and answers are not cached; afterwards it is
+    `models:<digest of the model's entry>`, so a different model served under the same
+    name gets other cache keys. `system_fingerprint` is the last one a response carried.
     """
 
     def __init__(
@@ -171,9 +175,12 @@ class OpenAIBackend:
         self._fingerprint = Fingerprint(
             backend="openai-chat" if chat else "openai-completions",
             model=f"{model}@{fingerprint_url}",
-            revision="api",
+            revision="unknown",
             dtype="n/a",
         )
+        self.served_model: dict[str, Any] | None = None
+        self._identified = False
+        self._system_fingerprint: str | None = None
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if key:
             headers["Authorization"] = f"Bearer {key}"
@@ -185,7 +192,11 @@ class OpenAIBackend:
             headers=headers,
             max_concurrency=int(max_concurrency),
             policy=policy,
-            secrets=[key or "", *(password or "" for _, password in shown)],
+            secrets=[
+                key or "",
+                *(password or "" for _, password in shown),
+                *(value for url in servers for value in secret_values(url)),
+            ],
         )
         self._finalizer = weakref.finalize(self, self._engine.close)
 
@@ -217,6 +228,51 @@ class OpenAIBackend:
     @property
     def fingerprint(self) -> Fingerprint:
         return self._fingerprint
+
+    @property
+    def system_fingerprint(self) -> str | None:
+        """The `system_fingerprint` of the latest response that carried one."""
+        return self._system_fingerprint
+
+    def identify(self) -> Fingerprint:
+        """Ask every endpoint which model it serves under the name (one authenticated
+        `GET /models` each, once per backend) and key the fingerprint by the answer.
+
+        A refused key or an unreachable server raises `LmauditError`; endpoints that
+        disagree too. A server that does not list the model leaves the revision "unknown"
+        (not cached) with a warning.
+        """
+        if self._identified:
+            return self._fingerprint
+        entries = [
+            served_entry(self._engine, endpoint, self.model)
+            for endpoint in self._engine.pool.endpoints
+        ]
+        self._identified = True
+        if any(entry is None for entry in entries):
+            return self._fingerprint
+        first = entries[0]
+        for endpoint, entry in zip(self._engine.pool.endpoints, entries, strict=True):
+            if entry != first:
+                raise LmauditError(
+                    f"the endpoints serve different models under the name {self.model!r}: "
+                    f"{self._engine.pool.endpoints[0].display} lists {first}, "
+                    f"{endpoint.display} lists {entry}"
+                )
+        assert first is not None
+        self.served_model = first
+        self._fingerprint = dataclasses.replace(
+            self._fingerprint, revision=f"models:{identity_digest(first)}"
+        )
+        return self._fingerprint
+
+    def _observe(self, payload: Any) -> Any:
+        """Note the response's `system_fingerprint` (when a string); return `payload`."""
+        if isinstance(payload, dict):
+            value = payload.get("system_fingerprint")
+            if isinstance(value, str) and value:
+                self._system_fingerprint = value
+        return payload
 
     @property
     def endpoint_counts(self) -> dict[str, int]:
@@ -265,7 +321,9 @@ class OpenAIBackend:
             return HttpJob(
                 CHAT_PATH if chat else COMPLETIONS_PATH,
                 body,
-                lambda payload, latency, _server: [parse_generation(payload, latency, chat=chat)],
+                lambda payload, latency, _server: [
+                    parse_generation(self._observe(payload), latency, chat=chat)
+                ],
             )
         item = self._echo_item(request)
         parse = parse_rolling if item.rolling else parse_loglikelihood
@@ -273,7 +331,13 @@ class OpenAIBackend:
             COMPLETIONS_PATH,
             encode_body(echo_body(self.model, item.prompt)),
             lambda payload, latency, server: [
-                parse(payload, latency, prompt=item.prompt, boundary=item.boundary, server=server)
+                parse(
+                    self._observe(payload),
+                    latency,
+                    prompt=item.prompt,
+                    boundary=item.boundary,
+                    server=server,
+                )
             ],
         )
 
@@ -300,14 +364,18 @@ class OpenAIBackend:
             return HttpJob(
                 COMPLETIONS_PATH,
                 encode_body(body),
-                lambda payload, latency, _server: parse_generation_pack(payload, latency, prompts),
+                lambda payload, latency, _server: parse_generation_pack(
+                    self._observe(payload), latency, prompts
+                ),
                 hint,
             )
         items = [self._echo_item(r) for r in requests]
         return HttpJob(
             COMPLETIONS_PATH,
             encode_body(echo_body(self.model, [item.prompt for item in items])),
-            lambda payload, latency, server: parse_echo_pack(payload, latency, items, server),
+            lambda payload, latency, server: parse_echo_pack(
+                self._observe(payload), latency, items, server
+            ),
             hint,
         )
 

@@ -38,6 +38,7 @@ import aiohttp
 
 from lmaudit.backends.openai_pacing import AdaptiveLimit, Endpoint, EndpointPool, RetryPolicy
 from lmaudit.backends.openai_protocol import MalformedResponse, error_detail, retry_after_seconds
+from lmaudit.core.redact import redact
 from lmaudit.core.types import LmauditError, Response
 
 logger = logging.getLogger(__name__)
@@ -180,17 +181,20 @@ class HttpEngine:
         return self._session
 
     def scrub(self, text: str) -> str:
+        """`text` without the secrets (API key, URL passwords) and URL credentials."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return text
+        return redact(text)
 
-    async def attempt(self, endpoint: Endpoint, job: HttpJob) -> Sequence[Response] | Failure:
-        """Send one request to one endpoint; its responses or a classified failure."""
-        where = endpoint.display + job.path
+    async def exchange(
+        self, endpoint: Endpoint, method: str, path: str, body: bytes | None = None
+    ) -> tuple[int, bytes, str | None, float] | Failure:
+        """One HTTP exchange: (status, body, Retry-After, latency s) or a transport failure."""
+        where = endpoint.display + path
         endpoint.outstanding += 1
         start = time.perf_counter()
         try:
-            async with self.session().post(endpoint.base + job.path, data=job.body) as reply:
+            async with self.session().request(method, endpoint.url(path), data=body) as reply:
                 status = reply.status
                 raw = await reply.read()
                 retry_after = None if status < 300 else reply.headers.get("Retry-After")
@@ -206,19 +210,14 @@ class HttpEngine:
             )
         finally:
             endpoint.outstanding -= 1
-        latency = time.perf_counter() - start
-        if 200 <= status < 300:
-            try:
-                result = job.parse(json.loads(raw), latency, endpoint.display)
-            except (MalformedResponse, ValueError, KeyError, TypeError, IndexError) as exc:
-                detail = self.scrub(str(exc)) if isinstance(exc, MalformedResponse) else "bad JSON"
-                return Failure("malformed", f"malformed response from {where}: {detail}", True)
-            self.pool.succeeded(endpoint)
-            return result
+        return status, raw, retry_after, time.perf_counter() - start
+
+    def status_failure(
+        self, where: str, status: int, raw: bytes, retry_after: str | None
+    ) -> Failure:
+        """A non-2xx answer, classified (retryable, throttled, endpoint fault, Retry-After)."""
         message = f"{status} from {where}: {self.scrub(error_detail(raw))}"
         if status in RETRY_STATUSES or status >= 500:
-            if status >= 500:
-                self.pool.failed(endpoint)
             wait = retry_after_seconds(retry_after, time.time())
             return Failure(
                 str(status),
@@ -229,6 +228,31 @@ class HttpEngine:
                 None if wait is None else min(wait, MAX_RETRY_AFTER_S),
             )
         return Failure(str(status), message, False)
+
+    async def attempt(self, endpoint: Endpoint, job: HttpJob) -> Sequence[Response] | Failure:
+        """Send one request to one endpoint; its responses or a classified failure."""
+        where = endpoint.display + job.path
+        outcome = await self.exchange(endpoint, "POST", job.path, job.body)
+        if isinstance(outcome, Failure):
+            return outcome
+        status, raw, retry_after, latency = outcome
+        if 200 <= status < 300:
+            try:
+                result = job.parse(json.loads(raw), latency, endpoint.display)
+            except (MalformedResponse, ValueError, KeyError, TypeError, IndexError) as exc:
+                detail = self.scrub(str(exc)) if isinstance(exc, MalformedResponse) else "bad JSON"
+                return Failure("malformed", f"malformed response from {where}: {detail}", True)
+            self.pool.succeeded(endpoint)
+            return result
+        if status >= 500:
+            self.pool.failed(endpoint)
+        return self.status_failure(where, status, raw, retry_after)
+
+    def call(self, step: Callable[[], Any]) -> Any:
+        """Run the coroutine `step()` on the engine's loop and wait for its result."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="lmaudit-openai")
+        return self._executor.submit(self._run_step, step).result()
 
     def delay(self, failure: Failure, retry: int) -> float:
         if failure.retry_after is not None:

@@ -104,6 +104,11 @@ class Endpoint:
         self.served = 0
         self.failed = 0
 
+    def url(self, path: str) -> str:
+        """`path` (e.g. "/completions") under the base URL, before the base URL's query."""
+        head, sep, query = self.base.partition("?")
+        return head.rstrip("/") + path + sep + query
+
 
 class EndpointPool:
     """Least-outstanding choice among endpoints, avoiding recently failed ones."""

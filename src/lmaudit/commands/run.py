@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -101,21 +100,27 @@ def register(subparsers: Any) -> None:
 
 def _invocation_from_resume(args: argparse.Namespace) -> None:
     """Fill model, task and options from the manifest of the run being resumed."""
-    from lmaudit.core.store import MANIFEST
+    from lmaudit.core.redact import MASK, redact
+    from lmaudit.core.store import MANIFEST, read_json_object
     from lmaudit.core.types import LmauditError
 
     path = args.resume / MANIFEST
     if not path.is_file():
         raise LmauditError(f"nothing to resume: {args.resume} holds no {MANIFEST}")
-    invocation = json.loads(path.read_text(encoding="utf-8")).get("invocation") or {}
-    if not invocation:
+    invocation = read_json_object(path).get("invocation") or {}
+    if not isinstance(invocation, dict) or not invocation:
         raise LmauditError(f"{path} does not say how the run was started; rerun it instead")
     for name in ("model", "task"):
         stored = invocation.get(name)
         given = getattr(args, name)
-        if given is not None and given != stored:
-            raise LmauditError(f"--resume: the run used --{name} {stored}, not {given}")
-        setattr(args, name, stored)
+        if given is not None and redact(given) != stored:
+            raise LmauditError(f"--resume: the run used --{name} {stored}, not {redact(given)}")
+        if given is None and MASK in str(stored):
+            raise LmauditError(
+                f"--resume: the run's --{name} {stored} held a credential, which is never "
+                f"stored; give it again: --{name} SPEC"
+            )
+        setattr(args, name, given if given is not None else stored)
     args.stored_task_options = invocation.get("task_options") or {}
     args.stored_model_options = invocation.get("model_options") or {}
     args.limit = invocation.get("limit") if args.limit is None else args.limit
@@ -151,8 +156,10 @@ def _meter(args: argparse.Namespace, backend: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from lmaudit.backends.registry import load_scaled_backend
+    from lmaudit.commands._finished import print_finished_run
     from lmaudit.core.cache import RequestCache, default_cache_dir
     from lmaudit.core.preflight import preflight
+    from lmaudit.core.redact import redact
     from lmaudit.core.runner import run_task
     from lmaudit.core.store import default_run_dir
     from lmaudit.core.types import LmauditError
@@ -175,9 +182,6 @@ def run(args: argparse.Namespace) -> int:
     options = {**getattr(args, "stored_model_options", {}), **model_options(args)}
     if args.replicas is not None and args.replicas < 1:
         raise LmauditError(f"--replicas must be at least 1, got {args.replicas}")
-    backend: Any = load_scaled_backend(
-        args.model, options, replicas=args.replicas or 1, ray_address=args.ray_address
-    )
     task_ref = args.task
     if Path(task_ref).suffix in (".yaml", ".yml") and Path(task_ref).exists():
         task_ref = str(Path(task_ref).resolve())
@@ -189,6 +193,11 @@ def run(args: argparse.Namespace) -> int:
         "limit": args.limit,
         "seed": args.seed,
     }
+    if args.out is not None and print_finished_run(args.out, "run", {"invocation": invocation}):
+        return 0
+    backend: Any = load_scaled_backend(
+        args.model, options, replicas=args.replicas or 1, ray_address=args.ray_address
+    )
     meter = _meter(args, backend)
     cache = None if args.no_cache else RequestCache(args.cache_dir or default_cache_dir())
     run_dir = args.out or default_run_dir(task.name, args.model)
@@ -213,7 +222,10 @@ def run(args: argparse.Namespace) -> int:
         if callable(close):
             close()
     metrics = {name: est.to_dict() for name, est in outcome.metrics.items()}
-    title = f"{task.name} · {args.model} · {outcome.n_samples} samples · {outcome.seconds:.1f} s"
+    title = (
+        f"{task.name} · {redact(args.model)} · {outcome.n_samples} samples · "
+        f"{outcome.seconds:.1f} s"
+    )
     print(metrics_table(metrics, title=title))
     if outcome.usage:
         print(usage_line(outcome.usage))

@@ -31,36 +31,42 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Score the responses into a new run directory. `--out` must be missing or empty, or
+    hold an unfinished `lmaudit score` run (rewritten); a finished score run of the same
+    command prints its stored results; any other directory is left untouched."""
+    from lmaudit.commands._finished import print_finished_run
     from lmaudit.core.aggregate import aggregate_records
     from lmaudit.core.rescore import read_responses, score_rows, scorer_metrics
-    from lmaudit.core.store import RunWriter, base_manifest, default_run_dir
+    from lmaudit.core.runlock import RunLock
+    from lmaudit.core.store import RunWriter, base_manifest, default_run_dir, run_dir_state
     from lmaudit.report.table import metrics_table
     from lmaudit.scoring import get_scorer
+
     scorer = get_scorer(args.scorer) if args.scorer else _task_scorer(args.task)
+    identity = {
+        "task": args.task,
+        "responses": str(args.responses.resolve()),
+        "scorer": scorer.name,
+        "scorer_version": scorer.version,
+        "seed": args.seed,
+    }
+    run_dir = args.out or default_run_dir(args.task, "score")
+    if print_finished_run(run_dir, "score", identity):
+        return 0
     rows = read_responses(args.responses)
     records = score_rows(scorer, rows, source=args.responses)
-    run_dir = args.out or default_run_dir(args.task, "score")
-    writer = RunWriter(
-        run_dir,
-        base_manifest(
-            kind="score",
-            task=args.task,
-            responses=str(args.responses.resolve()),
-            scorer=scorer.name,
-            scorer_version=scorer.version,
-            seed=args.seed,
-            n_samples=len(records),
-        ),
-    )
-    writer.append(records)
-    metrics = aggregate_records(scorer_metrics(scorer), records, seed=args.seed)
-    writer.finish(
-        {
-            "task": args.task,
-            "n_samples": len(records),
-            "metrics": {name: est.to_dict() for name, est in metrics.items()},
-        }
-    )
+    with RunLock(run_dir):
+        run_dir_state(run_dir, "score")  # again, now that no one else can write it
+        writer = RunWriter(run_dir, base_manifest(kind="score", **identity, n_samples=len(records)))
+        writer.append(records)
+        metrics = aggregate_records(scorer_metrics(scorer), records, seed=args.seed)
+        writer.finish(
+            {
+                "task": args.task,
+                "n_samples": len(records),
+                "metrics": {name: est.to_dict() for name, est in metrics.items()},
+            }
+        )
     payload = {name: est.to_dict() for name, est in metrics.items()}
     print(
         metrics_table(payload, title=f"{args.task} · {args.responses} · {len(records)} responses")

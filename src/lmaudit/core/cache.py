@@ -8,16 +8,25 @@ Within a process one thread (the runner's) owns the connection.
 
 What is not cached: sampled generations without a seed (a second run should draw new
 samples) and models whose fingerprint has no revision (the weights could change).
+
+Served models (API backends): the `served` table remembers, per model name (the
+fingerprint without its revision), which identity was last seen and the last
+`system_fingerprint` its answers carried, so that a change can be announced and the old
+answers dropped (see `lmaudit.core.identity`).
+
+A file that is not an lmaudit cache (damaged, or another program's database) raises
+`CacheDamaged` naming the file; `remove_cache_file` deletes exactly that file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from lmaudit.core.serialize import mark_cached, response_from_dict, response_to_dict
@@ -36,6 +45,14 @@ _SCHEMA = (
     " key TEXT PRIMARY KEY, model TEXT NOT NULL, kind TEXT NOT NULL,"
     " body TEXT NOT NULL, created REAL NOT NULL) WITHOUT ROWID"
 )
+_SERVED_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS served ("
+    " name TEXT PRIMARY KEY, model TEXT NOT NULL, system_fingerprint TEXT)"
+)
+_COLUMNS = {
+    "answers": ["key", "model", "kind", "body", "created"],
+    "served": ["name", "model", "system_fingerprint"],
+}
 _LOOKUP_CHUNK = 500
 
 
@@ -47,6 +64,37 @@ def default_cache_dir() -> Path:
     from lmaudit.lab.paths import lmaudit_home
 
     return lmaudit_home() / "cache"
+
+
+class CacheDamaged(LmauditError):
+    """The cache file is damaged or belongs to another program; `path` names it."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        where = f" --cache-dir {path.parent}" if path.parent != default_cache_dir() else ""
+        super().__init__(
+            f"the request cache {path} is not readable as an lmaudit cache ({detail}); "
+            f"delete it with `lmaudit cache clear{where}`, or run with --no-cache"
+        )
+        self.path = path
+
+
+def remove_cache_file(path: Path) -> list[Path]:
+    """Delete the cache file `path` and its SQLite side files (-wal, -shm); those removed."""
+    removed = []
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if candidate.exists():
+            candidate.unlink()
+            removed.append(candidate)
+    return removed
+
+
+def _check_schema(db: sqlite3.Connection, path: Path) -> None:
+    """Raise `CacheDamaged` unless every table is one of ours with our columns."""
+    tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    for table in tables:
+        columns = [row[1] for row in db.execute(f"PRAGMA table_info('{table}')")]
+        if _COLUMNS.get(table) != columns:
+            raise CacheDamaged(path, f"foreign table {table!r}")
 
 
 def is_cacheable(fingerprint: Fingerprint, request: Request) -> bool:
@@ -69,17 +117,32 @@ class RequestCache:
 
     def __init__(self, directory: Path, *, busy_timeout_s: float = 120.0) -> None:
         self.directory = Path(directory).expanduser()
+        self.path = self.directory / CACHE_FILE
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self.path = self.directory / CACHE_FILE
             self._db = sqlite3.connect(
                 self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
             )
+        except (OSError, sqlite3.Error) as error:
+            raise LmauditError(
+                f"cannot open the request cache in {self.directory}: {error} "
+                "(choose another --cache-dir or pass --no-cache)"
+            ) from error
+        try:
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
-            self._write(lambda db: db.execute(_SCHEMA))
-        except (OSError, sqlite3.Error) as error:
+            _check_schema(self._db, self.path)
+            self._write(lambda db: (db.execute(_SCHEMA), db.execute(_SERVED_SCHEMA)))
+        except sqlite3.DatabaseError as error:
+            self._db.close()
+            if _is_busy(error):
+                raise LmauditError(f"the request cache {self.path} is busy: {error}") from error
+            raise CacheDamaged(self.path, str(error)) from error
+        except CacheDamaged:
+            self._db.close()
+            raise
+        except OSError as error:
             raise LmauditError(
                 f"cannot open the request cache in {self.directory}: {error} "
                 "(choose another --cache-dir or pass --no-cache)"
@@ -91,17 +154,30 @@ class RequestCache:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn SQLite damage (and unreadable stored answers) into `CacheDamaged`."""
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            if _is_busy(error):
+                raise LmauditError(f"the request cache {self.path} is busy: {error}") from error
+            raise CacheDamaged(self.path, str(error)) from error
+        except (ValueError, KeyError, TypeError) as error:
+            raise CacheDamaged(self.path, f"unreadable stored answer: {error}") from error
+
     def get_many(self, keys: Sequence[str]) -> dict[str, Response]:
         """The cached answers among `keys` (marked `usage.cached`)."""
         found: dict[str, Response] = {}
-        for start in range(0, len(keys), _LOOKUP_CHUNK):
-            chunk = list(keys[start : start + _LOOKUP_CHUNK])
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key, body FROM answers WHERE key IN ({marks})", chunk
-            ).fetchall()
-            for key, body in rows:
-                found[key] = mark_cached(response_from_dict(json.loads(body)))
+        with self._guard():
+            for start in range(0, len(keys), _LOOKUP_CHUNK):
+                chunk = list(keys[start : start + _LOOKUP_CHUNK])
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, body FROM answers WHERE key IN ({marks})", chunk
+                ).fetchall()
+                for key, body in rows:
+                    found[key] = mark_cached(response_from_dict(json.loads(body)))
         return found
 
     def put_many(self, entries: Iterable[tuple[str, str, Response]]) -> int:
@@ -118,31 +194,59 @@ class RequestCache:
             for key, model, response in entries
         ]
         if rows:
-            self._write(
-                lambda db: db.executemany(
-                    "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)", rows
+            with self._guard():
+                self._write(
+                    lambda db: db.executemany(
+                        "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)", rows
+                    )
                 )
-            )
         return len(rows)
 
     def stats(self) -> Mapping[str, int]:
         """Entries per model fingerprint."""
-        rows = self._db.execute("SELECT model, COUNT(*) FROM answers GROUP BY model").fetchall()
+        with self._guard():
+            rows = self._db.execute("SELECT model, COUNT(*) FROM answers GROUP BY model").fetchall()
         return {model: int(count) for model, count in rows}
 
-    def clear(self, model: str | None = None) -> int:
-        """Delete every entry (or one model's); returns how many went."""
+    def clear(self, model: str | None = None, *, before: float | None = None) -> int:
+        """Delete every entry (or one model's; with `before`, only those stored before that
+        Unix time); returns how many went."""
         deleted = 0
+        where: list[str] = []
+        args: list[object] = []
+        if model is not None:
+            where.append("model = ?")
+            args.append(model)
+        if before is not None:
+            where.append("created < ?")
+            args.append(before)
+        sql = "DELETE FROM answers" + (" WHERE " + " AND ".join(where) if where else "")
 
         def delete(db: sqlite3.Connection) -> None:
             nonlocal deleted
-            if model is None:
-                deleted = db.execute("DELETE FROM answers").rowcount
-            else:
-                deleted = db.execute("DELETE FROM answers WHERE model = ?", (model,)).rowcount
+            deleted = db.execute(sql, args).rowcount
 
-        self._write(delete)
+        with self._guard():
+            self._write(delete)
         return deleted
+
+    def served(self, name: str) -> tuple[str, str | None] | None:
+        """(model fingerprint key, last system_fingerprint) last recorded for a model name."""
+        with self._guard():
+            row = self._db.execute(
+                "SELECT model, system_fingerprint FROM served WHERE name = ?", (name,)
+            ).fetchone()
+        return None if row is None else (str(row[0]), row[1])
+
+    def record_served(self, name: str, model: str, system_fingerprint: str | None) -> None:
+        """Remember the identity (and system_fingerprint) now served under `name`."""
+        with self._guard():
+            self._write(
+                lambda db: db.execute(
+                    "INSERT OR REPLACE INTO served VALUES (?, ?, ?)",
+                    (name, model, system_fingerprint),
+                )
+            )
 
     def close(self) -> None:
         self._db.close()
@@ -168,3 +272,8 @@ class RequestCache:
                 self._db.execute("ROLLBACK")
                 raise
             return
+
+
+def _is_busy(error: sqlite3.Error) -> bool:
+    text = str(error)
+    return "locked" in text or "busy" in text

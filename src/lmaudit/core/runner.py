@@ -9,7 +9,6 @@ arrives, to the run journal (crash-safe resume), the request cache and the cost 
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -22,8 +21,17 @@ from tqdm import tqdm
 from lmaudit.core.aggregate import aggregate_records
 from lmaudit.core.backend import Backend, StreamingBackend, check_capabilities
 from lmaudit.core.cache import RequestCache, cache_key, is_cacheable
+from lmaudit.core.identity import ServedModelCheck, identify
 from lmaudit.core.journal import ResponseJournal
-from lmaudit.core.store import MANIFEST, RESULTS, RunWriter, base_manifest, spec_hash
+from lmaudit.core.runlock import RunLock
+from lmaudit.core.store import (
+    MANIFEST,
+    RunWriter,
+    base_manifest,
+    read_json_object,
+    run_dir_state,
+    spec_hash,
+)
 from lmaudit.core.task import Task
 from lmaudit.core.types import (
     LmauditError,
@@ -108,7 +116,9 @@ def execute_requests(
 ) -> list[Response]:
     """Answer requests, each distinct request once; results in input order.
 
-    Answers already in the `journal` (a resumed run) or the `cache` are not sent again.
+    Answers already in the `journal` (a resumed run) or the `cache` are not sent again;
+    with a cache, a served model is identified first and its cached answers are reused only
+    while it is the same model (see `lmaudit.core.identity`: one request may be re-asked).
     A streaming backend answers everything at once and each answer is journaled as it
     arrives; other backends get chunks of `chunk_size` requests of one kind (the journal
     then advances chunk by chunk). `meter` may refuse requests (the budget): the finished
@@ -126,7 +136,8 @@ def execute_requests(
             answers[i] = known
             if meter is not None and known is not None:
                 meter.settle(distinct[i], known)  # earlier attempts' spending counts
-    fingerprint = backend.fingerprint
+    fingerprint = identify(backend) if cache is not None else backend.fingerprint
+    check = ServedModelCheck(backend, cache, fingerprint)
     cache_keys: dict[int, str] = {}
     if cache is not None:
         cache_keys = {
@@ -135,8 +146,20 @@ def execute_requests(
             if answer is None and is_cacheable(fingerprint, distinct[i])
         }
         hits = cache.get_many(list(cache_keys.values()))
+        hit_indices = [i for i, key in cache_keys.items() if key in hits]
+        if check.needs_probe(len(hit_indices)):
+            probe = hit_indices[0]
+            fresh = _ask_one(backend, distinct[probe])
+            answers[probe] = fresh
+            if meter is not None:
+                meter.settle(distinct[probe], fresh)
+            if journal is not None:
+                journal.append(keys[probe], fresh)
+            if not check.hits_still_valid():
+                hits = {}
+            cache.put_many([(cache_keys[probe], fingerprint.key(), fresh)])
         for i, key in cache_keys.items():
-            if key in hits:
+            if key in hits and answers[i] is None:
                 answers[i] = hits[key]
                 if journal is not None:
                     journal.append(keys[i], hits[key])
@@ -169,6 +192,7 @@ def execute_requests(
                 _answer_in_chunks(backend, distinct, pending, sink, meter, bar, chunk_size)
         finally:
             sink.flush()
+            check.finish()
     missing = sum(answer is None for answer in answers)
     if missing:
         done = len(distinct) - missing
@@ -180,6 +204,17 @@ def execute_requests(
             )
         raise LmauditError(f"the backend answered only {done} of {len(distinct)} requests")
     return [answers[unique[r]] for r in requests]  # type: ignore[misc]
+
+
+def _ask_one(backend: Backend, request: Request) -> Response:
+    """One request answered by the backend (no cache, no journal)."""
+    methods: dict[RequestKind, Callable[..., list[Any]]] = {
+        RequestKind.LOGLIKELIHOOD: backend.loglikelihood,
+        RequestKind.LOGLIKELIHOOD_ROLLING: backend.loglikelihood_rolling,
+        RequestKind.GENERATE: backend.generate,
+    }
+    answer: Response = methods[request.kind]([request])[0]
+    return answer
 
 
 def _answer_streaming(
@@ -307,18 +342,19 @@ def _prepare_run_dir(run_dir: Path, manifest: dict[str, Any], *, resume: bool) -
     """The manifest to write: a new one, or the stored one of the run being resumed.
 
     An unfinished run directory of the same model and task is resumed (so re-running the
-    same command continues); anything else in the way is a clear error.
+    same command continues); anything else in the way is a clear error (see
+    `store.run_dir_state`: other directories are never overwritten).
     """
-    stored_path = run_dir / MANIFEST
-    if (run_dir / RESULTS).exists():
+    state = run_dir_state(run_dir, "run")
+    if state == "finished":
         raise LmauditError(
             f"{run_dir} already holds a finished run (results.json); choose another --out"
         )
-    if not stored_path.exists():
+    if state == "new":
         if resume:
             raise LmauditError(f"nothing to resume: {run_dir} holds no lmaudit run")
         return manifest
-    stored = json.loads(stored_path.read_text(encoding="utf-8"))
+    stored = read_json_object(run_dir / MANIFEST)
     for field in ("model_fingerprint", "task_spec_hash", "limit"):
         if stored.get(field) != manifest.get(field):
             raise LmauditError(
@@ -347,18 +383,24 @@ def run_task(
 ) -> RunOutcome:
     """Evaluate `task` on `backend` and store everything in `run_dir`.
 
-    Every answer is journaled in `run_dir` as it arrives; an unfinished `run_dir` of the
-    same model and task is resumed without sending its journaled requests again.
+    The served model is identified first (an API backend asks its server, so a wrong key
+    fails here). `run_dir` is locked while it is written (a second writer refuses). Every
+    answer is journaled in `run_dir` as it arrives; an unfinished `run_dir` of the same
+    model and task is resumed without sending its journaled requests again.
     `invocation` (model spec and options, task and options, limit, seed) is stored in the
-    manifest so that `lmaudit run --resume RUN_DIR` can rebuild the run.
+    manifest so that `lmaudit run --resume RUN_DIR` can rebuild the run; credentials in
+    URLs are redacted from everything stored.
     """
     start = time.perf_counter()
     spec = task.spec()
     samples = select_samples(task, limit)
+    fingerprint = identify(backend)
+    served = getattr(backend, "served_model", None)
     manifest = base_manifest(
         kind="run",
         model_spec=model_spec,
-        model_fingerprint=backend.fingerprint.key(),
+        model_fingerprint=fingerprint.key(),
+        **({"served_model": served} if served else {}),
         task=task.name,
         task_spec=spec,
         task_spec_hash=spec_hash(spec),
@@ -368,45 +410,42 @@ def run_task(
         invocation=invocation,
     )
     run_dir = Path(run_dir)
-    manifest = _prepare_run_dir(run_dir, manifest, resume=resume)
-    writer = RunWriter(run_dir, manifest)
-    journal = ResponseJournal(run_dir)
-    try:
-        records, responses = evaluate_with_responses(
-            task,
-            backend,
-            samples,
-            show_progress=show_progress,
-            cache=cache,
-            journal=journal,
-            meter=meter,
-            chunk_size=chunk_size,
-        )
-    except LmauditError as error:
-        raise type(error)(
-            f"{error}. Finished answers are kept in {run_dir}; continue with "
-            f"`lmaudit run --resume {run_dir}`"
-        ) from error
-    finally:
-        journal.close()
-    writer.append(records)
-    metrics = aggregate_records(task.metrics, records, seed=seed)
-    seconds = time.perf_counter() - start
-    price = None if meter is None else meter.price
-    extra: dict[str, Any] = {"seconds": round(seconds, 3)}
-    usage = usage_summary(responses, price)
-    if usage["prompt_tokens"] or usage["completion_tokens"] or usage["cached"] or price:
-        extra["usage"] = usage
-    scoring_path = getattr(backend, "scoring_path", None)
-    if scoring_path is not None:
-        extra["scoring_path"] = scoring_path
-        writer.update_manifest(scoring_path=scoring_path)
-    writer.finish(results_payload(task, metrics, len(records), **extra))
+    _prepare_run_dir(run_dir, manifest, resume=resume)  # refuse early, before locking
+    with RunLock(run_dir):
+        manifest = _prepare_run_dir(run_dir, manifest, resume=resume)
+        writer = RunWriter(run_dir, manifest)
+        journal = ResponseJournal(run_dir)
+        try:
+            records, responses = evaluate_with_responses(
+                task,
+                backend,
+                samples,
+                show_progress=show_progress,
+                cache=cache,
+                journal=journal,
+                meter=meter,
+                chunk_size=chunk_size,
+            )
+        except LmauditError as error:
+            raise type(error)(
+                f"{error}. Finished answers are kept in {run_dir}; continue with "
+                f"`lmaudit run --resume {run_dir}`"
+            ) from error
+        finally:
+            journal.close()
+        writer.append(records)
+        metrics = aggregate_records(task.metrics, records, seed=seed)
+        seconds = time.perf_counter() - start
+        price = None if meter is None else meter.price
+        extra: dict[str, Any] = {"seconds": round(seconds, 3)}
+        usage = usage_summary(responses, price)
+        if usage["prompt_tokens"] or usage["completion_tokens"] or usage["cached"] or price:
+            extra["usage"] = usage
+        writer.finish(results_payload(task, metrics, len(records), **extra))
     return RunOutcome(
         run_dir=run_dir,
         metrics=metrics,
         n_samples=len(records),
         seconds=seconds,
         usage=extra.get("usage"),
-        scoring_path=scoring_path,
     )

@@ -7,6 +7,13 @@
 - `samples.parquet`: one row per sample (prompt, response, extracted, target, scores,
   `choice_logprobs`), written when the run completes.
 - `results.json`: every metric as `{value, ci_low, ci_high, n, ...}`.
+- `run.lock`: held while the directory is written (see `lmaudit.core.runlock`).
+
+What may be written where (`run_dir_state`): a missing or empty directory takes a new run;
+a directory of another kind (no manifest, or another command's manifest) is never touched;
+a finished run (results.json) is never overwritten. Credentials inside URLs never reach
+the manifest (`lmaudit.core.redact`). Damaged JSON files raise one `LmauditError` line
+naming the file.
 """
 
 from __future__ import annotations
@@ -21,11 +28,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
 from lmaudit import __version__
+from lmaudit.core.redact import redact, redact_json
+from lmaudit.core.runlock import LOCK_FILE
 from lmaudit.core.types import LmauditError, SampleRecord
 
 MANIFEST = "manifest.json"
@@ -69,18 +78,23 @@ def library_versions() -> dict[str, str]:
 
 
 def base_manifest(**fields: Any) -> dict[str, Any]:
-    """A manifest with the environment filled in; `fields` add run-specific entries."""
-    return {
-        "lmaudit_version": __version__,
-        "git_hash": git_hash(),
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "libraries": library_versions(),
-        **fields,
-    }
+    """A manifest with the environment filled in; `fields` add run-specific entries.
+    Every string goes through `redact` (no credential in a stored URL or model spec)."""
+    return redact_json(
+        {
+            "lmaudit_version": __version__,
+            "git_hash": git_hash(),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "libraries": library_versions(),
+            **fields,
+        }
+    )
 
 
 def default_run_dir(task: str, model: str) -> Path:
+    """`runs/<time>-<task>-<model>` (the model spec redacted, unsafe characters as `_`)."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    model = redact(model)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{task}-{model}")
     return Path("runs") / f"{stamp}-{safe[:80]}"
 
@@ -114,15 +128,68 @@ def record_to_row(record: SampleRecord) -> dict[str, Any]:
     return row
 
 
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`; one `LmauditError` line naming the file when it is
+    missing, unreadable, not UTF-8, not JSON (or nested too deep, or with integers over
+    Python's 4,300-digit limit), or not an object."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        value = json.loads(text)
+    except FileNotFoundError as error:
+        raise LmauditError(f"{path} is missing") from error
+    except OSError as error:
+        raise LmauditError(f"cannot read {path}: {error.strerror or error}") from error
+    except UnicodeDecodeError as error:
+        raise LmauditError(f"{path} is damaged: not UTF-8 text (byte {error.start})") from error
+    except json.JSONDecodeError as error:
+        raise LmauditError(
+            f"{path} is damaged: not valid JSON ({error.msg} at line {error.lineno}, "
+            f"column {error.colno})"
+        ) from error
+    except (ValueError, RecursionError) as error:
+        raise LmauditError(f"{path} is damaged: {str(error)[:120] or 'too deep'}") from error
+    if not isinstance(value, dict):
+        raise LmauditError(f"{path} is damaged: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+RunState = Literal["new", "unfinished", "finished"]
+
+
+def run_dir_state(run_dir: Path, kind: str) -> RunState:
+    """Whether `run_dir` can take a run of `kind` ("run", "score"): "new" (missing or
+    empty), "unfinished" or "finished" (a run of that kind). A directory holding anything
+    else, or a run of another kind, raises `LmauditError` (it is never overwritten)."""
+    root = Path(run_dir)
+    if root.exists() and not root.is_dir():
+        raise LmauditError(f"{root} is a file, not a run directory; choose another --out")
+    entries = [p.name for p in root.iterdir()] if root.is_dir() else []
+    if not [name for name in entries if name != LOCK_FILE]:
+        return "new"
+    if MANIFEST not in entries:
+        raise LmauditError(
+            f"{root} is not empty and holds no lmaudit run (no {MANIFEST}); it is left "
+            "untouched: choose another --out"
+        )
+    stored = read_json_object(root / MANIFEST).get("kind", "run")
+    if stored != kind:
+        raise LmauditError(
+            f"{root} holds an `lmaudit {stored}` run, not an `lmaudit {kind}` run; it is left "
+            "untouched: choose another --out"
+        )
+    return "finished" if RESULTS in entries else "unfinished"
+
+
 class RunWriter:
-    """Writes one run directory. Appends are line-buffered and fsynced."""
+    """Writes one run directory (the caller holds its `RunLock` and has checked
+    `run_dir_state`). Appends are line-buffered and fsynced."""
 
     def __init__(self, run_dir: Path, manifest: Mapping[str, Any]) -> None:
         self.run_dir = Path(run_dir)
         if (self.run_dir / RESULTS).exists():
             raise LmauditError(f"{self.run_dir} already holds a finished run; choose another --out")
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(self.run_dir / MANIFEST, dict(manifest))
+        _write_json(self.run_dir / MANIFEST, redact_json(dict(manifest)))
         self._records = open(self.run_dir / RECORDS, "w", encoding="utf-8")  # noqa: SIM115
         self._rows: list[dict[str, Any]] = []
 
@@ -168,9 +235,12 @@ def load_run(path: str | Path) -> Run:
     missing = [n for n in (MANIFEST, SAMPLES, RESULTS) if not (root / n).is_file()]
     if missing:
         raise LmauditError(f"{root} is not a finished lmaudit run (missing {', '.join(missing)})")
-    return Run(
-        path=root,
-        manifest=json.loads((root / MANIFEST).read_text()),
-        samples=pd.read_parquet(root / SAMPLES),
-        results=json.loads((root / RESULTS).read_text()),
-    )
+    manifest = read_json_object(root / MANIFEST)
+    results = read_json_object(root / RESULTS)
+    try:
+        samples = pd.read_parquet(root / SAMPLES)
+    except Exception as error:  # pyarrow raises many types for a damaged file
+        raise LmauditError(
+            f"{root / SAMPLES} is damaged: {type(error).__name__}: {str(error)[:120]}"
+        ) from error
+    return Run(path=root, manifest=manifest, samples=samples, results=results)
