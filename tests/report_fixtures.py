@@ -15,6 +15,7 @@ clean model's are drawn alike. The clean model's first answer is a script-inject
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -150,6 +151,31 @@ def make_contamination(out: Path, spec: str, contaminated: bool, seed: int = 0) 
     return out
 
 
+def make_scan(out: Path, leaked: int = 3) -> Path:
+    """A corpus scan (8-grams) of the first LIMIT arith test items against a corpus that
+    holds the first `leaked` of them verbatim, as `lmaudit audit` runs it."""
+    from lmaudit.contamination.items import benchmark_grams
+    from lmaudit.contamination.matching import ReadOptions
+    from lmaudit.contamination.scan import ScanConfig, scan_corpus
+    from lmaudit.contamination.scan_report import write_scan_run
+
+    # arith's metadata "fields" hold the template id, not the text: scan the question itself
+    samples = [dataclasses.replace(s, metadata={})
+               for s in load_task("arith", {}).samples()[:LIMIT]]
+    corpus = out.parent / f"{out.name}-corpus.jsonl"
+    corpus.parent.mkdir(parents=True, exist_ok=True)
+    with corpus.open("w") as handle:
+        for i, sample in enumerate(samples[:leaked]):
+            handle.write(json.dumps({"id": f"doc{i}", "text": sample.input + " "
+                                     + str(sample.target)}) + "\n")
+        handle.write(json.dumps({"id": "filler", "text": "nothing to see here " * 20}) + "\n")
+    config = ScanConfig(n=8, span=6, workers=1, read=ReadOptions("text", "id"))
+    result = scan_corpus(benchmark_grams(samples, config.n, config.span), [str(corpus)], config)
+    write_scan_run(out, result, config, {"task": "arith", "corpus": [str(corpus)],
+                                         "semantic": False})
+    return out
+
+
 def make_audit(root: Path) -> Path:
     """An audit directory with real stage dirs, a pending and a failed stage."""
     clean, dirty = clean_backend(), dirty_backend()
@@ -170,6 +196,13 @@ def make_audit(root: Path) -> Path:
         stage("probe", spec, "arith", f"probes/{short}")
         make_contamination(root / "contamination" / short, spec, short == "dirty")
         stage("contamination", spec, "arith", f"contamination/{short}")
+    make_scan(root / "contamination-scan" / "arith")
+    stages.append({"id": "contamination/-/arith/scan", "kind": "contamination", "model": None,
+                   "task": "arith", "variant": "scan", "dir": "contamination-scan/arith",
+                   "state": "done", "error": None})
+    stages.append({"id": "contamination/-/arith_mc/scan", "kind": "contamination",
+                   "model": None, "task": "arith_mc", "variant": "scan",
+                   "dir": "contamination-scan/arith_mc", "state": "pending", "error": None})
     make_run(root / "runs" / "clean" / "arith-p2", "arith", clean_backend(0.5), "lab:clean")
     stage("prompt_variant", "lab:clean", "arith", "runs/clean/arith-p2", variant="prompt-2")
     stage("probe", "lab:clean", "arith_mc", "probes/clean-mc", state="pending")

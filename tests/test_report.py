@@ -62,6 +62,8 @@ def test_cards_and_trust(report: AuditReport, audit_dir: Path) -> None:
         assert card.score.estimate.value == stored["value"]
         assert card.score.estimate.ci_low == stored["ci_low"]
         assert card.cost is not None and card.cost.prompt_tokens == 20 * LIMIT
+    for card in (clean, dirty):  # the model-independent corpus scan reaches both cards
+        assert card.scan is not None and (card.scan.n_items, card.scan.dirty) == (LIMIT, 3)
     assert dirty.probe is not None and dirty.probe.primary_family is not None
     assert dirty.probe.primary_family.drop.value == -1.0
     assert dirty.probe.primary_family.per_set == (0.0,) * 5
@@ -75,12 +77,14 @@ def test_cards_and_trust(report: AuditReport, audit_dir: Path) -> None:
 
 def test_unfinished_stages_are_missing_not_fatal(report: AuditReport, audit_dir: Path,
                                                  tmp_path: Path) -> None:
-    assert report.card("lab:clean", "arith_mc").missing == ("probe pending",)
+    # the pending corpus scan of arith_mc is model-independent: every arith_mc card says so
+    assert report.card("lab:clean", "arith_mc").missing == (
+        "contamination scan pending", "probe pending")
     dirty_mc = report.card("lab:dirty", "arith_mc")
-    assert dirty_mc.missing == (
-        "contamination failed: backend gives no next-token statistics",)
+    assert dirty_mc.missing == ("contamination scan pending",
+                                "contamination failed: backend gives no next-token statistics")
     assert dirty_mc.trust.level == CAUTION and "Not run" in dirty_mc.trust.sentence
-    assert [s.state for s in report.stages].count("done") == 9
+    assert [s.state for s in report.stages].count("done") == 10
     # a stage marked done whose directory vanished, and a model with no run at all
     copy = tmp_path / "audit"
     shutil.copytree(audit_dir, copy)

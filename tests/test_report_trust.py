@@ -91,3 +91,17 @@ def test_missing_score_and_missing_stages() -> None:
     assert trust.level == CAUTION and "run failed: boom" in trust.sentence
     trust = assess_trust(SCORE, probe(0.0, -0.02, 0.02), None, missing=("contamination pending",))
     assert trust.level == TRUSTED and trust.sentence.endswith("Not run: contamination pending.")
+
+
+def test_dirty_corpus_scan_is_caution() -> None:
+    from lmaudit.report.model import CorpusScan
+
+    def scan(dirty: int) -> CorpusScan:
+        return CorpusScan("t", 100, 30, 2, dirty, 13, 5, 1000, ("13-gram overlap",), "")
+
+    none = contamination(NONE)
+    trust = assess_trust(SCORE, probe(0.0, -0.02, 0.02), none, scan=scan(12))
+    assert trust.level == CAUTION and "12.0% of the items are in the scanned corpus" in \
+        trust.sentence
+    trust = assess_trust(SCORE, probe(0.0, -0.02, 0.02), none, scan=scan(4))
+    assert trust.level == TRUSTED and "4 of 100 items dirty" in trust.sentence

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from lmaudit.contamination.verdicts import Signal, parse_operating_characteristi
 from lmaudit.report.model import (
     Calibration,
     ContaminationEvidence,
+    CorpusScan,
     CostSummary,
     FamilyDrop,
     ProbeEvidence,
@@ -160,6 +161,44 @@ def probe_evidence(model: str, task: str, payload: Mapping[str, Any]) -> ProbeEv
         primary=payload.get("primary_family"),
         verdict=str(payload.get("verdict", "")),
         families=tuple(families),
+    )
+
+
+def merge_probes(probes: Sequence[ProbeEvidence]) -> ProbeEvidence | None:
+    """One model × task's probe runs (one per probe stage) as one piece of evidence: every
+    family of every run (first run wins on a repeated family); the primary family is
+    `symbolic` when present, else the first run's primary."""
+    if not probes:
+        return None
+    if len(probes) == 1:
+        return probes[0]
+    families: dict[str, FamilyDrop] = {}
+    for probe in probes:
+        for family in probe.families:
+            families.setdefault(family.family, family)
+    first = probes[0]
+    primary = "symbolic" if "symbolic" in families else first.primary
+    verdict = families[primary].verdict if primary in families else first.verdict
+    return ProbeEvidence(first.model, first.task, first.metric, first.original, first.n_items,
+                         min(p.consistency for p in probes), primary, verdict,
+                         tuple(families.values()))
+
+
+def corpus_scan(task: str, payload: Mapping[str, Any]) -> CorpusScan:
+    """A corpus scan's summary.json (`contamination.scan_report.summary`)."""
+    counts = payload.get("counts") or {}
+    settings = payload.get("settings") or {}
+    return CorpusScan(
+        task=task,
+        n_items=int(counts.get("items") or 0),
+        flagged_ngram=int(counts.get("flagged_ngram") or 0),
+        answer_anchored=int(counts.get("answer_anchored") or 0),
+        dirty=int(counts.get("dirty") or 0),
+        ngram=int(settings.get("n") or 0),
+        corpus_documents=int(payload.get("corpus_documents") or 0),
+        corpus_bytes=int(payload.get("corpus_bytes") or 0),
+        checks=tuple(str(c) for c in payload.get("checks") or ()),
+        note=str(payload.get("note") or ""),
     )
 
 

@@ -83,6 +83,17 @@ def _contamination(card: TrustCard) -> str:
             f"</span><ul>{''.join(rows)}</ul></dd>")
 
 
+def _scan(card: TrustCard) -> str:
+    scan = card.scan
+    if scan is None:
+        return ""
+    return (f'<dt>corpus scan</dt><dd><span class="scan" data-value="{scan.dirty}">'
+            f"{scan.dirty} of {scan.n_items} items dirty</span>, {scan.flagged_ngram} "
+            f"flagged by {scan.ngram}-grams, {scan.answer_anchored} answer-anchored "
+            f'<span class="muted">({scan.corpus_documents:,} documents, '
+            f"{scan.corpus_bytes / 1e6:.1f} MB; {e(', '.join(scan.checks))})</span></dd>")
+
+
 def _calibration(card: TrustCard) -> str:
     cal = card.calibration
     if cal is None:
@@ -121,7 +132,7 @@ def card_html(card: TrustCard) -> str:
         f'<article class="card {level}" data-model="{e(card.model)}" data-task="{e(card.task)}"'
         f' data-trust="{e(card.trust.level)}">'
         f'<h3>{e(card.model)} · {e(card.task)} <span class="level">{e(card.trust.level)}'
-        f"</span></h3><dl>{_score(card)}{_probe(card)}{_contamination(card)}"
+        f"</span></h3><dl>{_score(card)}{_probe(card)}{_contamination(card)}{_scan(card)}"
         f"{_calibration(card)}{_failure_and_cost(card)}</dl>"
         + (f"<ul>{missing}</ul>" if missing else "")
         + f'<p class="sentence">{e(card.trust.sentence)}</p></article>'

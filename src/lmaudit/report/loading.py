@@ -8,6 +8,8 @@ A path is recognised by what it holds:
 - a **probe** run: `manifest.json` with `kind: "probe"` and `probe_results.json`;
 - a **contamination test**: `manifest.json` with `kind: "contamination-test"` and
   `report.json` (or `results.json` holding the same report);
+- a **corpus scan**: `manifest.json` with `kind: "contamination_scan"` and `summary.json`
+  (model-independent: its evidence goes to every card of its task);
 - a **run**: `manifest.json`, `results.json` and `samples.parquet` (`lmaudit run`/`score`).
 
 Model and task come from the audit stage when there is one, else from the manifest
@@ -32,6 +34,7 @@ from lmaudit.report.model import (
     AuditInfo,
     AuditReport,
     ContaminationEvidence,
+    CorpusScan,
     ProbeEvidence,
     PromptSpread,
     Provenance,
@@ -46,11 +49,12 @@ AUDIT_JSON = "audit.json"
 AUDIT_FORMAT = "lmaudit.audit/1"
 PROBE_RESULTS = "probe_results.json"
 CONTAMINATION_REPORT = "report.json"
+SCAN_SUMMARY = "summary.json"
 
 
 @dataclass(frozen=True)
 class _Loaded:
-    kind: str  # run | probe | contamination | prompt_variant
+    kind: str  # run | probe | contamination | scan | prompt_variant
     model: str
     task: str
     variant: str | None
@@ -60,6 +64,7 @@ class _Loaded:
     frame: pd.DataFrame | None = None
     probe: ProbeEvidence | None = None
     contamination: ContaminationEvidence | None = None
+    scan: CorpusScan | None = None
 
 
 @dataclass
@@ -89,6 +94,8 @@ def _kind_of(root: Path) -> str:
     manifest = _read_json(root / MANIFEST)
     if manifest.get("kind") == "probe" and (root / PROBE_RESULTS).is_file():
         return "probe"
+    if manifest.get("kind") == "contamination_scan" or (root / SCAN_SUMMARY).is_file():
+        return "scan"
     if str(manifest.get("kind", "")).startswith("contamination"):
         return "contamination"
     return "run"
@@ -97,6 +104,11 @@ def _kind_of(root: Path) -> str:
 def _load_dir(root: Path, kind: str, model: str | None = None, task: str | None = None,
               variant: str | None = None) -> _Loaded:
     manifest = _read_json(root / MANIFEST)
+    if kind == "scan":
+        task = task or str(manifest.get("task") or manifest.get("benchmark") or "?")
+        payload = _read_json(root / SCAN_SUMMARY)
+        return _Loaded("scan", "", task, "scan", root, manifest, payload,
+                       scan=evidence.corpus_scan(task, payload))
     if kind == "contamination":
         source = root / CONTAMINATION_REPORT
         payload = _read_json(source if source.is_file() else root / RESULTS)
@@ -146,7 +158,7 @@ def _load_audit(root: Path, collected: _Collected) -> None:
     for stage in index.get("stages", []):
         status = StageStatus(
             id=str(stage.get("id", "")), kind=str(stage.get("kind", "run")),
-            model=str(stage.get("model", "")), task=str(stage.get("task", "")),
+            model=str(stage.get("model") or ""), task=str(stage.get("task") or ""),
             variant=stage.get("variant"), state=str(stage.get("state", "pending")),
             error=stage.get("error"), dir=stage.get("dir"),
         )
@@ -157,6 +169,8 @@ def _load_audit(root: Path, collected: _Collected) -> None:
             _add_missing(collected, status.model, status.task, f"{label} {status.state}{why}")
             continue
         kind = {"prompt_variant": "run"}.get(status.kind, status.kind)
+        if status.kind == "contamination" and status.variant == "scan":
+            kind = "scan"
         try:
             loaded = _load_dir(root / status.dir, kind, status.model, status.task,
                                status.variant if status.kind == "prompt_variant" else None)
@@ -181,10 +195,8 @@ def _originals(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cards(collected: _Collected) -> list[TrustCard]:
-    keys: list[tuple[str, str]] = []
-    for item in collected.loaded:
-        keys.append((item.model, item.task))
-    keys += list(collected.missing)
+    keys = [(x.model, x.task) for x in collected.loaded if x.model]
+    keys += [k for k in collected.missing if k[0]]
     order = {m: i for i, m in enumerate(collected.models)}
     keys = list(dict.fromkeys(keys))
     tasks = list(dict.fromkeys(k[1] for k in keys))
@@ -196,11 +208,13 @@ def _cards(collected: _Collected) -> list[TrustCard]:
         probe_run = next((x for x in items if x.kind == "probe"), None)
         scored = base or probe_run
         contamination = next((x.contamination for x in items if x.contamination), None)
-        probe = probe_run.probe if probe_run is not None else None
+        probe = evidence.merge_probes([x.probe for x in items if x.probe is not None])
+        scan = next((x.scan for x in collected.loaded if x.scan and x.task == task), None)
         score = evidence.score_evidence(scored.results) if scored else None
         metric = score.metric if score else None
         failure = evidence.extraction_failure(scored.results, metric) if scored else None
-        missing = tuple(collected.missing.get((model, task), []))
+        missing = tuple(collected.missing.get(("", task), [])
+                        + collected.missing.get((model, task), []))
         cards.append(TrustCard(
             model=model, task=task, score=score, probe=probe, contamination=contamination,
             calibration=(evidence.calibration(scored.results, scored.frame)
@@ -208,8 +222,9 @@ def _cards(collected: _Collected) -> list[TrustCard]:
             extraction_failure=failure,
             cost=evidence.cost_summary(base.results) if base else None,
             reference=collected.references.get(task),
-            trust=assess_trust(score, probe, contamination, failure, missing),
+            trust=assess_trust(score, probe, contamination, failure, missing, scan),
             missing=missing,
+            scan=scan,
         ))
     return cards
 
@@ -269,7 +284,7 @@ def load_report(paths: Sequence[Path | str]) -> AuditReport:
         else:
             collected.loaded.append(_load_dir(root, kind))
     for item in collected.loaded:
-        if item.model not in collected.models:
+        if item.model and item.model not in collected.models:
             collected.models.append(item.model)
     cards = _cards(collected)
     viewer_runs = [RunSamples(x.model, x.task, x.variant, x.frame,

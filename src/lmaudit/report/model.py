@@ -103,6 +103,28 @@ class ContaminationEvidence:
 
 
 @dataclass(frozen=True)
+class CorpusScan:
+    """A corpus scan of a task's items (model-independent, `contamination scan`): how many
+    items share an n-gram with the corpus, answer-anchored matches, Llama-2 `dirty` items
+    (>= 80% of words in matched spans), and which checks ran."""
+
+    task: str
+    n_items: int
+    flagged_ngram: int
+    answer_anchored: int
+    dirty: int
+    ngram: int
+    corpus_documents: int
+    corpus_bytes: int
+    checks: tuple[str, ...]
+    note: str
+
+    @property
+    def dirty_share(self) -> float:
+        return self.dirty / self.n_items if self.n_items else 0.0
+
+
+@dataclass(frozen=True)
 class Calibration:
     """ECE (10 equal-width bins), Brier (multi-class, 0 to 2) and the reliability bins."""
 
@@ -146,6 +168,7 @@ class TrustCard:
     reference: Reference | None
     trust: Trust
     missing: tuple[str, ...] = ()
+    scan: CorpusScan | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,9 @@ def card_text(card: TrustCard) -> str:
                    if s.verdict in ("strong evidence", "weak evidence")]
         tail = f" ({', '.join(flagged)})" if flagged else ""
         lines.append(f"  contamination  {c.overall}{tail}")
+    if card.scan is not None:
+        lines.append(f"  corpus scan    {card.scan.dirty} of {card.scan.n_items} items dirty, "
+                     f"{card.scan.flagged_ngram} flagged by {card.scan.ngram}-grams")
     extras = []
     if card.calibration is not None and card.calibration.ece is not None:
         extras.append(f"ECE {card.calibration.ece.value:.3f}")

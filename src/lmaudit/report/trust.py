@@ -8,9 +8,11 @@
   of evidence (e.g. "probe drop", "Δ1", "Min-K%").
 - **caution** when anything weakens the score without refuting it: a significant but small
   probe drop, weak contamination evidence, an extraction-failure rate above
-  `HIGH_EXTRACTION_FAILURE` (10%), an interval wider than ±`WIDE_HALF_WIDTH` (10 points), or
-  no memorization evidence at all (neither probe nor contamination test ran: the interval
-  then only covers sampling error).
+  `HIGH_EXTRACTION_FAILURE` (10%), a corpus scan that finds at least `SCAN_DIRTY_SHARE` (5%)
+  of the items dirty in the corpus (Llama-2's rule; the corpus holds them, whether the model
+  trained on it is for the likelihood tests to say), an interval wider than
+  ±`WIDE_HALF_WIDTH` (10 points), or no memorization evidence at all (no probe, likelihood
+  test or scan ran: the interval then only covers sampling error).
 - **trusted** otherwise: "within its interval".
 
 Missing or failed stages are not evidence either way; they are named in the sentence.
@@ -27,6 +29,7 @@ from lmaudit.report.model import (
     NOT_TRUSTED,
     TRUSTED,
     ContaminationEvidence,
+    CorpusScan,
     ProbeEvidence,
     ScoreEvidence,
     Trust,
@@ -36,6 +39,7 @@ from lmaudit.stats import Estimate
 MATERIAL_DROP = 0.05
 HIGH_EXTRACTION_FAILURE = 0.10
 WIDE_HALF_WIDTH = 0.10
+SCAN_DIRTY_SHARE = 0.05
 
 SIGNAL_NAMES = {
     "delta1": "Δ1",
@@ -69,6 +73,7 @@ def assess_trust(
     contamination: ContaminationEvidence | None,
     extraction_failure: Estimate | None = None,
     missing: Sequence[str] = (),
+    scan: CorpusScan | None = None,
 ) -> Trust:
     """The trust level and sentence of one model × task (rules in the module docstring)."""
     if score is None:
@@ -99,6 +104,10 @@ def assess_trust(
             weak = _signals_with(contamination, WEAK)
             doubts.append(f"weak contamination evidence ({', '.join(weak) or 'Bonferroni'})")
             reasons.append("weak contamination evidence")
+    if scan is not None and scan.dirty_share >= SCAN_DIRTY_SHARE:
+        doubts.append(f"{_points(scan.dirty_share)}% of the items are in the scanned corpus "
+                      "(dirty: at least 80% of their words in matching spans)")
+        reasons.append("corpus overlap")
     if extraction_failure is not None and extraction_failure.value > HIGH_EXTRACTION_FAILURE:
         doubts.append(f"{_points(extraction_failure.value)}% of answers could not be extracted")
         reasons.append("extraction failures")
@@ -107,7 +116,7 @@ def assess_trust(
         width = "an undefined" if math.isinf(half) else f"a wide ±{_points(half)}-point"
         doubts.append(f"{width} interval (n = {score.n_samples})")
         reasons.append("wide interval")
-    if probe is None and contamination is None:
+    if probe is None and contamination is None and scan is None:
         doubts.append("no probe or contamination test ran, so the interval covers sampling "
                       "error only, not memorization")
         reasons.append("no memorization evidence")
@@ -124,6 +133,8 @@ def assess_trust(
                        f"({100 * family.drop.value:+.1f} points)")
     if contamination is not None:
         support.append(f"contamination tests: {contamination.overall}")
+    if scan is not None:
+        support.append(f"{scan.dirty} of {scan.n_items} items dirty in the scanned corpus")
     support.append(f"sampling error ±{_points(half)} points")
     return Trust(TRUSTED, "Can be trusted within its interval: " + "; ".join(support) + "."
                  + tail, tuple(reasons))
