@@ -123,3 +123,28 @@ def test_multiple_choice_probabilities_stay_in_range_for_a_tiny_run() -> None:
     for name in ("acc", "p_correct", "confidence"):
         assert 0.0 <= results[name].ci_low <= results[name].ci_high <= 1.0, name
     assert 0.0 <= results["brier"].ci_low <= results["brier"].ci_high <= 2.0
+
+
+def test_compare_runs_keeps_bounded_means_and_differences_in_range() -> None:
+    import pandas as pd
+
+    from lmaudit.stats import compare_runs
+
+    df_a = pd.DataFrame({"sample_id": ["1", "2"], "p_correct": [0.66, 0.0]})
+    df_b = pd.DataFrame({"sample_id": ["1", "2"], "p_correct": [0.0, 0.9]})
+    free = compare_runs(df_a, df_b, "p_correct")
+    assert free.mean_a.ci_low < 0.0  # what an unbounded t interval does with n = 2
+    bounded = compare_runs(df_a, df_b, "p_correct", bounds=PROBABILITY)
+    for est in (bounded.mean_a, bounded.mean_b):
+        assert est.method == "wilson-bounded" and 0.0 <= est.ci_low <= est.ci_high <= 1.0
+    assert bounded.difference.method == "paired-t-clipped"
+    assert (bounded.difference.ci_low, bounded.difference.ci_high) == (-1.0, 1.0)
+
+
+def test_compare_command_finds_the_task_metric_bounds() -> None:
+    from lmaudit.commands.compare import metric_bounds
+
+    bounds = metric_bounds({"invocation": {"task": "arith_mc", "task_options": {}}})
+    assert bounds == {"confidence": (0.0, 1.0), "p_correct": (0.0, 1.0), "brier": (0.0, 2.0)}
+    assert metric_bounds({"invocation": {"task": "/no/such/task.yaml"}}) == {}
+    assert metric_bounds({}) == {}

@@ -45,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
             f"metric(s) {', '.join(unknown)} not per-sample in both runs; "
             f"comparable: {', '.join(shared) or 'none'}"
         )
-    comparisons = [compare_runs(run_a.samples, run_b.samples, m) for m in metrics]
+    bounds = metric_bounds(run_a.manifest)
+    comparisons = [
+        compare_runs(run_a.samples, run_b.samples, m, bounds=bounds.get(m)) for m in metrics
+    ]
     if not comparisons:
         raise LmauditError("the two runs share no per-sample metric")
     first = comparisons[0]
@@ -65,3 +68,21 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(json.dumps([c.to_dict() for c in comparisons], indent=2) + "\n")
     return 0
+
+
+def metric_bounds(manifest: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Ranges of the bounded metrics (`MetricSpec.bounds`) of the task a run evaluated,
+    rebuilt from its manifest without loading data; empty when the task cannot be rebuilt
+    (a moved task file), and the comparison then uses unbounded intervals for means."""
+    from lmaudit.core.types import LmauditError
+    from lmaudit.tasks.registry import load_task
+
+    invocation = manifest.get("invocation")
+    if not isinstance(invocation, dict) or not isinstance(invocation.get("task"), str):
+        return {}
+    options = invocation.get("task_options") or {}
+    try:
+        task = load_task(invocation["task"], {str(k): str(v) for k, v in options.items()})
+    except LmauditError:
+        return {}
+    return {spec.name: spec.bounds for spec in task.metrics if spec.bounds is not None}

@@ -176,6 +176,7 @@ def compare_runs(
     id_col: str = "sample_id",
     cluster_col: str | None = "cluster",
     confidence: float = 0.95,
+    bounds: tuple[float, float] | None = None,
 ) -> PairedComparison:
     """Paired comparison of `metric` between two runs' per-sample tables (B minus A).
 
@@ -184,7 +185,9 @@ def compare_runs(
     Pairs with NaN in either run are dropped (counted in `n_missing`). Clusters come from
     `cluster_col` where present (ignored when that column is absent or entirely empty).
     The metric is treated as binary, with Wilson means and McNemar's test, when every
-    used value in both runs is 0 or 1.
+    used value in both runs is 0 or 1. `bounds`: the metric's range (`MetricSpec.bounds`);
+    both means keep their intervals inside it and the difference's interval inside
+    [lower - upper, upper - lower] (binary metrics: (0, 1)).
     """
     _check_frame(df_a, "A", id_col, metric)
     _check_frame(df_b, "B", id_col, metric)
@@ -212,14 +215,18 @@ def compare_runs(
         clusters = clusters[usable]
     values_a, values_b = values_a[usable], values_b[usable]
     binary = bool(np.isin(values_a, (0.0, 1.0)).all() and np.isin(values_b, (0.0, 1.0)).all())
-    mean = proportion_estimate if binary else mean_estimate
+    if binary:
+        mean_a = proportion_estimate(values_a, confidence, clusters)
+        mean_b = proportion_estimate(values_b, confidence, clusters)
+        bounds = (0.0, 1.0)
+    else:
+        mean_a = mean_estimate(values_a, confidence, clusters, bounds=bounds)
+        mean_b = mean_estimate(values_b, confidence, clusters, bounds=bounds)
     return PairedComparison(
         metric=metric,
-        mean_a=mean(values_a, confidence, clusters),
-        mean_b=mean(values_b, confidence, clusters),
-        difference=paired_difference(
-            values_a, values_b, confidence, clusters, bounds=(0.0, 1.0) if binary else None
-        ),
+        mean_a=mean_a,
+        mean_b=mean_b,
+        difference=paired_difference(values_a, values_b, confidence, clusters, bounds=bounds),
         mcnemar=mcnemar_exact(values_a, values_b) if binary else None,
         n_shared=int(usable.sum()),
         n_only_a=n_only_a,
