@@ -202,3 +202,13 @@ def test_arc_task_file_unreadable(tmp_path: Path) -> None:
     latin = tmp_path / "latin.json"
     latin.write_bytes(b'{"train": "\xe9"}')
     assert _error(arc_samples, [latin]).startswith(f"{latin}: not UTF-8 text (byte 0xe9")
+
+
+def test_yaml_merge_keys_may_be_overridden(tmp_path: Path) -> None:
+    from lmaudit.tasks.yaml_task import read_yaml
+
+    path = tmp_path / "m.yaml"
+    path.write_text("base: &b {n: 1, seed: 2}\nfewshot:\n  <<: *b\n  n: 3\n")
+    assert read_yaml(path) == {"base": {"n": 1, "seed": 2}, "fewshot": {"n": 3, "seed": 2}}
+    path.write_text("x: {a: 1, a: 2}\n")
+    assert _error(read_yaml, path).endswith("(duplicate key 'a' (first at line 1))")

@@ -108,11 +108,13 @@ def _kind(value: Any) -> str:
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """`yaml.SafeLoader` that rejects a mapping naming the same key twice (PyYAML would
-    silently keep the last value)."""
+    silently keep the last value). Keys merged in with `<<: *anchor` may be overridden."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden
+                continue
             key = self.construct_object(key_node, deep=True)
             try:
                 first = seen.get(key)
