@@ -50,6 +50,10 @@ def test_material_significant_drop_is_not_trusted() -> None:
     assert trust.level == NOT_TRUSTED
     assert "drops 30.0 points [25.0, 35.0]" in trust.sentence
     assert trust.reasons == ("probe drop",)
+    trust = assess_trust(SCORE, probe(-0.30, -0.35, -0.25),
+                         contamination(WEAK, delta1=WEAK, min_k=WEAK))
+    assert trust.level == NOT_TRUSTED
+    assert trust.sentence.endswith("Also: weak contamination evidence (Δ1, Min-K%).")
 
 
 def test_small_significant_drop_is_caution() -> None:

@@ -5,7 +5,7 @@
 - **not trusted** when the probe's primary family shows a significant drop (95% interval
   entirely below 0) of at least `MATERIAL_DROP` (5 points), or when the contamination tests
   give strong evidence that the test split was seen. The sentence names every such piece
-  of evidence (e.g. "probe drop", "Δ1", "Min-K%").
+  of evidence (e.g. "probe drop", "Δ1", "Min-K%"), then ("Also: ...") any reason for caution.
 - **caution** when anything weakens the score without refuting it: a significant but small
   probe drop, weak contamination evidence, an extraction-failure rate above
   `HIGH_EXTRACTION_FAILURE` (10%), a corpus scan that finds at least `SCAN_DIRTY_SHARE` (5%)
@@ -122,8 +122,9 @@ def assess_trust(
         reasons.append("no memorization evidence")
     tail = f" Not run: {'; '.join(missing)}." if missing else ""
     if against:
-        return Trust(NOT_TRUSTED, "Not to be trusted: " + "; and ".join(against) + "." + tail,
-                     tuple(reasons))
+        also = f" Also: {'; '.join(doubts)}." if doubts else ""
+        return Trust(NOT_TRUSTED, "Not to be trusted: " + "; and ".join(against) + "." + also
+                     + tail, tuple(reasons))
     if doubts:
         return Trust(CAUTION, "Trust with caution: " + "; ".join(doubts) + "." + tail,
                      tuple(reasons))
