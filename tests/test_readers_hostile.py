@@ -212,3 +212,16 @@ def test_yaml_merge_keys_may_be_overridden(tmp_path: Path) -> None:
     assert read_yaml(path) == {"base": {"n": 1, "seed": 2}, "fewshot": {"n": 3, "seed": 2}}
     path.write_text("x: {a: 1, a: 2}\n")
     assert _error(read_yaml, path).endswith("(duplicate key 'a' (first at line 1))")
+
+
+def test_text_corpus_reads_through_the_shared_reader(tmp_path: Path) -> None:
+    from lmaudit.tasks.text_corpus import document_samples
+
+    path = tmp_path / "c.txt"
+    path.write_bytes(b"\xef\xbb\xbffirst\r\n\r\nsecond\r\n")
+    samples = document_samples([path], whole_files=False, clustered=False)
+    assert [s.input for s in samples] == ["first", "second"]
+    path.write_bytes(b"caf\xe9\n")
+    assert _error(document_samples, [path], whole_files=True, clustered=False).startswith(
+        f"{path}: not UTF-8 text (byte 0xe9 at offset 3)"
+    )

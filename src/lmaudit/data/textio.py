@@ -49,19 +49,20 @@ def parse_json(text: str | bytes) -> Any:
         raise JsonProblem(f"unreadable JSON value ({str(error).split(';')[0]})") from None
 
 
-def open_text(path: Path) -> IO[str]:
-    """`path` opened as UTF-8 text (BOM dropped, universal newlines off for csv); a name
-    ending in `.gz` is decompressed."""
+def open_text(path: Path, *, newline: str | None = "") -> IO[str]:
+    """`path` opened as UTF-8 text (BOM dropped); a name ending in `.gz` is decompressed.
+    `newline=""` (the default, what `csv` needs) keeps line ends as they are; `None`
+    translates `\r\n` and `\r` to `\n`."""
     if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return path.open("r", encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline=newline)
+    return path.open("r", encoding="utf-8-sig", newline=newline)
 
 
 def read_text(path: Path) -> str:
-    """The whole file as text; `LmauditError` naming the file when it is not UTF-8 or
-    cannot be read."""
+    """The whole file as text with `\n` line ends; `LmauditError` naming the file when it
+    is not UTF-8 or cannot be read."""
     try:
-        with open_text(path) as handle:
+        with open_text(path, newline=None) as handle:
             return handle.read()
     except UnicodeDecodeError as error:
         raise LmauditError(not_utf8_message(path, error)) from None

@@ -16,6 +16,7 @@ from typing import Any
 from lmaudit.core.task import Task
 from lmaudit.core.types import LmauditError, Sample
 from lmaudit.data.loading import combined_sha256
+from lmaudit.data.textio import read_text
 from lmaudit.tasks.generic import PerplexityTask
 from lmaudit.tasks.registry import TaskOptions, register_task
 
@@ -26,15 +27,6 @@ _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 def split_paragraphs(text: str) -> list[str]:
     """Paragraphs of `text` (rules in the module docstring)."""
     return [p.strip() for p in _BLANK_LINE.split(text) if p.strip()]
-
-
-def _read(file: Path) -> str:
-    try:
-        return file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise LmauditError(f"{file}: not UTF-8 text ({error.reason})") from None
-    except OSError as error:
-        raise LmauditError(f"{file}: cannot read ({error.strerror or error})") from None
 
 
 def text_files(data: str) -> tuple[list[Path], bool]:
@@ -54,7 +46,7 @@ def document_samples(files: list[Path], *, whole_files: bool, clustered: bool) -
     """One sample per document; ids `<k>` for one file, `<file name>/<k>` for several."""
     samples: list[Sample] = []
     for file in files:
-        text = _read(file)
+        text = read_text(file)
         docs = [text.strip()] if whole_files else split_paragraphs(text)
         for k, doc in enumerate(d for d in docs if d):
             sample_id = f"{file.name}/{k}" if clustered else str(k)
