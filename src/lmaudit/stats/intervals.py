@@ -56,8 +56,9 @@ class Estimate:
     """A point estimate with its interval.
 
     `n`: samples used. `method`: how the interval was made (`wilson`, `t`, `clustered-t`,
-    `wilson-clusters`, `bootstrap-percentile`, `cluster-bootstrap-percentile`, or a `paired-`
-    variant). `stderr`: the standard error behind the interval (bootstrap: std of the
+    `wilson-bounded`, `wilson-clusters`, `bootstrap-percentile`,
+    `cluster-bootstrap-percentile`, or a `paired-` variant, `-clipped` when a paired
+    difference's interval was clipped to its range). `stderr`: the standard error behind the interval (bootstrap: std of the
     replicates), None where the method has none. `n_clusters`: G when clustered.
     """
 
