@@ -124,6 +124,7 @@ def test_comparison_reuses_paired_stats_and_adjusts_all(report: AuditReport,
     mean = (a["acc_flexible"].mean() + b["acc_flexible"].mean()) / 2
     assert power["arith"].n == LIMIT and power["arith"].baseline == pytest.approx(mean)
     assert power["arith"].mde == pytest.approx(proportion_mde(LIMIT, mean))
+    assert power["arith"].mde_worst == pytest.approx(0.19810, abs=1e-5)  # n = 100, p = 0.5
 
 
 def test_prompt_sensitivity(report: AuditReport, audit_dir: Path) -> None:

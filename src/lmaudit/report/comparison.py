@@ -9,7 +9,8 @@ Benjamini–Hochberg (false discovery rate) adjust them together.
 
 Power: per task, the smallest difference of the headline metric detectable at 80% power
 and alpha 0.05 with the task's number of items (`stats.power`): at the models' mean
-accuracy for 0/1 metrics, else from the pooled per-sample standard deviation.
+accuracy and at 50% (the worst case, what a new model near the middle would face) for 0/1
+metrics, else from the pooled per-sample standard deviation.
 """
 
 from __future__ import annotations
@@ -75,11 +76,11 @@ def _power(task: str, runs: Sequence[RunForComparison]) -> TaskPower | None:
     if n < 1:
         return None
     if np.isin(values, (0.0, 1.0)).all():
-        mde = proportion_mde(n, baseline)
+        mde, worst = proportion_mde(n, baseline), proportion_mde(n, 0.5)
     else:
         sd = float(values.std(ddof=1)) if values.size > 1 else 0.0
-        mde = minimum_detectable_difference(n, math.sqrt(2.0) * sd)
-    return TaskPower(task, primary, n, baseline, mde)
+        mde = worst = minimum_detectable_difference(n, math.sqrt(2.0) * sd)
+    return TaskPower(task, primary, n, baseline, mde, worst)
 
 
 def compare_models(runs: Sequence[RunForComparison]) -> Comparison:

@@ -67,12 +67,15 @@ def comparison_section(report: AuditReport) -> str:
     if comp.power:
         rows_html = [[_td(p.task), _td(p.metric), _td(str(p.n), True),
                       _td(fmt.number(p.baseline, True), True),
-                      _td(f"{100 * p.mde:.1f} points", True, p.mde)] for p in comp.power]
+                      _td(f"{100 * p.mde:.1f} points", True, p.mde),
+                      _td(f"{100 * p.mde_worst:.1f} points", True, p.mde_worst)]
+                     for p in comp.power]
         parts.append("<h3>Smallest detectable difference</h3><p class=muted>At 80% power, "
-                     "two-sided alpha 0.05, two models at the observed mean accuracy "
-                     "(normal approximation, independent samples: conservative).</p>"
-                     + _table(["task", "metric", "items", "mean", "detectable at 80% power"],
-                              rows_html, "power"))
+                     "two-sided alpha 0.05, two models at the observed mean accuracy and "
+                     "at 50% (the worst case); normal approximation, independent samples "
+                     "(conservative for paired items).</p>"
+                     + _table(["task", "metric", "items", "mean", "detectable at the mean",
+                               "detectable at 50%"], rows_html, "power"))
     parts.append("</section>")
     return "".join(parts)
 

@@ -192,14 +192,16 @@ class PairedRow:
 
 @dataclass(frozen=True)
 class TaskPower:
-    """Smallest difference in `metric` detectable at 80% power, alpha 0.05, with n items
-    at accuracy `baseline` (stats.power.proportion_mde)."""
+    """Smallest difference in `metric` detectable at 80% power, alpha 0.05, with n items:
+    `mde` at the observed mean `baseline`, `mde_worst` at the largest variance (accuracy
+    0.5 for 0/1 metrics; equal to `mde` otherwise), see stats.power."""
 
     task: str
     metric: str
     n: int
     baseline: float
     mde: float
+    mde_worst: float
 
 
 @dataclass(frozen=True)
