@@ -14,6 +14,7 @@ Continuations, rolling texts and chat-templated prompts are encoded without spec
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Sequence
@@ -22,7 +23,13 @@ from typing import Any
 
 import torch
 
-from lmaudit.backends.hf_generate import eos_token_ids, generate_batch
+from lmaudit.backends.hf_generate import (
+    FittedPrompt,
+    budget_note,
+    eos_token_ids,
+    fit_prompt,
+    generate_batch,
+)
 from lmaudit.backends.hf_loading import hub_commit, load, max_length_of, weights_digest
 from lmaudit.backends.hf_prefix import (
     MODES,
@@ -116,6 +123,7 @@ class HFBackend:
         self._shared_seen = False  # a request that could share its context has been scored
         self._path_announced = False
         self._fingerprint: Fingerprint | None = None
+        self._budget: dict[int, list[FittedPrompt]] = {}  # max_tokens -> fitted prompts
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -369,19 +377,52 @@ class HFBackend:
 
     # -- generation -------------------------------------------------------------------------
 
-    def _prompt_ids(self, request: GenerateRequest) -> list[int]:
-        return self._rules.prompt_ids(request, self._max_length)
+    def _fit(self, requests: Sequence[GenerateRequest]) -> list[FittedPrompt]:
+        """Each prompt whole, with the new tokens that fit (`fit_prompt`); a change is
+        warned about once per `max_tokens` value and kept for `generation_notes`."""
+        fitted = [
+            fit_prompt(
+                self._rules.encode_prompt(r), r.params.max_tokens, self._max_length, self._prefix_id
+            )
+            for r in requests
+        ]
+        for max_tokens in sorted({r.params.max_tokens for r in requests}):
+            mine = [
+                f
+                for f, r in zip(fitted, requests, strict=True)
+                if r.params.max_tokens == max_tokens
+            ]
+            seen = self._budget.setdefault(max_tokens, [])
+            first = not any(f.max_new_tokens < max_tokens for f in seen)
+            seen.extend(FittedPrompt([], f.max_new_tokens, f.dropped) for f in mine)  # no ids
+            note = budget_note(max_tokens, mine, self._max_length)
+            if note is not None and first:
+                logger.warning("%s", note)
+        return fitted
+
+    @property
+    def generation_notes(self) -> list[str]:
+        """How `fit_prompt` changed this backend's generations so far, one line per
+        `max_tokens` value that did not fit (empty when all fitted)."""
+        notes = (budget_note(m, fitted, self._max_length) for m, fitted in self._budget.items())
+        return [note for note in notes if note is not None]
 
     def generate(
         self,
         requests: Sequence[GenerateRequest],
         progress: ProgressCallback | None = None,
     ) -> list[Generation]:
-        """Greedy or sampled generation; batches share params, sorted by prompt length."""
-        prompts = [self._prompt_ids(r) for r in requests]
+        """Greedy or sampled generation; batches share params, sorted by prompt length.
+
+        A prompt is never cut to make room for `max_tokens`: the budget shrinks instead
+        (see `hf_generate.fit_prompt`), with a warning and a line in `generation_notes`.
+        """
+        fitted = self._fit(requests)
+        prompts = [f.ids for f in fitted]
         by_params: dict[GenerationParams, list[int]] = {}
         for i, request in enumerate(requests):
-            by_params.setdefault(request.params, []).append(i)
+            params = dataclasses.replace(request.params, max_tokens=fitted[i].max_new_tokens)
+            by_params.setdefault(params, []).append(i)
         eos_ids = eos_token_ids(self.model, self.tokenizer)
         results: list[Generation | None] = [None] * len(requests)
         with torch.inference_mode():

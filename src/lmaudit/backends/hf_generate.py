@@ -5,6 +5,8 @@ each row from its own `torch.Generator` seeded with `params.seed` (temperature, 
 filtering with the smallest set of tokens whose probability reaches `top_p`), so a seeded
 request gives the same text whatever it is batched with; without a seed, rows draw from
 generators seeded by the global torch RNG.
+Budget (`fit_prompt`): the prompt is kept whole and `max_tokens` shrinks to what the
+context leaves (never the reverse), and `budget_note` says so in one line.
 `finish_reason` is "stop" when a stop string or an end-of-sequence token ended the text,
 "length" when `max_tokens` ran out. `completion_tokens` counts the tokens generated up to and
 including the one that completed the stop string or the EOS token.
@@ -13,11 +15,67 @@ including the one that completed the stop string or the EOS token.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from lmaudit.core.types import Generation, GenerationParams
+
+
+@dataclass(frozen=True)
+class FittedPrompt:
+    """A prompt's token ids and how many new tokens may follow them in the context."""
+
+    ids: list[int]
+    max_new_tokens: int
+    dropped: int = 0  # prompt tokens cut from the start (prompt alone over the context)
+
+
+def fit_prompt(
+    ids: Sequence[int], max_tokens: int, max_length: int, prefix_id: int
+) -> FittedPrompt:
+    """Fit a prompt and `max_tokens` new tokens into `max_length` tokens.
+
+    A prompt shorter than `max_length` is kept whole and the budget is
+    `min(max_tokens, max_length - len(ids))` (never a prompt cut for the budget's sake).
+    Only a prompt that leaves no room for a new token loses its first tokens: it keeps its
+    last `max(max_length - max_tokens, ceil(max_length / 2))` (at least one) and the budget
+    is what remains; `dropped` counts the tokens cut. An empty prompt is the prefix
+    (BOS/EOS) token. `max_tokens <= 0` generates nothing.
+    """
+    kept = list(ids) or [prefix_id]
+    if max_tokens <= 0:
+        return FittedPrompt(kept[-max_length:], 0, max(0, len(kept) - max_length))
+    room = max_length - len(kept)
+    if room >= 1:
+        return FittedPrompt(kept, min(max_tokens, room))
+    keep = min(max_length, max(1, max_length - max_tokens, (max_length + 1) // 2))
+    return FittedPrompt(kept[-keep:], max(1, max_length - keep), len(kept) - keep)
+
+
+def _span(values: Sequence[int]) -> str:
+    low, high = min(values), max(values)
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def budget_note(max_tokens: int, fitted: Sequence[FittedPrompt], max_length: int) -> str | None:
+    """One line saying how `fit_prompt` changed the requests (None when nothing changed)."""
+    shrunk = [f.max_new_tokens for f in fitted if f.max_new_tokens < max_tokens]
+    cut = [f.dropped for f in fitted if f.dropped]
+    parts = []
+    if shrunk:
+        parts.append(
+            f"max_tokens {max_tokens} does not fit the model's {max_length}-token context: "
+            f"{len(shrunk)} of {len(fitted)} prompts get {_span(shrunk)} new tokens instead "
+            "(a prompt that fits is kept whole)"
+        )
+    if cut:
+        parts.append(
+            f"{len(cut)} of {len(fitted)} prompts are longer than the model's "
+            f"{max_length}-token context and lost their first {_span(cut)} tokens"
+        )
+    return "; ".join(parts) or None
 
 
 def _stopping_criteria(

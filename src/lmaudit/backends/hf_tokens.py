@@ -163,8 +163,16 @@ class TokenizerRules:
 
     def prompt_ids(self, request: GenerateRequest, max_length: int) -> list[int]:
         """Prompt token ids for generation, left-truncated so `max_tokens` new ones fit in
-        `max_length`. Messages (or a plain prompt when `chat_template`) go through the
-        tokenizer's chat template; a model without one cannot take messages."""
+        `max_length` (see `encode_prompt`; `hf_generate.fit_prompt` keeps the prompt whole
+        and shrinks the budget instead)."""
+        ids = self.encode_prompt(request)
+        keep = max(1, max_length - request.params.max_tokens)
+        return ids[-keep:] if ids else [self.prefix_token_id]
+
+    def encode_prompt(self, request: GenerateRequest) -> list[int]:
+        """All the prompt's token ids (none dropped; possibly empty). Messages (or a plain
+        prompt when `chat_template`) go through the tokenizer's chat template; a model
+        without one cannot take messages."""
         turns: list[dict[str, str]] | None = None
         if request.messages is not None:
             turns = [{"role": m.role, "content": m.content} for m in request.messages]
@@ -178,8 +186,5 @@ class TokenizerRules:
             text = self.tokenizer.apply_chat_template(
                 turns, add_generation_prompt=True, tokenize=False
             )
-            ids = self.encode_plain(str(text))
-        else:
-            ids = self.encode(request.prompt or "")
-        keep = max(1, max_length - request.params.max_tokens)
-        return ids[-keep:] if ids else [self.prefix_token_id]
+            return list(self.encode_plain(str(text)))
+        return list(self.encode(request.prompt or ""))

@@ -18,10 +18,13 @@ the engine call that produced it (one call serves up to `call_size` requests).
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from lmaudit.backends.hf_generate import FittedPrompt, budget_note, fit_prompt
 from lmaudit.backends.hf_tokens import TokenizedPair, TokenizerRules, rolling_windows
 from lmaudit.backends.vllm_outputs import (
     ContinuationScores,
@@ -53,6 +56,9 @@ DEFAULT_CALL_SIZE = 1024  # prompts per LLM.generate call (progress is reported 
 
 
 # -- the engine seam ----------------------------------------------------------------------------
+
+
+logger = logging.getLogger(__name__)
 
 
 class PromptEngine(Protocol):
@@ -183,6 +189,7 @@ class VLLMBackend:
         self._tokenizer = tokenizer
         self._name = name
         self._max_model_len = max_model_len
+        self._budget_warned: set[int] = set()  # max_tokens values already warned about
         self._scoring_max_length = scoring_max_length(max_model_len)
         self._call_size = call_size
         self._fingerprint: Fingerprint | None = None
@@ -331,7 +338,31 @@ class VLLMBackend:
         ]
 
     def prompt_ids(self, request: GenerateRequest) -> list[int]:
-        return self._rules.prompt_ids(request, self._max_model_len)
+        """The prompt kept whole (see `fit_prompt`; only a prompt over the context is cut)."""
+        return self._fit(request).ids
+
+    def _fit(self, request: GenerateRequest) -> FittedPrompt:
+        return fit_prompt(
+            self._rules.encode_prompt(request),
+            request.params.max_tokens,
+            self._max_model_len,
+            self._rules.prefix_token_id,
+        )
+
+    def _fitted_params(self, requests: Sequence[GenerateRequest]) -> list[FittedPrompt]:
+        """Fit every request; warn once per `max_tokens` value that did not fit."""
+        fitted = [self._fit(r) for r in requests]
+        for max_tokens in sorted({r.params.max_tokens for r in requests}):
+            mine = [
+                f
+                for f, r in zip(fitted, requests, strict=True)
+                if r.params.max_tokens == max_tokens
+            ]
+            note = budget_note(max_tokens, mine, self._max_model_len)
+            if note is not None and max_tokens not in self._budget_warned:
+                self._budget_warned.add(max_tokens)
+                logger.warning("%s", note)
+        return fitted
 
     def generate(
         self,
@@ -339,7 +370,14 @@ class VLLMBackend:
         progress: ProgressCallback | None = None,
     ) -> list[Generation]:
         """Greedy or sampled generation; a seeded request samples the same text in any batch."""
-        prompts = [self.prompt_ids(r) for r in requests]
+        fitted = self._fitted_params(requests)
+        prompts = [f.ids for f in fitted]
+        requests = [
+            dataclasses.replace(
+                r, params=dataclasses.replace(r.params, max_tokens=f.max_new_tokens)
+            )
+            for r, f in zip(requests, fitted, strict=True)
+        ]
         results: list[Generation | None] = [None] * len(requests)
         sent = [i for i, r in enumerate(requests) if r.params.max_tokens >= 1]
         for i, request in enumerate(requests):

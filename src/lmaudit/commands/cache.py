@@ -35,15 +35,31 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lmaudit.core.cache import RequestCache, default_cache_dir
+    """`info` lists entries per model; `clear` deletes them. A cache file that is damaged
+    or of a foreign schema cannot be listed; `clear` (without --model-fingerprint) then
+    deletes exactly that file and its SQLite side files, nothing else in the directory."""
+    from lmaudit.core.cache import CacheDamaged, RequestCache, default_cache_dir, remove_cache_file
+    from lmaudit.core.types import LmauditError
 
-    with RequestCache(args.cache_dir or default_cache_dir()) as cache:
-        if args.action == "clear":
-            deleted = cache.clear(args.model_fingerprint)
-            print(f"deleted {deleted} cached answers from {cache.path}")
-            return 0
-        stats = cache.stats()
-        print(f"{cache.path}: {sum(stats.values())} cached answers")
-        for model, count in sorted(stats.items(), key=lambda kv: -kv[1]):
-            print(f"  {count:>9,}  {model}")
+    directory = args.cache_dir or default_cache_dir()
+    try:
+        with RequestCache(directory) as cache:
+            if args.action == "clear":
+                deleted = cache.clear(args.model_fingerprint)
+                print(f"deleted {deleted} cached answers from {cache.path}")
+                return 0
+            stats = cache.stats()
+    except CacheDamaged as damaged:
+        if args.action != "clear":
+            raise
+        if args.model_fingerprint is not None:
+            raise LmauditError(
+                f"{damaged}; --model-fingerprint cannot pick entries out of a damaged file"
+            ) from damaged
+        removed = remove_cache_file(damaged.path)
+        print(f"deleted the damaged cache file {damaged.path} ({len(removed)} files)")
+        return 0
+    print(f"{cache.path}: {sum(stats.values())} cached answers")
+    for model, count in sorted(stats.items(), key=lambda kv: -kv[1]):
+        print(f"  {count:>9,}  {model}")
     return 0

@@ -433,6 +433,9 @@ def run_task(
             ) from error
         finally:
             journal.close()
+        notes = getattr(backend, "generation_notes", None)
+        if notes:  # e.g. max_tokens shrunk to fit the context: said once, recorded here
+            writer.update_manifest(generation_budget=list(notes))
         writer.append(records)
         metrics = aggregate_records(task.metrics, records, seed=seed)
         seconds = time.perf_counter() - start

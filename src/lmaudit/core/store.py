@@ -195,8 +195,8 @@ class RunWriter:
 
     def update_manifest(self, **fields: Any) -> None:
         """Add facts known only after the answers (e.g. the backend's scoring path)."""
-        manifest = json.loads((self.run_dir / MANIFEST).read_text(encoding="utf-8"))
-        _write_json(self.run_dir / MANIFEST, {**manifest, **fields})
+        manifest = read_json_object(self.run_dir / MANIFEST)
+        _write_json(self.run_dir / MANIFEST, redact_json({**manifest, **fields}))
 
     def append(self, records: Iterable[SampleRecord]) -> None:
         for record in records:
