@@ -72,7 +72,7 @@ def test_clustered_bounded_mean_uses_kish_effective_clusters() -> None:
     assert mean_estimate(values, clusters=codes).ci_high > 1.0
     est = mean_estimate(values, clusters=codes, bounds=PROBABILITY)
     n_eff = 100.0 / 66.0
-    assert est.method == "wilson-clusters" and est.n_clusters == 3
+    assert est.method == "wilson-bounded-clusters" and est.n_clusters == 3
     assert (est.ci_low, est.ci_high) == pytest.approx(wilson_interval(0.82 * n_eff, n_eff))
     one = mean_estimate([0.2, 0.4], clusters=["a", "a"], bounds=PROBABILITY)
     assert (one.ci_low, one.ci_high) == (0.0, 1.0)
@@ -148,3 +148,13 @@ def test_compare_command_finds_the_task_metric_bounds() -> None:
     assert bounds == {"confidence": (0.0, 1.0), "p_correct": (0.0, 1.0), "brier": (0.0, 2.0)}
     assert metric_bounds({"invocation": {"task": "/no/such/task.yaml"}}) == {}
     assert metric_bounds({}) == {}
+
+
+def test_report_prints_bounded_means_in_their_own_unit() -> None:
+    from lmaudit.report.fmt import is_share
+
+    brier = mean_estimate([2.0, 0.0], bounds=(0.0, 2.0))
+    assert brier.method == "wilson-bounded" and not is_share("brier", brier)
+    assert is_share("correct", proportion_estimate([1.0, 0.0]))
+    clustered = proportion_estimate(np.ones(6), clusters=[0, 0, 1, 1, 2, 2])
+    assert clustered.method == "wilson-clusters" and is_share("correct", clustered)

@@ -15,8 +15,9 @@ Conventions
   a mean near a bound, no observed variation) the mean is rescaled to [0, 1] and given a
   Wilson interval on the effective number of observations: n without clusters (method
   `wilson-bounded`; proportions: `wilson`), Kish's effective number of clusters
-  n^2 / sum_g n_g^2 with clusters (method `wilson-clusters`: each cluster counted as one
-  observation; equal to G for equal cluster sizes). A score in [0, 1] with mean p has
+  n^2 / sum_g n_g^2 with clusters (method `wilson-bounded-clusters`; proportions:
+  `wilson-clusters`): each cluster counted as one observation; equal to G for equal
+  cluster sizes. A score in [0, 1] with mean p has
   variance at most p (1 - p), so this reading is conservative.
 - Edge cases: n = 0 or any NaN/inf raises `StatsInputError` (a `ValueError`). When there is
   only one sample (or one cluster) no spread can be estimated: unbounded means and ratios
@@ -56,10 +57,11 @@ class Estimate:
     """A point estimate with its interval.
 
     `n`: samples used. `method`: how the interval was made (`wilson`, `t`, `clustered-t`,
-    `wilson-bounded`, `wilson-clusters`, `bootstrap-percentile`,
+    `wilson-bounded`, `wilson-clusters`, `wilson-bounded-clusters`, `bootstrap-percentile`,
     `cluster-bootstrap-percentile`, or a `paired-` variant, `-clipped` when a paired
-    difference's interval was clipped to its range). `stderr`: the standard error behind the interval (bootstrap: std of the
-    replicates), None where the method has none. `n_clusters`: G when clustered.
+    difference's interval was clipped to its range). `stderr`: the standard error behind
+    the interval (bootstrap: std of the replicates), None where the method has none.
+    `n_clusters`: G when clustered.
     """
 
     value: float
@@ -213,7 +215,7 @@ def _within_bounds(
         estimate,
         ci_low=lower + w_low * width,
         ci_high=lower + w_high * width,
-        method="wilson-bounded" if codes is None else "wilson-clusters",
+        method="wilson-bounded" if codes is None else "wilson-bounded-clusters",
     )
 
 
@@ -241,7 +243,10 @@ def proportion_estimate(values: Any, confidence: float = 0.95, clusters: Any = N
         low, high = wilson_interval(float(x.sum()), n, confidence)
         stderr = math.sqrt(p * (1.0 - p) / n)
         return Estimate(p, low, high, n, "wilson", stderr, confidence)
-    return mean_estimate(x, confidence, clusters, bounds=(0.0, 1.0))
+    estimate = mean_estimate(x, confidence, clusters, bounds=(0.0, 1.0))
+    if estimate.method == "wilson-bounded-clusters":
+        estimate = dataclasses.replace(estimate, method="wilson-clusters")
+    return estimate
 
 
 RATIO_TRANSFORMS: dict[str, Callable[[FloatArray], FloatArray]] = {
