@@ -114,7 +114,7 @@ def run_demo(out: Path, *, copies: int = DEMO_COPIES, limit: int | None = None) 
         print(f"report: {summary.html}")
     print(f"audit stored under {audit_dir} ({len(outcome.computed)} stages computed, "
           f"{len(outcome.skipped)} reused) · {time.perf_counter() - start:.0f} s")
-    return 1 if outcome.failed else 0
+    return 1 if outcome.failed or summary.error else 0
 
 
 def validated_detectors(out: Path) -> dict[str, Any]:

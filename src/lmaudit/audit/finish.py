@@ -2,7 +2,8 @@
 
 `lmaudit.report` renders every output from the same typed report (`load_report`): the
 terminal summary, `report.html` in the audit directory and, on request, JSON. Until that
-API is installed, `finish_audit` prints the stage table from `audit.json` instead.
+API is installed (or when the report cannot be built), `finish_audit` gives the stage table
+from `audit.json` instead; the audit's runs stay as they are.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lmaudit.audit.index import AuditIndex
+from lmaudit.core.types import LmauditError
 
 REPORT_HTML = "report.html"
 
@@ -23,6 +25,7 @@ class AuditSummary:
     text: str
     html: Path | None
     json: Path | None
+    error: str | None = None
 
 
 def report_api() -> Any | None:
@@ -49,14 +52,18 @@ def finish_audit(audit_dir: Path, index: AuditIndex, *, json_file: Path | None =
     if api is None:
         return AuditSummary(status_table(index) + "\n(report stage not installed: no "
                             "report.html written)", None, None)
-    report = api.load_report([Path(audit_dir)])
-    html = Path(audit_dir) / REPORT_HTML
-    api.write_html(report, html)
-    written = None
-    if json_file is not None:
-        json_file = Path(json_file)
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        text = api.render_json(report)
-        json_file.write_text(text if isinstance(text, str) else str(text), encoding="utf-8")
-        written = json_file
-    return AuditSummary(str(api.render_terminal(report)), html, written)
+    try:
+        report = api.load_report([Path(audit_dir)])
+        html = Path(audit_dir) / REPORT_HTML
+        api.write_html(report, html)
+        written = None
+        if json_file is not None:
+            json_file = Path(json_file)
+            json_file.parent.mkdir(parents=True, exist_ok=True)
+            text = api.render_json(report)
+            json_file.write_text(text if isinstance(text, str) else str(text), encoding="utf-8")
+            written = json_file
+        return AuditSummary(str(api.render_terminal(report)), html, written)
+    except (LmauditError, OSError) as error:
+        message = f"the report could not be built: {error}"
+        return AuditSummary(f"{status_table(index)}\n{message}", None, None, message)

@@ -149,4 +149,4 @@ def run_audit_command(args: argparse.Namespace) -> int:
         print(f"report: {summary.html}")
     print(f"audit stored in {out} ({len(outcome.computed)} stages computed, "
           f"{len(outcome.skipped)} already done, {outcome.seconds:.0f} s)")
-    return 1 if outcome.failed else 0
+    return 1 if outcome.failed or summary.error else 0
