@@ -15,7 +15,7 @@ float, nesting deeper than `MAX_DEPTH`. Refused when evaluating (sizes are check
 BEFORE the work): an exponent that is not an integer of at most `MAX_EXPONENT`, a result over
 `MAX_INT_BITS` bits, a sequence or string over `MAX_SEQUENCE` items (nested lists count
 their inner items), a range over `MAX_RANGE` items, `%` on text (printf formatting), and
-more work than the scope's `Budget` allows (one unit per node, one per sequence item).
+more work than the scope's `Budget` allows (1 unit per node, 10 per sequence item).
 `x in range(...)` is decided in O(1) (never by walking the range). Every failure is a
 `TemplateError` subclass; no other exception escapes `Expression.evaluate`.
 
@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lmaudit.probes.templates.values import (
+    ITEM_UNITS,
     MAX_EXPONENT,
     MAX_INT_BITS,
     MAX_RANGE,
@@ -97,6 +98,8 @@ ALLOWED_CALLS = frozenset(
         "fix_floats", "shuffle_list", "np.arange", "np.random.randint",
     }
 )
+# helpers that walk every item of their argument (a range argument costs its length)
+ITERATING_CALLS = frozenset({"sum", "min", "max", "list", "fix_floats", "shuffle_list"})
 Compiled = Callable[[Scope], Any]
 
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
@@ -336,7 +339,7 @@ class _Compiler:
             if fn is None:
                 raise EvaluationError(f"helper {name!r} is not available here")
             values = [a(s) for a in args]
-            s.budget.charge(sum(sequence_size(v) for v in values))
+            s.budget.charge(sum(_call_units(name, v) for v in values))
             try:
                 return _charged(s, check_size(fn(*values)))
             except TemplateError:
@@ -347,6 +350,13 @@ class _Compiler:
                 raise EvaluationError(f"{name}() failed in {self.source!r}: {error}") from error
 
         return call
+
+
+def _call_units(name: str, value: Any) -> int:
+    """Work units of passing `value` to helper `name` (a walked range costs its items)."""
+    if name in ITERATING_CALLS and type(value) is range:
+        return ITEM_UNITS * min(len(value), MAX_SEQUENCE)
+    return sequence_size(value)
 
 
 def _index(target: Any, index: Any, source: str) -> Any:

@@ -88,8 +88,12 @@ def _sections(annotated: str, where: str) -> tuple[str, dict[str, str]]:
         if name in sections:
             raise TemplateError(f"{where}: section #{name} appears twice")
         sections[name] = annotated[match.end() : end]
-    if "answer" not in sections:
-        raise TemplateError(f"{where}: question_annotated has no #answer section")
+    for required in ("init", "answer"):
+        if required not in sections:
+            raise TemplateError(
+                f"{where}: question_annotated has no #{required} section (GSM-Symbolic "
+                "templates need '#init:' with '- name = expression' lines and '#answer: ...')"
+            )
     return annotated[: matches[0].start()].rstrip(), sections
 
 

@@ -167,8 +167,8 @@ def _numbers(values: Iterable[Any]) -> list[Any]:
 def bounded_sum(values: Any) -> Any:
     """sum() of numbers, stopping as soon as a partial sum exceeds the size limits."""
     total: Any = 0
-    for value in _numbers(as_sequence(values, "sum() argument")):
-        total = check_size(normalise(total + value))
+    for value in iterable(values, "sum() argument"):
+        total = check_size(normalise(total + unwrap(value)))
     return total
 
 

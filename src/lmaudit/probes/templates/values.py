@@ -22,7 +22,8 @@ MAX_INT_BITS = 4096
 MAX_SEQUENCE = 100_000
 MAX_RANGE = 10**9  # items of a lazy range (sampled in O(1), never iterated past MAX_SEQUENCE)
 MAX_PLACES = 64  # |ndigits| of round()
-MAX_WORK = 20_000_000  # work units per Budget: one unit per node evaluated or item touched
+MAX_WORK = 50_000_000  # work units per Budget (an instantiation: all its draws)
+ITEM_UNITS = 10  # units per sequence item touched; one node evaluated costs 1
 
 
 class TemplateError(LmauditError):
@@ -44,9 +45,10 @@ class DivisionByZero(EvaluationError):
 class Budget:
     """A work counter shared by every evaluation of one instantiation.
 
-    One unit is one expression node evaluated or one sequence item built, compared or
-    iterated. `charge` raises an EvaluationError once `limit` units are spent, so a template
-    whose draws are slow and keep failing stops after a bounded amount of work.
+    An expression node evaluated costs 1 unit, a sequence item built, compared or walked
+    `ITEM_UNITS` (about the time of 10 nodes). `charge` raises an EvaluationError once
+    `limit` units are spent, so a template whose draws are slow and keep failing stops
+    after a bounded amount of work.
     """
 
     __slots__ = ("limit", "spent")
@@ -128,9 +130,9 @@ def item_count(value: Any, limit: int = MAX_SEQUENCE) -> int:
 
 
 def sequence_size(value: Any) -> int:
-    """The work units of touching `value`: items of a list/tuple/str, 1 for anything else
-    (a range is lazy: 1)."""
-    return len(value) if type(value) in (list, tuple, str) else 1
+    """The work units of touching `value`: ITEM_UNITS per item of a list/tuple/str, 1 for
+    anything else (a range is lazy: 1)."""
+    return ITEM_UNITS * len(value) if type(value) in (list, tuple, str) else 1
 
 
 def iterable(value: Any, what: str) -> Any:
