@@ -44,8 +44,17 @@ def build_app(backend: Backend, options: ServerOptions | None = None) -> web.App
     return app
 
 
-async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
+async def _start(
+    app: web.Application, host: str, port: int, idle_timeout_s: float
+) -> tuple[web.AppRunner, int]:
+    """Listen; a connection idle for `idle_timeout_s` (from its start or its last answer)
+    is closed."""
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        shutdown_timeout=SHUTDOWN_GRACE_S,
+        keepalive_timeout=idle_timeout_s,
+    )
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -111,7 +120,7 @@ def start_server_in_thread(
     async def main() -> None:
         stopped = asyncio.Event()
         try:
-            runner, bound = await _start(server.app(), host, port)
+            runner, bound = await _start(server.app(), host, port, server.options.idle_timeout_s)
         except BaseException as error:
             box["error"] = error
             ready.set()
@@ -143,7 +152,7 @@ def serve_forever(
 
     async def main() -> None:
         server = ModelServer(backend, options)
-        runner, bound = await _start(server.app(), host, port)
+        runner, bound = await _start(server.app(), host, port, options.idle_timeout_s)
         stopped = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -5,7 +5,9 @@ GET /lmaudit/stats (request, fault and batch counts, for tests). Backend calls r
 worker thread fed by the micro-batcher (`batching`); prompt log-probabilities for `echo` and
 `logprobs` come from `echo`; `faults` injects errors for testing clients. Errors are OpenAI
 JSON bodies (`schema.ApiError`): 400 invalid body or field, 401 bad API key, 404 unknown
-model or route, 500 backend failure.
+model or route, 408 body not received in time, 500 backend failure (its details are logged
+on the server, never sent). With an API key, every route but /health needs
+`Authorization: Bearer <key>` (the scheme in any case).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from lmaudit.core.backend import Backend
+from lmaudit.core.redact import redact
 from lmaudit.core.types import GenerateRequest, Generation, GenerationParams, LmauditError
 from lmaudit.serve.batching import MicroBatcher
 from lmaudit.serve.echo import PromptScorer, ScoredText, has_chat_template, openai_logprobs
@@ -30,6 +33,7 @@ from lmaudit.serve.faults import FAULT_HEADER, FaultInjector, FaultPlan, truncat
 from lmaudit.serve.schema import (
     ApiError,
     Choice,
+    Limits,
     chat_response,
     completion_response,
     models_response,
@@ -43,13 +47,18 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ServerOptions:
     """How a backend is served. `max_batch_wait_ms`: how long the first request of a batch
-    waits for others; `api_key`: required as `Authorization: Bearer <key>` on /v1/*."""
+    waits for others; `api_key`: required as `Authorization: Bearer <key>` on every route
+    but /health; `idle_timeout_s`: an open connection that sends nothing (or a body that
+    does not arrive) for this long is closed (408 for a body); `max_prompts_per_request`:
+    the most prompts one completions request may list."""
 
     served_name: str = "model"
     max_batch_size: int = 16
     max_batch_wait_ms: float = 5.0
     api_key: str | None = None
     faults: FaultPlan | None = None
+    idle_timeout_s: float = 30.0
+    max_prompts_per_request: int = 256
 
 
 @dataclass
@@ -82,6 +91,11 @@ class ModelServer:
         self.faults = FaultInjector(self.options.faults)
         self.counts = RequestCounts()
         self.created = int(time.time())
+        context = getattr(self.backend, "max_length", None)
+        self.limits = Limits(
+            context=context if isinstance(context, int) and context > 0 else None,
+            max_prompts=self.options.max_prompts_per_request,
+        )
 
     # -- backend calls (worker thread) --------------------------------------------------------
 
@@ -140,7 +154,7 @@ class ModelServer:
         )
 
     async def _completions(self, body: Any) -> dict[str, Any]:
-        call = parse_completion(body)
+        call = parse_completion(body, self.limits)
         self._check_model(call.model)
         if call.logprobs is not None and self.scorer is None:
             raise ApiError(
@@ -156,7 +170,7 @@ class ModelServer:
         return completion_response(self.options.served_name, choices)
 
     async def _chat(self, body: Any) -> dict[str, Any]:
-        call = parse_chat(body)
+        call = parse_chat(body, self.limits)
         self._check_model(call.model)
         if has_chat_template(self.backend) is False:
             raise ApiError(
@@ -218,7 +232,7 @@ class ModelServer:
                 plan = self.faults.plan
                 await asyncio.sleep(plan.stall_s if plan else 0.0)
             try:
-                payload = await answer(await _json_body(request))
+                payload = await answer(await _json_body(request, self.options.idle_timeout_s))
             except Exception:
                 if fault is None:
                     counts.requests_failed += 1
@@ -237,7 +251,11 @@ class ModelServer:
         return await self._inference(request, self._chat)
 
     async def models(self, request: web.Request) -> web.Response:
-        return web.json_response(models_response(self.options.served_name, self.created))
+        """The served name's entry; `root` is the backend's fingerprint, so a client can
+        tell two models served under one name apart (its cache keys depend on it)."""
+        body = models_response(self.options.served_name, self.created)
+        body["data"][0]["root"] = redact(self.backend.fingerprint.key())
+        return web.json_response(body)
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -259,9 +277,12 @@ class ModelServer:
     @web.middleware
     async def _api_key(self, request: web.Request, handler: Any) -> web.StreamResponse:
         key = self.options.api_key
-        if key and request.path.startswith("/v1/"):
-            given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode("utf-8"), f"Bearer {key}".encode()):
+        if key and request.path != "/health":
+            scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+            right = scheme.lower() == "bearer" and hmac.compare_digest(
+                given.strip().encode("utf-8", "surrogateescape"), key.encode("utf-8")
+            )
+            if not right:
                 raise ApiError(
                     401,
                     "invalid or missing API key: send the header `Authorization: Bearer <key>`",
@@ -285,13 +306,20 @@ class ModelServer:
         return app
 
 
-async def _json_body(request: web.Request) -> Any:
-    raw = await request.read()
+async def _json_body(request: web.Request, timeout_s: float) -> Any:
+    """The decoded JSON body: 408 when it does not arrive within `timeout_s`, 400 when it
+    is not UTF-8 JSON (nesting too deep and integers over 4,300 digits included)."""
+    try:
+        raw = await asyncio.wait_for(request.read(), timeout_s)
+    except TimeoutError as error:
+        raise ApiError(408, f"the request body did not arrive within {timeout_s:g} s") from error
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
-        message = f"the request body is not valid JSON: {error}"
+        message = f"the request body is not valid JSON: {str(error)[:200]}"
         raise ApiError(400, message, code="invalid_json") from error
+    except RecursionError as error:
+        raise ApiError(400, "the request body nests too deep", code="invalid_json") from error
 
 
 @web.middleware
@@ -315,7 +343,8 @@ async def _errors_as_json(request: web.Request, handler: Any) -> web.StreamRespo
         # the client gave up (e.g. its timeout ran out during a stall): nobody to answer
         logger.debug("client of %s %s went away", request.method, request.path)
         return web.Response(status=499)  # "client closed request"; nobody reads it
-    except Exception as error:
+    except Exception:
         logger.exception("request %s %s failed", request.method, request.path)
-        body = ApiError(500, f"{type(error).__name__}: {error}", type="server_error").body()
+        message = "internal server error (the details are in the server's log)"
+        body = ApiError(500, message, type="server_error").body()
         return web.json_response(body, status=500)

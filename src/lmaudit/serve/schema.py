@@ -6,6 +6,12 @@ Errors are `ApiError`s that the app turns into `{"error": {"message", "type", "p
 Defaults follow the OpenAI API: `temperature` 1.0 (0 means greedy), `top_p` 1.0, `n` 1
 (the only value served); completions default to `max_tokens` 16, chat to 256. Unknown
 fields are ignored, except `stream` and `n` > 1, which are refused.
+
+Ranges (`Limits`): numbers must be finite and in range (never clamped): `max_tokens` in
+[0, context - 1] when the model's context is known (a budget that fills the context would
+leave no room for the prompt), else [0, 2**20]; `seed` a 64-bit signed integer; at most
+`max_prompts` prompts per completions request and `MAX_STOPS` stop strings of at most
+`MAX_STOP_CHARS` characters. A default `max_tokens` over the context is lowered to fit.
 """
 
 from __future__ import annotations
@@ -21,6 +27,22 @@ from lmaudit.core.types import GenerationParams, Message
 MAX_LOGPROBS = 20
 COMPLETION_MAX_TOKENS = 16
 CHAT_MAX_TOKENS = 256
+MAX_STOPS = 16
+MAX_STOP_CHARS = 1000
+SEED_RANGE = (-(2**63), 2**63 - 1)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask: `context` the model's length in tokens (None: unknown),
+    `max_prompts` the prompts in one completions request."""
+
+    context: int | None = None
+    max_prompts: int = 256
+
+    @property
+    def max_tokens(self) -> int:
+        return 1 << 20 if self.context is None else max(0, self.context - 1)
 
 
 class ApiError(Exception):
@@ -98,8 +120,8 @@ def _number(body: dict[str, Any], field: str, default: float, low: float, high: 
         return default
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise invalid(field, f"expected a number, got {type(value).__name__}")
-    if not low <= value <= high:
-        raise invalid(field, f"expected a number in [{low:g}, {high:g}], got {value}")
+    if not low <= value <= high:  # NaN fails this too
+        raise invalid(field, f"expected a number in [{low:g}, {high:g}], got {value:.6g}")
     return float(value)
 
 
@@ -110,7 +132,10 @@ def _integer(body: dict[str, Any], field: str, low: int, high: int) -> int | Non
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid(field, f"expected an integer, got {type(value).__name__}")
     if not low <= value <= high:
-        raise invalid(field, f"expected an integer in [{low}, {high}], got {value}")
+        shown = (
+            str(value) if abs(value) < 10**30 else f"an integer of {len(str(abs(value)))} digits"
+        )
+        raise invalid(field, f"expected an integer in [{low}, {high}], got {shown}")
     return value
 
 
@@ -121,25 +146,33 @@ def _stop(body: dict[str, Any]) -> tuple[str, ...]:
     if isinstance(stop, str):
         return (stop,)
     if isinstance(stop, list) and all(isinstance(s, str) for s in stop):
-        return tuple(stop)
-    raise invalid("stop", "expected a string or a list of strings")
+        stops = tuple(stop)
+    else:
+        raise invalid("stop", "expected a string or a list of strings")
+    if len(stops) > MAX_STOPS or any(len(s) > MAX_STOP_CHARS for s in stops):
+        raise invalid(
+            "stop", f"at most {MAX_STOPS} stop strings of at most {MAX_STOP_CHARS} characters"
+        )
+    return stops
 
 
-def _common(body: dict[str, Any], *, max_tokens_field: str, default_max: int) -> GenerationParams:
+def _common(
+    body: dict[str, Any], *, max_tokens_field: str, default_max: int, limits: Limits
+) -> GenerationParams:
     if body.get("stream"):
         raise ApiError(400, "`stream` is not supported by this server", param="stream")
     n = _integer(body, "n", 1, 1_000_000)
     if n is not None and n != 1:
         raise invalid("n", "this server answers one choice per prompt (n=1)")
-    max_tokens = _integer(body, max_tokens_field, 0, 1 << 20)
-    seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise invalid("seed", "expected an integer")
+    max_tokens = _integer(body, max_tokens_field, 0, limits.max_tokens)
+    if max_tokens is None:
+        max_tokens = min(default_max, limits.max_tokens)
+    seed = _integer(body, "seed", *SEED_RANGE)
     top_p = _number(body, "top_p", 1.0, 0.0, 1.0)
     if top_p == 0.0:
         raise invalid("top_p", "expected a number in (0, 1], got 0")
     return GenerationParams(
-        max_tokens=default_max if max_tokens is None else max_tokens,
+        max_tokens=max_tokens,
         temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
         top_p=top_p,
         stop=_stop(body),
@@ -147,8 +180,9 @@ def _common(body: dict[str, Any], *, max_tokens_field: str, default_max: int) ->
     )
 
 
-def parse_completion(body: Any) -> CompletionCall:
+def parse_completion(body: Any, limits: Limits | None = None) -> CompletionCall:
     """Validate a /v1/completions body; `prompt` is a string or a list of strings."""
+    limits = limits or Limits()
     body = _require_object(body)
     model = _model(body)
     prompt = body.get("prompt")
@@ -162,10 +196,16 @@ def parse_completion(body: Any) -> CompletionCall:
         raise invalid(
             "prompt", "expected a string or a non-empty list of strings (token ids are not served)"
         )
+    if len(prompts) > limits.max_prompts:
+        raise invalid(
+            "prompt", f"at most {limits.max_prompts} prompts per request, got {len(prompts)}"
+        )
     echo = body.get("echo", False)
     if not isinstance(echo, bool):
         raise invalid("echo", "expected true or false")
-    params = _common(body, max_tokens_field="max_tokens", default_max=COMPLETION_MAX_TOKENS)
+    params = _common(
+        body, max_tokens_field="max_tokens", default_max=COMPLETION_MAX_TOKENS, limits=limits
+    )
     return CompletionCall(model, prompts, params, echo, _integer(body, "logprobs", 0, MAX_LOGPROBS))
 
 
@@ -188,8 +228,9 @@ def _content(value: Any, field: str) -> str:
     raise invalid(field, "expected a string or a list of text parts")
 
 
-def parse_chat(body: Any) -> ChatCall:
+def parse_chat(body: Any, limits: Limits | None = None) -> ChatCall:
     """Validate a /v1/chat/completions body (`messages` of `{role, content}`)."""
+    limits = limits or Limits()
     body = _require_object(body)
     model = _model(body)
     messages = body.get("messages")
@@ -215,7 +256,7 @@ def parse_chat(body: Any) -> ChatCall:
             param="logprobs",
         )
     field = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
-    params = _common(body, max_tokens_field=field, default_max=CHAT_MAX_TOKENS)
+    params = _common(body, max_tokens_field=field, default_max=CHAT_MAX_TOKENS, limits=limits)
     if params.max_tokens < 1:
         raise invalid(field, "chat completions need at least 1 token")
     return ChatCall(model, tuple(turns), params)
