@@ -46,7 +46,9 @@ def _header(report: AuditReport) -> str:
         what = (f"suite {escape(a.suite_name or '?')} · {len(report.models)} model(s) · "
                 f"{len(report.tasks)} task(s) · created {escape(a.created or '?')}")
     else:
-        what = f"{len(report.sources)} director(y/ies) · {len(report.models)} model(s)"
+        n = len(report.sources)
+        what = (f"{n} {'directory' if n == 1 else 'directories'} · "
+                f"{len(report.models)} model(s)")
     levels = {lvl: sum(c.trust.level == lvl for c in report.cards)
               for lvl in ("trusted", "caution", "not trusted")}
     counts = " · ".join(f"{n} {lvl}" for lvl, n in levels.items() if n)
@@ -54,9 +56,12 @@ def _header(report: AuditReport) -> str:
             f"<div>{escape(counts)} · {len(report.samples):,} samples</div></header>")
 
 
-NAV = ('<nav><a href="#summary">Trust cards</a><a href="#comparison">Comparison</a>'
-       '<a href="#probes">Probes</a><a href="#prompts">Prompts</a>'
-       '<a href="#samples">Samples</a><a href="#reproducibility">Reproducibility</a></nav>')
+def _nav(report: AuditReport) -> str:
+    links = [("summary", "Trust cards"), ("comparison", "Comparison"), ("probes", "Probes")]
+    if report.prompt_sensitivity:
+        links.append(("prompts", "Prompt sensitivity"))
+    links += [("samples", "Samples"), ("reproducibility", "Reproducibility")]
+    return "<nav>" + "".join(f'<a href="#{k}">{v}</a>' for k, v in links) + "</nav>"
 
 VIEWER = (
     '<section id="samples"><h2>Samples</h2>'
@@ -93,7 +98,7 @@ def render_html(report: AuditReport, *, compress: bool | None = None) -> str:
         + escape(content_security_policy(CSS, script)) + '">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>lmaudit report</title><style>" + CSS + "</style></head><body>"
-        + _header(report) + NAV
+        + _header(report) + _nav(report)
         + '<section id="summary"><h2>Trust cards</h2><div class="cards">' + cards
         + "</div></section>"
         + comparison_section(report) + probes_section(report) + prompts_section(report)
