@@ -103,7 +103,7 @@ def test_compare_reports_a_paired_difference(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "--model", "nope:x", "--task", "gsm8k"], "unknown model kind 'nope'"),
+        (["run", "--model", "nope:x", "--task", "arith"], "unknown model kind 'nope'"),
         (["run", "--model", "hf:/does/not/exist", "--task", "arith"], "/does/not/exist"),
         (["run", "--model", "hf:x", "--task", "gsm9k"], "gsm8k"),
         (["score", "--task", "gsm8k", "--responses", "/no/such.jsonl"], "/no/such.jsonl"),

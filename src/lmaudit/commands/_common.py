@@ -20,21 +20,6 @@ def parse_key_values(pairs: Sequence[str] | None, *, flag: str) -> dict[str, str
 
 
 _API_KINDS = ("openai", "openai-chat")
-MODEL_KINDS = ("hf", "lab", "vllm", *_API_KINDS)  # as `backends.registry.load_backend`
-
-
-def check_model_spec(spec: str) -> None:
-    """Fail at once on a spec no backend accepts (`KIND:TARGET` with a known kind), so that
-    a typo is reported before the task's data is loaded."""
-    from lmaudit.backends.registry import SPEC_HELP
-
-    kind, sep, target = spec.partition(":")
-    if not sep or not target:
-        raise LmauditError(f"unknown model spec {spec!r}; expected {SPEC_HELP}")
-    if kind not in MODEL_KINDS:
-        raise LmauditError(f"unknown model kind {kind!r} in {spec!r}; expected {SPEC_HELP}")
-
-
 _API_FLAGS = ("max_concurrency", "timeout", "max_retries", "endpoints", "prompts_per_request")
 
 

@@ -11,7 +11,6 @@ from typing import Any
 from lmaudit.commands._common import (
     add_model_options,
     add_task_options,
-    check_model_spec,
     model_options,
     parse_key_values,
 )
@@ -149,7 +148,6 @@ def run_probe_command(args: argparse.Namespace) -> int:
     families = _applicable(task, families, explicit, args.limit)
     if not families:
         raise LmauditError(f"no variant family applies to task {task.name}")
-    check_model_spec(args.model)
     preflight(task, args.limit)  # data, templates and few-shot fail before the model loads
     backend = load_backend(args.model, model_options(args))
     run_dir = args.out or default_run_dir(f"probe-{task.name}", args.model)

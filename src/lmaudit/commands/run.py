@@ -9,7 +9,6 @@ from typing import Any
 from lmaudit.commands._common import (
     add_model_options,
     add_task_options,
-    check_model_spec,
     model_options,
     parse_key_values,
 )
@@ -177,7 +176,6 @@ def run(args: argparse.Namespace) -> int:
         **parse_key_values(args.task_option, flag="--task-option"),
     }
     task = load_task(args.task, task_options)
-    check_model_spec(args.model)
     preflight(task, args.limit)  # data, templates and few-shot fail before the model loads
     options = {**getattr(args, "stored_model_options", {}), **model_options(args)}
     if args.replicas is not None and args.replicas < 1:
