@@ -444,6 +444,10 @@ def run_task(
         usage = usage_summary(responses, price)
         if usage["prompt_tokens"] or usage["completion_tokens"] or usage["cached"] or price:
             extra["usage"] = usage
+        scoring_path = getattr(backend, "scoring_path", None)
+        if scoring_path is not None:  # how multiple choice was scored (packed, copy, naive)
+            extra["scoring_path"] = scoring_path
+            writer.update_manifest(scoring_path=scoring_path)
         writer.finish(results_payload(task, metrics, len(records), **extra))
     return RunOutcome(
         run_dir=run_dir,
@@ -451,4 +455,5 @@ def run_task(
         n_samples=len(records),
         seconds=seconds,
         usage=extra.get("usage"),
+        scoring_path=scoring_path,
     )
