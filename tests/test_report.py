@@ -66,7 +66,11 @@ def test_cards_and_trust(report: AuditReport, audit_dir: Path) -> None:
         assert card.scan is not None and (card.scan.n_items, card.scan.dirty) == (LIMIT, 3)
     assert dirty.probe is not None and dirty.probe.primary_family is not None
     assert dirty.probe.primary_family.drop.value == -1.0
-    assert dirty.probe.primary_family.per_set == (0.0,) * 5
+    assert dirty.probe.primary_family.sets.per_set == (0.0,) * 5
+    stored = json.loads((audit_dir / "probes/dirty/probe_results.json").read_text())
+    # the probe runner's own ProbeAnalysis, rebuilt: it writes back the same JSON
+    assert dirty.probe.analysis.to_dict() == {
+        k: v for k, v in stored.items() if k not in ("metric", "skipped_items")}
     mc = report.card("lab:clean", "arith_mc")
     assert mc.calibration is not None and mc.calibration.ece is not None
     assert sum(b.count for b in mc.calibration.bins) == LIMIT

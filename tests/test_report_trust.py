@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import math
 
+from lmaudit.contamination.report import ContaminationReport
 from lmaudit.contamination.verdicts import NONE, STRONG, WEAK, Signal
+from lmaudit.probes.analysis import FamilyResult, ProbeAnalysis, SetSummary
 from lmaudit.report.model import (
     CAUTION,
     NOT_TRUSTED,
     TRUSTED,
-    ContaminationEvidence,
-    FamilyDrop,
     ProbeEvidence,
     ScoreEvidence,
 )
 from lmaudit.report.trust import assess_trust
-from lmaudit.stats import Estimate
+from lmaudit.stats import Estimate, McNemarResult
 
 
 def est(value: float, low: float, high: float, n: int = 400) -> Estimate:
@@ -26,16 +26,17 @@ SCORE = ScoreEvidence("acc", est(0.80, 0.76, 0.84), True, 400)
 
 
 def probe(drop: float, low: float, high: float) -> ProbeEvidence:
-    family = FamilyDrop("symbolic", 400, 10, est(0.8, 0.76, 0.84), est(0.8 + drop, 0, 1),
-                        est(drop, low, high), 0.01, (0.7,) * 10, high < 0 or low > 0, "")
-    return ProbeEvidence("m", "t", "acc", est(0.8, 0.76, 0.84), 400, 0.7, "symbolic", "",
-                         (family,))
+    family = FamilyResult("symbolic", 400, 10, est(0.8, 0.76, 0.84), est(0.8 + drop, 0, 1),
+                          est(drop, low, high), McNemarResult(10, 5, 400, 5.0, 0.01),
+                          SetSummary((0.7,) * 10, 0.7, 0.0, 0.7, 0.7), 0.7)
+    analysis = ProbeAnalysis(est(0.8, 0.76, 0.84), {"symbolic": family}, 0.7, 400, "symbolic")
+    return ProbeEvidence("m", "t", "acc", analysis)
 
 
-def contamination(overall: str, **verdicts: str) -> ContaminationEvidence:
+def contamination(overall: str, **verdicts: str) -> ContaminationReport:
     signals = tuple(Signal(k, k, -0.5, -0.6, -0.4, 1e-5, 0.0, "below", v)
                     for k, v in verdicts.items())
-    return ContaminationEvidence("m", "t", overall, signals, {}, {"test": 400}, "", "")
+    return ContaminationReport("t", "m", None, {"test": 400}, 0.2, signals, overall)
 
 
 def test_clean_evidence_is_trusted() -> None:

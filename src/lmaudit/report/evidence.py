@@ -16,18 +16,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lmaudit.contamination.report import ContaminationReport
 from lmaudit.contamination.verdicts import Signal, parse_operating_characteristics
+from lmaudit.probes.analysis import FamilyResult, ProbeAnalysis, SetSummary
 from lmaudit.report.model import (
     Calibration,
-    ContaminationEvidence,
     CorpusScan,
     CostSummary,
-    FamilyDrop,
     ProbeEvidence,
     Provenance,
     ScoreEvidence,
 )
-from lmaudit.stats import Estimate, reliability_bins
+from lmaudit.stats import Estimate, McNemarResult, reliability_bins
 
 # headline metric: the first of these a run reports, else its first higher-is-better metric
 PRIMARY_METRICS = ("acc_flexible", "acc", "acc_strict", "exact_match", "pass@1", "acc_norm")
@@ -134,54 +134,63 @@ def cost_summary(results: Mapping[str, Any]) -> CostSummary | None:
     )
 
 
-def probe_evidence(model: str, task: str, payload: Mapping[str, Any]) -> ProbeEvidence:
-    """A probe run's `probe_results.json` (ProbeAnalysis.to_dict plus `metric`)."""
-    families = []
-    for name, fam in payload.get("families", {}).items():
-        sets = fam.get("instance_sets", {})
-        families.append(FamilyDrop(
-            family=str(name),
-            n_items=int(fam.get("n_items") or 0),
-            n_sets=int(sets.get("n_sets") or fam.get("n_sets") or 0),
-            original=estimate_from_dict(fam.get("original_accuracy", {})),
-            variant=estimate_from_dict(fam.get("variant_accuracy", {})),
-            drop=estimate_from_dict(fam.get("drop", {})),
-            mcnemar_p=_float(fam.get("mcnemar", {}).get("p_value")),
-            per_set=tuple(_float(v) for v in sets.get("per_set", [])),
-            significant=bool(fam.get("significant", False)),
-            verdict=str(fam.get("verdict", "")),
-        ))
-    return ProbeEvidence(
-        model=model,
-        task=task,
-        metric=str(payload.get("metric", "")),
-        original=estimate_from_dict(payload.get("original_accuracy", {})),
-        n_items=int(payload.get("n_items") or 0),
-        consistency=_float(payload.get("consistency_all_variants")),
-        primary=payload.get("primary_family"),
-        verdict=str(payload.get("verdict", "")),
-        families=tuple(families),
+def _family(name: str, fam: Mapping[str, Any]) -> FamilyResult:
+    sets = fam.get("instance_sets") or {}
+    mc = fam.get("mcnemar") or {}
+    b, c = int(mc.get("b_original_only") or 0), int(mc.get("c_variant_only") or 0)
+    return FamilyResult(
+        family=name,
+        n_items=int(fam.get("n_items") or 0),
+        n_sets=int(fam.get("n_sets") or sets.get("n_sets") or 0),
+        original=estimate_from_dict(fam.get("original_accuracy") or {}),
+        variant=estimate_from_dict(fam.get("variant_accuracy") or {}),
+        drop=estimate_from_dict(fam.get("drop") or {}),
+        mcnemar=McNemarResult(b, c, int(mc.get("n") or 0), float(min(b, c)),
+                              _float(mc.get("p_value"))),
+        sets=SetSummary(tuple(_float(v) for v in sets.get("per_set") or ()),
+                        _float(sets.get("mean")), _float(sets.get("sd")),
+                        _float(sets.get("min")), _float(sets.get("max"))),
+        consistency=_float(fam.get("consistency")),
+        mean_rotation_accuracy=fam.get("mean_rotation_accuracy"),
+        position_bias=fam.get("position_bias"),
+        meaning_may_change=bool(fam.get("meaning_may_change", False)),
     )
+
+
+def probe_evidence(model: str, task: str, payload: Mapping[str, Any]) -> ProbeEvidence:
+    """A probe run's `probe_results.json` (`ProbeAnalysis.to_dict()` plus `metric`) as the
+    probe runner's own typed `ProbeAnalysis`."""
+    families = {str(k): _family(str(k), v) for k, v in (payload.get("families") or {}).items()}
+    primary = payload.get("primary_family")
+    analysis = ProbeAnalysis(
+        original=estimate_from_dict(payload.get("original_accuracy") or {}),
+        families=families,
+        consistency=_float(payload.get("consistency_all_variants")),
+        n_items=int(payload.get("n_items") or 0),
+        primary=primary if primary in families else None,
+        notes=tuple(str(n) for n in payload.get("notes") or ()),
+    )
+    return ProbeEvidence(model, task, str(payload.get("metric", "")), analysis)
 
 
 def merge_probes(probes: Sequence[ProbeEvidence]) -> ProbeEvidence | None:
     """One model × task's probe runs (one per probe stage) as one piece of evidence: every
     family of every run (first run wins on a repeated family); the primary family is
-    `symbolic` when present, else the first run's primary."""
+    `symbolic` when present, else the first run's primary; consistency is the lowest."""
     if not probes:
         return None
     if len(probes) == 1:
         return probes[0]
-    families: dict[str, FamilyDrop] = {}
+    families: dict[str, FamilyResult] = {}
     for probe in probes:
-        for family in probe.families:
-            families.setdefault(family.family, family)
-    first = probes[0]
+        for name, family in probe.analysis.families.items():
+            families.setdefault(name, family)
+    first = probes[0].analysis
     primary = "symbolic" if "symbolic" in families else first.primary
-    verdict = families[primary].verdict if primary in families else first.verdict
-    return ProbeEvidence(first.model, first.task, first.metric, first.original, first.n_items,
-                         min(p.consistency for p in probes), primary, verdict,
-                         tuple(families.values()))
+    analysis = ProbeAnalysis(first.original, families,
+                             min(p.analysis.consistency for p in probes), first.n_items,
+                             primary, tuple(n for p in probes for n in p.analysis.notes))
+    return ProbeEvidence(probes[0].model, probes[0].task, probes[0].metric, analysis)
 
 
 def corpus_scan(task: str, payload: Mapping[str, Any]) -> CorpusScan:
@@ -216,21 +225,23 @@ def _signal(entry: Mapping[str, Any]) -> Signal:
     )
 
 
-def contamination_evidence(
+def contamination_report(
     model: str, task: str, payload: Mapping[str, Any]
-) -> ContaminationEvidence:
-    """A contamination test's report.json (`contamination.report.report_dict`)."""
+) -> ContaminationReport:
+    """A contamination test's report.json (`report_dict`) as the contamination report's own
+    `ContaminationReport` (the exchangeability detail stays in the run directory; its
+    signal is among `signals`)."""
     operating = parse_operating_characteristics(
         {"detectors": payload.get("operating_characteristics") or {}}, "report.json")
-    return ContaminationEvidence(
+    return ContaminationReport(
+        benchmark=task,
         model=model,
-        task=task,
-        overall=str(payload.get("overall", "")),
-        signals=tuple(_signal(s) for s in payload.get("signals", [])),
-        operating=operating,
+        reference_model=payload.get("reference_model"),
         n_items={str(k): int(v) for k, v in (payload.get("n_items") or {}).items()},
-        thresholds=str(payload.get("thresholds", "")),
-        limitations=str(payload.get("limitations", "")),
+        k=_float(payload.get("k")),
+        signals=tuple(_signal(s) for s in payload.get("signals", [])),
+        overall=str(payload.get("overall", "")),
+        operating=operating,
     )
 
 

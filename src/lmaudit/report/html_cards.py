@@ -59,8 +59,8 @@ def _probe(card: TrustCard) -> str:
     return (f'<dt>probe drop</dt><dd><span class="probe-drop" data-value="{value_attr(d.value)}">'
             f"{e(fmt.points(d.value))} points</span> {e(fmt.points_interval(d))} "
             f'<span class="muted">({e(family.family)}, {family.n_sets} sets, '
-            f"McNemar p = {e(fmt.p_value(family.mcnemar_p))})</span><br>"
-            f'<span class="verdict">{e(probe.verdict)}</span></dd>')
+            f"McNemar p = {e(fmt.p_value(family.mcnemar.p_value))})</span><br>"
+            f'<span class="verdict">{e(probe.analysis.verdict)}</span></dd>')
 
 
 def _contamination(card: TrustCard) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from lmaudit.probes.analysis import verdict
 from lmaudit.report import fmt
 from lmaudit.report.html_cards import e, value_attr
 from lmaudit.report.model import AuditReport, ProbeEvidence
@@ -85,21 +86,22 @@ def _probe_block(probe: ProbeEvidence) -> str:
     hist = probe.histogram_family
     if hist is not None:
         out.append(instance_set_histogram(
-            hist.per_set, probe.original.value,
+            hist.sets.per_set, probe.analysis.original.value,
             f"{probe.model} · {probe.task}: {hist.family} accuracy per instance set"))
-        finite = [v for v in hist.per_set if math.isfinite(v)]
+        finite = [v for v in hist.sets.per_set if math.isfinite(v)]
         if finite:
             mean = sum(finite) / len(finite)
             out.append(f'<p class="muted">{e(hist.family)}: {hist.n_sets} instance sets, mean '
                        f"{100 * mean:.1f}%, range {100 * min(finite):.1f}–"
-                       f"{100 * max(finite):.1f}%; original {100 * probe.original.value:.1f}%"
+                       f"{100 * max(finite):.1f}%; original "
+                       f"{100 * probe.analysis.original.value:.1f}%"
                        "</p>")
     rows = [[_td(f.family), _td(str(f.n_items), True), _td(str(f.n_sets), True),
              _td(fmt.number(f.original.value, True), True),
              _td(fmt.number(f.variant.value, True), True),
              _td(fmt.points(f.drop.value), True, f.drop.value),
-             _td(fmt.points_interval(f.drop), True), _td(fmt.p_value(f.mcnemar_p), True),
-             _td(f.verdict)] for f in probe.families]
+             _td(fmt.points_interval(f.drop), True), _td(fmt.p_value(f.mcnemar.p_value), True),
+             _td(verdict(f))] for f in probe.families]
     out.append(_table(["family", "items", "sets", "original", "variant", "drop (points)",
                        "95% CI (clustered)", "McNemar p", "verdict"], rows, "probe"))
     return "".join(out)

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from lmaudit.contamination.report import ContaminationReport
 from lmaudit.core.store import MANIFEST, RESULTS, SAMPLES
 from lmaudit.core.types import LmauditError
 from lmaudit.report import evidence
@@ -33,7 +34,6 @@ from lmaudit.report.comparison import RunForComparison, compare_models
 from lmaudit.report.model import (
     AuditInfo,
     AuditReport,
-    ContaminationEvidence,
     CorpusScan,
     ProbeEvidence,
     PromptSpread,
@@ -63,7 +63,7 @@ class _Loaded:
     results: Mapping[str, Any]
     frame: pd.DataFrame | None = None
     probe: ProbeEvidence | None = None
-    contamination: ContaminationEvidence | None = None
+    contamination: ContaminationReport | None = None
     scan: CorpusScan | None = None
 
 
@@ -115,7 +115,7 @@ def _load_dir(root: Path, kind: str, model: str | None = None, task: str | None 
         model = model or str(payload.get("model") or manifest.get("model") or root.name)
         task = task or str(payload.get("benchmark") or manifest.get("benchmark") or "?")
         return _Loaded("contamination", model, task, None, root, manifest, payload,
-                       contamination=evidence.contamination_evidence(model, task, payload))
+                       contamination=evidence.contamination_report(model, task, payload))
     missing = [n for n in (RESULTS, SAMPLES) if not (root / n).is_file()]
     if missing:
         raise LmauditError(f"{root} is not a finished lmaudit run (missing {', '.join(missing)})")

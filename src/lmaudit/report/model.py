@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from lmaudit.contamination.verdicts import OperatingCharacteristics, Signal
+from lmaudit.contamination.report import ContaminationReport
+from lmaudit.probes.analysis import FamilyResult, ProbeAnalysis
 from lmaudit.stats import Estimate, ReliabilityBin
 
 TRUSTED = "trusted"
@@ -43,63 +44,29 @@ class ScoreEvidence:
 
 
 @dataclass(frozen=True)
-class FamilyDrop:
-    """One probe variant family against the original items (from probe_results.json).
-    `drop` is variant minus original (negative: the score falls on fresh variants)."""
-
-    family: str
-    n_items: int
-    n_sets: int
-    original: Estimate
-    variant: Estimate
-    drop: Estimate
-    mcnemar_p: float
-    per_set: tuple[float, ...]
-    significant: bool
-    verdict: str
-
-
-@dataclass(frozen=True)
 class ProbeEvidence:
-    """A probe run's paired analysis. `primary` names the family the verdict speaks for."""
+    """A model × task's probe analysis (the probe runner's own `ProbeAnalysis`, rebuilt from
+    probe_results.json; several probe runs merged). `metric`: the correctness metric used."""
 
     model: str
     task: str
     metric: str
-    original: Estimate
-    n_items: int
-    consistency: float
-    primary: str | None
-    verdict: str
-    families: tuple[FamilyDrop, ...]
-
-    def family(self, name: str | None) -> FamilyDrop | None:
-        return next((f for f in self.families if f.family == name), None)
+    analysis: ProbeAnalysis
 
     @property
-    def primary_family(self) -> FamilyDrop | None:
-        return self.family(self.primary)
+    def families(self) -> tuple[FamilyResult, ...]:
+        return tuple(self.analysis.families.values())
 
     @property
-    def histogram_family(self) -> FamilyDrop | None:
+    def primary_family(self) -> FamilyResult | None:
+        primary = self.analysis.primary
+        return None if primary is None else self.analysis.families.get(primary)
+
+    @property
+    def histogram_family(self) -> FamilyResult | None:
         """The family with the most instance sets (two or more), for the histogram."""
         many = [f for f in self.families if f.n_sets >= 2 and f.family != "permute"]
         return max(many, key=lambda f: f.n_sets) if many else None
-
-
-@dataclass(frozen=True)
-class ContaminationEvidence:
-    """Likelihood contamination tests of one model × benchmark (the contamination report's
-    own typed signals and validation-lab operating characteristics)."""
-
-    model: str
-    task: str
-    overall: str
-    signals: tuple[Signal, ...]
-    operating: Mapping[str, OperatingCharacteristics]
-    n_items: Mapping[str, int]
-    thresholds: str
-    limitations: str
 
 
 @dataclass(frozen=True)
@@ -161,7 +128,7 @@ class TrustCard:
     task: str
     score: ScoreEvidence | None
     probe: ProbeEvidence | None
-    contamination: ContaminationEvidence | None
+    contamination: ContaminationReport | None
     calibration: Calibration | None
     extraction_failure: Estimate | None
     cost: CostSummary | None

@@ -23,7 +23,7 @@ def card_text(card: TrustCard) -> str:
     if family is not None:
         lines.append(f"  probe drop     {fmt.points(family.drop.value)} points "
                      f"{fmt.points_interval(family.drop)} ({family.family}, "
-                     f"{family.n_sets} sets, McNemar p = {fmt.p_value(family.mcnemar_p)})")
+                     f"{family.n_sets} sets, McNemar p = {fmt.p_value(family.mcnemar.p_value)})")
     if card.contamination is not None:
         c = card.contamination
         flagged = [SIGNAL_NAMES.get(s.key, s.key) for s in c.signals

@@ -23,12 +23,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from lmaudit.contamination.report import ContaminationReport
 from lmaudit.contamination.verdicts import STRONG, WEAK
 from lmaudit.report.model import (
     CAUTION,
     NOT_TRUSTED,
     TRUSTED,
-    ContaminationEvidence,
     CorpusScan,
     ProbeEvidence,
     ScoreEvidence,
@@ -57,7 +57,7 @@ def _points(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
-def _signals_with(evidence: ContaminationEvidence, verdict: str) -> list[str]:
+def _signals_with(evidence: ContaminationReport, verdict: str) -> list[str]:
     return [SIGNAL_NAMES.get(s.key, s.key) for s in evidence.signals if s.verdict == verdict]
 
 
@@ -70,7 +70,7 @@ def _half_width(estimate: Estimate) -> float:
 def assess_trust(
     score: ScoreEvidence | None,
     probe: ProbeEvidence | None,
-    contamination: ContaminationEvidence | None,
+    contamination: ContaminationReport | None,
     extraction_failure: Estimate | None = None,
     missing: Sequence[str] = (),
     scan: CorpusScan | None = None,
