@@ -13,51 +13,48 @@ Conventions (those of statsmodels' `multipletests`):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from lmaudit.stats.validation import StatsInputError
 
 
-def _checked(p_values: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def _adjust(p_values: Sequence[float], step: Callable[[np.ndarray], np.ndarray]) -> list[float]:
+    """Apply `step` to the finite p-values sorted ascending; results in the input order."""
     p = np.asarray(list(p_values), dtype=np.float64)
     finite = np.isfinite(p)
     if ((p[finite] < 0.0) | (p[finite] > 1.0)).any():
         raise StatsInputError("p-values must lie in [0, 1]")
-    return p, finite
+    out = np.full(p.shape, np.nan)
+    values = p[finite]
+    if values.size:
+        order = np.argsort(values, kind="stable")
+        adjusted = np.empty(values.size)
+        adjusted[order] = step(values[order])
+        out[finite] = adjusted
+    return [float(x) for x in out]
+
+
+def _holm_step(ordered: np.ndarray) -> np.ndarray:
+    m = ordered.size
+    return np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * ordered))
+
+
+def _bh_step(ordered: np.ndarray) -> np.ndarray:
+    m = ordered.size
+    scaled = np.minimum(1.0, ordered * m / np.arange(1, m + 1))
+    return np.minimum.accumulate(scaled[::-1])[::-1]
 
 
 def holm_adjust(p_values: Sequence[float]) -> list[float]:
     """Holm step-down adjusted p-values, in the input order (module docstring)."""
-    p, finite = _checked(p_values)
-    out = np.full(p.shape, np.nan)
-    values = p[finite]
-    m = values.shape[0]
-    if m:
-        order = np.argsort(values, kind="stable")
-        scaled = np.minimum(1.0, (m - np.arange(m)) * values[order])
-        adjusted = np.maximum.accumulate(scaled)
-        result = np.empty(m)
-        result[order] = adjusted
-        out[finite] = result
-    return [float(x) for x in out]
+    return _adjust(p_values, _holm_step)
 
 
 def benjamini_hochberg_adjust(p_values: Sequence[float]) -> list[float]:
     """Benjamini–Hochberg step-up adjusted p-values (q-values), in the input order."""
-    p, finite = _checked(p_values)
-    out = np.full(p.shape, np.nan)
-    values = p[finite]
-    m = values.shape[0]
-    if m:
-        order = np.argsort(values, kind="stable")
-        scaled = np.minimum(1.0, values[order] * m / np.arange(1, m + 1))
-        adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
-        result = np.empty(m)
-        result[order] = adjusted
-        out[finite] = result
-    return [float(x) for x in out]
+    return _adjust(p_values, _bh_step)
 
 
 def t_test_p_value(value: float, stderr: float | None, dof: int) -> float:
