@@ -146,8 +146,10 @@ def read_json_object(path: Path) -> dict[str, Any]:
             f"{path} is damaged: not valid JSON ({error.msg} at line {error.lineno}, "
             f"column {error.colno})"
         ) from error
-    except (ValueError, RecursionError) as error:
-        raise LmauditError(f"{path} is damaged: {str(error)[:120] or 'too deep'}") from error
+    except RecursionError as error:
+        raise LmauditError(f"{path} is damaged: JSON nested too deep to read") from error
+    except ValueError as error:  # e.g. an integer over Python's 4,300-digit limit
+        raise LmauditError(f"{path} is damaged: {str(error)[:120]}") from error
     if not isinstance(value, dict):
         raise LmauditError(f"{path} is damaged: expected a JSON object, got {type(value).__name__}")
     return value
