@@ -24,9 +24,7 @@ def test_fit_prompt_cuts_only_a_prompt_over_the_context() -> None:
     # room for 5 new tokens as before, when max_tokens is small
     assert fit_prompt(list(range(150)), 5, 32, 0) == FittedPrompt(list(range(123, 150)), 5, 123)
     # max_tokens over the context: half the context stays prompt (never one token)
-    assert fit_prompt(list(range(130)), 256, 128, 0) == FittedPrompt(
-        list(range(66, 130)), 64, 66
-    )
+    assert fit_prompt(list(range(130)), 256, 128, 0) == FittedPrompt(list(range(66, 130)), 64, 66)
     assert fit_prompt(list(range(40)), 0, 32, 0) == FittedPrompt(list(range(8, 40)), 0, 8)
 
 

@@ -118,7 +118,9 @@ def test_a_locked_run_directory_sends_nothing(
         assert server.requests_received == 4
         again = capsys.readouterr().out
         assert again.splitlines()[1:-1] == first.splitlines()[1:-1]  # metrics and usage
-        assert again.endswith(f"finished earlier: results stored in {out} (nothing was run again)\n")
+        assert again.endswith(
+            f"finished earlier: results stored in {out} (nothing was run again)\n"
+        )
         # another command on the finished run: refused, nothing overwritten
         before = _snapshot(out)
         assert main([*argv, "--limit", "2"]) == 2
