@@ -133,7 +133,7 @@ def _integer(body: dict[str, Any], field: str, low: int, high: int) -> int | Non
         raise invalid(field, f"expected an integer, got {type(value).__name__}")
     if not low <= value <= high:
         shown = (
-            str(value) if abs(value) < 10**30 else f"an integer of {len(str(abs(value)))} digits"
+            str(value) if abs(value) < 10**40 else f"an integer of {len(str(abs(value)))} digits"
         )
         raise invalid(field, f"expected an integer in [{low}, {high}], got {shown}")
     return value
