@@ -225,3 +225,13 @@ def test_compressed_data_block_holds_the_same_data(report: AuditReport) -> None:
     data = json.loads(gzip.decompress(base64.b64decode(payload)))
     assert data == json.loads(json.dumps(viewer_data(report.samples)))
     assert 'type="application/json"' in data_block(report.samples)  # small: plain JSON
+
+
+def test_a_probe_run_alone_scores_its_originals(audit_dir: Path) -> None:
+    report = load_report([audit_dir / "probes/dirty", audit_dir / "probes/clean"])
+    dirty = report.card("lab:dirty", "arith")
+    stored = _results(audit_dir, "probes/dirty")["metrics"]["acc_flexible"]
+    assert dirty.score is not None and dirty.score.estimate.value == stored["value"]
+    assert dirty.score.n_samples == LIMIT
+    (row,) = [r for r in report.comparison.rows if r.metric == "acc_flexible"]
+    assert row.n_shared == LIMIT  # originals only: variants are not paired across runs

@@ -185,13 +185,33 @@ def _load_audit(root: Path, collected: _Collected) -> None:
 
 
 def _originals(frame: pd.DataFrame) -> pd.DataFrame:
-    """A probe run's original rows (the variants share nothing with other runs)."""
+    """A probe run's rows of the original items (its results.json describes these; the
+    variants have ids of their own and no counterpart in other runs)."""
     if "extra" not in frame.columns:
         return frame
     keep = [not (isinstance(e, str) and '"probe"' in e
                  and json.loads(e).get("probe", {}).get("variant", "original") != "original")
             for e in frame["extra"].tolist()]
     return frame[keep]
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """Where a model × task's headline score comes from: its run, else its first probe
+    run's originals."""
+
+    item: _Loaded
+    frame: pd.DataFrame
+
+
+def _scored(items: Sequence[_Loaded]) -> _Scored | None:
+    base = next((x for x in items if x.kind == "run" and x.frame is not None), None)
+    if base is not None and base.frame is not None:
+        return _Scored(base, base.frame)
+    probe = next((x for x in items if x.kind == "probe" and x.frame is not None), None)
+    if probe is not None and probe.frame is not None:
+        return _Scored(probe, _originals(probe.frame))
+    return None
 
 
 def _cards(collected: _Collected) -> list[TrustCard]:
@@ -204,23 +224,22 @@ def _cards(collected: _Collected) -> list[TrustCard]:
     cards = []
     for model, task in keys:
         items = [x for x in collected.loaded if (x.model, x.task) == (model, task)]
-        base = next((x for x in items if x.kind == "run"), None)
-        probe_run = next((x for x in items if x.kind == "probe"), None)
-        scored = base or probe_run
+        scored = _scored(items)
+        results = scored.item.results if scored is not None else {}
         contamination = next((x.contamination for x in items if x.contamination), None)
         probe = evidence.merge_probes([x.probe for x in items if x.probe is not None])
         scan = next((x.scan for x in collected.loaded if x.scan and x.task == task), None)
-        score = evidence.score_evidence(scored.results) if scored else None
-        metric = score.metric if score else None
-        failure = evidence.extraction_failure(scored.results, metric) if scored else None
+        score = evidence.score_evidence(results) if scored else None
+        failure = (evidence.extraction_failure(results, score.metric)
+                   if score is not None else None)
         missing = tuple(collected.missing.get(("", task), [])
                         + collected.missing.get((model, task), []))
         cards.append(TrustCard(
             model=model, task=task, score=score, probe=probe, contamination=contamination,
-            calibration=(evidence.calibration(scored.results, scored.frame)
-                         if scored is not None and scored.frame is not None else None),
+            calibration=(evidence.calibration(results, scored.frame)
+                         if scored is not None else None),
             extraction_failure=failure,
-            cost=evidence.cost_summary(base.results) if base else None,
+            cost=evidence.cost_summary(results),
             reference=collected.references.get(task),
             trust=assess_trust(score, probe, contamination, failure, missing, scan),
             missing=missing,
@@ -252,13 +271,11 @@ def _comparison_runs(collected: _Collected, cards: Sequence[TrustCard]) -> list[
     runs = []
     for card in cards:
         items = [x for x in collected.loaded if (x.model, x.task) == (card.model, card.task)]
-        item = next((x for x in items if x.kind == "run"), None) or next(
-            (x for x in items if x.kind == "probe"), None)
-        if item is None or item.frame is None:
+        scored = _scored(items)
+        if scored is None:
             continue
-        frame = _originals(item.frame) if item.kind == "probe" else item.frame
-        runs.append(RunForComparison(card.model, card.task, frame,
-                                     tuple(item.results.get("metrics", {})),
+        runs.append(RunForComparison(card.model, card.task, scored.frame,
+                                     tuple(scored.item.results.get("metrics", {})),
                                      card.score.metric if card.score else None))
     return runs
 
