@@ -25,6 +25,7 @@ from pathlib import Path
 
 from lmaudit.contamination.likelihood_run import ItemLikelihood
 from lmaudit.contamination.report import build_report, report_dict, write_report
+from lmaudit.contamination.verdicts import OperatingCharacteristics
 from lmaudit.core.runner import run_task
 from lmaudit.core.store import _write_json, base_manifest
 from lmaudit.core.types import (
@@ -139,8 +140,13 @@ def make_contamination(out: Path, spec: str, contaminated: bool, seed: int = 0) 
             shift = -0.8 if contaminated and split == "test" else 0.0
             lps = tuple(min(-0.01, rng.gauss(-2.0 - shift, 0.4)) for _ in range(30))
             items.append(ItemLikelihood(f"{split}-{i}", split, f"item number {i}", lps))
+    # the validation lab's measured detector figures, as `contamination validate` installs
+    operating = {"delta1": OperatingCharacteristics(0.93, 0.41, 0.66, 0.90, 0.96,
+                                                    "lab, 32 exposures"),
+                 "min_k": OperatingCharacteristics(0.88, 0.22, 0.50, 0.84, 0.92,
+                                                   "lab, 32 exposures")}
     report = build_report(items, benchmark="arith", model=spec, n_boot=300,
-                          n_permutations=2000, seed=seed)
+                          n_permutations=2000, seed=seed, operating=operating)
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "manifest.json", base_manifest(
         kind="contamination-test", benchmark="arith", model=spec,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import re
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from lmaudit.cli import main
+from lmaudit.contamination.verdicts import LIMITATIONS
 from lmaudit.core.store import load_run
 from lmaudit.core.types import LmauditError
 from lmaudit.report import (
@@ -170,6 +172,10 @@ def test_html_is_offline_escaped_and_hashed(report: AuditReport) -> None:
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     assert f"sha256-{digest}" in csp.group(1)
     assert page.count("<article class=\"card") == len(report.cards)
+    # the detectors' measured operating figures stand beside their signals
+    assert "Δ1: -0.8" in page and "lab: AUROC 0.93 [0.90, 0.96], TPR@1%FPR 0.41, " \
+        "TPR@5%FPR 0.66 (lab, 32 exposures)" in page
+    assert html.escape(LIMITATIONS) in page
     block = re.search(r'<script type="application/json" id="lmaudit-samples">(.*?)</script>',
                       page, re.S)
     assert block is not None

@@ -16,6 +16,7 @@ import os
 from html import escape
 from pathlib import Path
 
+from lmaudit.contamination.verdicts import LIMITATIONS, THRESHOLDS_NOTE
 from lmaudit.report.html_cards import card_html
 from lmaudit.report.html_sections import (
     comparison_section,
@@ -54,6 +55,15 @@ def _header(report: AuditReport) -> str:
     counts = " · ".join(f"{n} {lvl}" for lvl, n in levels.items() if n)
     return (f"<header><h1>lmaudit report</h1><div>{what}</div>"
             f"<div>{escape(counts)} · {len(report.samples):,} samples</div></header>")
+
+
+def _contamination_footnote(report: AuditReport) -> str:
+    """The contamination report's own thresholds and limitations, once, when any card has
+    a contamination test."""
+    if not any(c.contamination is not None for c in report.cards):
+        return ""
+    return (f'<p class="muted contamination-note">{escape(THRESHOLDS_NOTE)} '
+            f"{escape(LIMITATIONS)}</p>")
 
 
 def _nav(report: AuditReport) -> str:
@@ -100,7 +110,7 @@ def render_html(report: AuditReport, *, compress: bool | None = None) -> str:
         "<title>lmaudit report</title><style>" + CSS + "</style></head><body>"
         + _header(report) + _nav(report)
         + '<section id="summary"><h2>Trust cards</h2><div class="cards">' + cards
-        + "</div></section>"
+        + "</div>" + _contamination_footnote(report) + "</section>"
         + comparison_section(report) + probes_section(report) + prompts_section(report)
         + VIEWER + reproducibility_section(report)
         + data_block(report.samples, compress) + "<script>" + script + "</script></body></html>"
