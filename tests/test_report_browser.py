@@ -129,6 +129,11 @@ def test_cards_show_results_json(driver: webdriver.Chrome, built: tuple[Path, Pa
         assert ci.text == interval(estimate, True)
     dirty = driver.find_element(
         By.CSS_SELECTOR, 'article.card[data-model="lab:dirty"][data-task="arith"]')
+    probe = json.loads((audit / "probes/dirty/probe_results.json").read_text())
+    drop = probe["families"]["symbolic"]["drop"]
+    shown = dirty.find_element(By.CSS_SELECTOR, ".probe-drop")
+    assert float(shown.get_attribute("data-value") or "nan") == drop["value"]
+    assert shown.text == f"{100 * drop['value']:+.1f} points"
     assert dirty.get_attribute("data-trust") == "not trusted"
     assert "NOT TRUSTED" in dirty.find_element(By.CSS_SELECTOR, ".level").text
     assert "Δ1" in dirty.find_element(By.CSS_SELECTOR, ".sentence").text
