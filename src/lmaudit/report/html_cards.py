@@ -125,15 +125,15 @@ def _failure_and_cost(card: TrustCard) -> str:
 
 
 def card_html(card: TrustCard) -> str:
-    """One trust card as an `<article>`."""
+    """One trust card as an `<article>`: the verdict sentence first, then the evidence."""
     level = card.trust.level.replace(" ", "-")
     missing = "".join(f'<li class="missing">{e(m)}</li>' for m in card.missing)
     return (
         f'<article class="card {level}" data-model="{e(card.model)}" data-task="{e(card.task)}"'
         f' data-trust="{e(card.trust.level)}">'
         f'<h3>{e(card.model)} · {e(card.task)} <span class="level">{e(card.trust.level)}'
-        f"</span></h3><dl>{_score(card)}{_probe(card)}{_contamination(card)}{_scan(card)}"
+        f'</span></h3><p class="sentence">{e(card.trust.sentence)}</p>'
+        f"<dl>{_score(card)}{_probe(card)}{_contamination(card)}{_scan(card)}"
         f"{_calibration(card)}{_failure_and_cost(card)}</dl>"
-        + (f"<ul>{missing}</ul>" if missing else "")
-        + f'<p class="sentence">{e(card.trust.sentence)}</p></article>'
+        + (f"<ul>{missing}</ul>" if missing else "") + "</article>"
     )

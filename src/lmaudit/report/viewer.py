@@ -88,7 +88,7 @@ border-radius:4px;background:#eee}
 .not-trusted .level{background:#f6d5d1}
 .card dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 10px;margin:6px 0}
 .card dt{color:#555}.card dd{margin:0}
-.sentence{font-style:italic;margin:6px 0 0 0}
+.sentence{font-weight:500;margin:4px 0 8px 0}
 table{border-collapse:collapse;margin:6px 0;font-size:.92em}
 th,td{border:1px solid #dde;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f3f5f8}
