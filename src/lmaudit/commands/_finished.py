@@ -17,6 +17,37 @@ def _as_stored(value: Any) -> Any:
     return json.loads(json.dumps(redact_json(value), default=str, ensure_ascii=False))
 
 
+def _is_number(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**300
+
+
+def _is_metric(metric: Any) -> bool:
+    """A stored metric the results table can show (value and interval numbers or null)."""
+    return isinstance(metric, dict) and all(
+        metric.get(k) is None or _is_number(metric.get(k)) for k in ("value", "ci_low", "ci_high")
+    )
+
+
+_USAGE_COUNTS = ("requests", "cached", "prompt_tokens", "completion_tokens")
+_USAGE_NUMBERS = ("latency_p50_s", "latency_p90_s", "latency_p99_s", "cost_usd")
+
+
+def _is_usage(usage: Any) -> bool:
+    """A stored usage block `usage_line` can show."""
+    if not isinstance(usage, dict):
+        return False
+    counts = all(
+        isinstance(usage.get(k), int) and not isinstance(usage.get(k), bool) for k in _USAGE_COUNTS
+    )
+    latency = "latency_p50_s" not in usage or all(
+        _is_number(usage.get(k)) for k in _USAGE_NUMBERS[:3]
+    )
+    cost = "cost_usd" not in usage or _is_number(usage["cost_usd"])
+    return counts and latency and cost
+
+
 def print_finished_run(run_dir: Path, kind: str, expected: Mapping[str, Any]) -> bool:
     """Print the stored results of `run_dir` and return True when it holds a finished run
     of `kind` whose manifest has every `expected` entry; False when it holds no finished
@@ -36,12 +67,17 @@ def print_finished_run(run_dir: Path, kind: str, expected: Mapping[str, Any]) ->
             )
     results = read_json_object(run_dir / RESULTS)
     metrics = results.get("metrics")
-    if not isinstance(metrics, dict) or not all(isinstance(m, dict) for m in metrics.values()):
-        raise LmauditError(f"{run_dir / RESULTS} is damaged: no `metrics` object")
+    if not isinstance(metrics, dict) or not all(_is_metric(m) for m in metrics.values()):
+        raise LmauditError(
+            f"{run_dir / RESULTS} is damaged: `metrics` must map names to objects whose "
+            "value, ci_low and ci_high are numbers or null"
+        )
     title = f"{results.get('task', manifest.get('task'))} · {results.get('n_samples')} samples"
     print(metrics_table(metrics, title=title))
     usage = results.get("usage")
-    if isinstance(usage, dict) and {"requests", "cached", "prompt_tokens"} <= usage.keys():
+    if usage is not None:
+        if not _is_usage(usage):
+            raise LmauditError(f"{run_dir / RESULTS} is damaged: unreadable `usage`")
         print(usage_line(usage))
     print(f"finished earlier: results stored in {run_dir} (nothing was run again)")
     return True

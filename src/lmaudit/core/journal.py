@@ -45,12 +45,18 @@ def read_journal(path: Path) -> tuple[dict[str, Response], int]:
         try:
             entry = json.loads(piece) if piece else None
             if entry is not None:
+                if not isinstance(entry, dict) or not isinstance(entry.get("k"), str):
+                    raise TypeError("expected an object with a string `k`")
                 answer = response_from_dict(entry["r"])
                 answers[entry["k"]] = mark_cached(answer) if entry.get("c") else answer
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
             if final:
                 break
-            raise LmauditError(f"{path}:{number}: unreadable journal line ({error})") from error
+            detail = str(error)[:200] or type(error).__name__
+            raise LmauditError(
+                f"{path}:{number}: unreadable journal line ({detail}); move the file away to "
+                "ask those requests again"
+            ) from error
         good += len(piece) + 1
     return answers, good
 

@@ -26,8 +26,40 @@ def _usage_to_list(usage: Usage | None) -> list[Any] | None:
 def _usage_from_list(value: Any, *, cached: bool) -> Usage | None:
     if value is None:
         return None
+    if not isinstance(value, list) or len(value) != 3:
+        raise ValueError(f"usage must be [prompt, completion, latency], got {value!r:.80}")
     prompt, completion, latency = value
-    return Usage(int(prompt), int(completion), float(latency), cached)
+    return Usage(_int(prompt, "u[0]"), _int(completion, "u[1]"), _float(latency, "u[2]"), cached)
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    return value
+
+
+def _float(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _str(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be true or false, got {type(value).__name__}")
+    return value
+
+
+def _floats(value: Any, name: str) -> tuple[float, ...]:
+    if not isinstance(value, list):
+        raise TypeError(f"{name} must be a list, got {type(value).__name__}")
+    return tuple(_float(x, name) for x in value)
 
 
 def response_to_dict(response: Response) -> dict[str, Any]:
@@ -60,34 +92,49 @@ def response_to_dict(response: Response) -> dict[str, Any]:
     }
 
 
+_FIELDS = {
+    "l": {"t", "lp", "g", "n", "tl", "u"},
+    "r": {"t", "lp", "n", "tl", "u"},
+    "g": {"t", "x", "f", "p", "c", "u"},
+}
+
+
 def response_from_dict(data: dict[str, Any], *, cached: bool = False) -> Response:
-    """Inverse of `response_to_dict`; `cached` marks the usage as served from a cache."""
+    """Inverse of `response_to_dict`; `cached` marks the usage as served from a cache.
+
+    Strict: a field of the wrong type raises `TypeError` and a wrong shape `ValueError` or
+    `KeyError` (nothing is coerced: a stored answer is exactly what was written)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"a stored answer must be an object, got {type(data).__name__}")
     usage = _usage_from_list(data.get("u"), cached=cached)
     tag = data["t"]
+    extra = set(data) - _FIELDS.get(tag, set(data))
+    if extra:
+        raise ValueError(f"unknown fields {sorted(extra)!r:.80} in a stored answer")
     if tag == "l":
         return LoglikelihoodResult(
-            logprob=float(data["lp"]),
-            is_greedy=bool(data["g"]),
-            n_tokens=int(data["n"]),
-            token_logprobs=tuple(float(x) for x in data["tl"]),
+            logprob=_float(data["lp"], "lp"),
+            is_greedy=_bool(data["g"], "g"),
+            n_tokens=_int(data["n"], "n"),
+            token_logprobs=_floats(data["tl"], "tl"),
             usage=usage,
         )
     if tag == "r":
         return RollingLoglikelihoodResult(
-            logprob=float(data["lp"]),
-            n_tokens=int(data["n"]),
-            token_logprobs=tuple(float(x) for x in data["tl"]),
+            logprob=_float(data["lp"], "lp"),
+            n_tokens=_int(data["n"], "n"),
+            token_logprobs=_floats(data["tl"], "tl"),
             usage=usage,
         )
     if tag == "g":
         return Generation(
-            text=str(data["x"]),
-            finish_reason=str(data["f"]),
-            prompt_tokens=int(data["p"]),
-            completion_tokens=int(data["c"]),
+            text=_str(data["x"], "x"),
+            finish_reason=_str(data["f"], "f"),
+            prompt_tokens=_int(data["p"], "p"),
+            completion_tokens=_int(data["c"], "c"),
             usage=usage,
         )
-    raise ValueError(f"unknown response tag {tag!r}")
+    raise ValueError(f"unknown response tag {tag!r:.40}")
 
 
 def mark_cached(response: Response) -> Response:
