@@ -55,6 +55,31 @@ def test_a_run_prints_only_lmaudit_output(workspace: Path) -> None:
 
 
 def test_verbose_shows_the_libraries_output(workspace: Path) -> None:
+    import transformers
+
+    if int(transformers.__version__.split(".")[0]) < 5:
+        pytest.skip("transformers < 5 shows no loading bar to look for")
     done = lmaudit_run(workspace, "verbose", "--verbose")
     assert done.returncode == 0, done.stderr
     assert "Loading weights" in done.stderr
+
+
+def test_quiet_settings_leave_explicit_user_choices_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+    import warnings
+
+    from lmaudit.quiet import QUIET_ENVIRONMENT, THIRD_PARTY_LOGGERS, quiet_third_party
+
+    for name in QUIET_ENVIRONMENT:  # restored after the test, like the loggers below
+        monkeypatch.delenv(name, raising=False)
+    for name in THIRD_PARTY_LOGGERS:
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
+    monkeypatch.setenv("TRANSFORMERS_VERBOSITY", "info")
+    with warnings.catch_warnings():
+        quiet_third_party(verbose=True)
+        assert "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ
+        assert logging.getLogger("datasets").level == logging.NOTSET
+        quiet_third_party()
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+    assert os.environ["TRANSFORMERS_VERBOSITY"] == "info"  # the user's own setting wins
+    assert logging.getLogger("datasets").level == logging.ERROR
