@@ -31,11 +31,11 @@ def run(args: argparse.Namespace) -> int:
     from lmaudit.report import load_report, render_json, render_terminal, write_html
 
     report = load_report(args.dirs)
-    print(render_terminal(report))
-    path = write_html(report, args.out)
+    path = write_html(report, args.out)  # files first: a closed stdout loses nothing
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(render_json(report), indent=2, ensure_ascii=False)
                              + "\n", encoding="utf-8")
+    print(render_terminal(report))
     print(f"report: {path}")
     return 0
