@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from lmaudit.report.svg import (
     ForestRow,
     Marker,
@@ -53,3 +55,14 @@ def test_reliability_diagram_has_one_bar_per_nonempty_bin() -> None:
     assert len(bars) == 3
     titles = [b.findtext(f"{NS}title") for b in bars]
     assert any("accuracy 66.7% (n = 3)" in (t or "") for t in titles)
+
+
+def test_forest_plot_of_a_non_share_metric_spans_its_values() -> None:
+    rows = [ForestRow("a", Estimate(12.0, 11.0, 13.0, 50, "t")),
+            ForestRow("b", Estimate(20.0, 18.0, 22.0, 50, "t"))]
+    root = ET.fromstring(forest_plot(rows, share=False))
+    labels = [t.text for t in root.iter(f"{NS}text") if t.get("text-anchor") == "middle"]
+    # from 11 − 0.55 to 22 + 0.55 (5% margins), three significant digits
+    assert float(labels[0]) == pytest.approx(10.45, abs=0.06)
+    assert float(labels[-1]) == pytest.approx(22.55, abs=0.06)
+    assert "%" not in "".join(c.findtext(f"{NS}title", "") for c in root.iter(f"{NS}circle"))

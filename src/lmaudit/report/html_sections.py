@@ -37,9 +37,12 @@ def comparison_section(report: AuditReport) -> str:
         if ref is not None:
             markers += [Marker(k, v, GREEN) for k, v in ref.human.items()]
         rows = [ForestRow(c.model, c.score.estimate) for c in cards if c.score is not None]
-        metric = cards[0].score.metric if cards[0].score else ""
+        first = cards[0].score
+        metric = first.metric if first else ""
+        share = first is not None and fmt.is_share(first.metric, first.estimate)
         parts.append(f"<h3>{e(task)} · {e(metric)}</h3>"
-                     + forest_plot(rows, markers, f"{task}: {metric} with 95% intervals"))
+                     + forest_plot(rows, markers if share else (),
+                                   f"{task}: {metric} with 95% intervals", share))
     comp = report.comparison
     if comp.rows:
         header = ["task", "metric", "A", "B", "n shared", "A", "B", "B − A", "95% CI", "test",
@@ -122,11 +125,13 @@ def prompts_section(report: AuditReport) -> str:
     parts = ['<section id="prompts"><h2>Prompt sensitivity</h2>']
     for spread in report.prompt_sensitivity:
         rows = [ForestRow(name, est) for name, est in spread.variants]
+        share = fmt.is_share(spread.metric, spread.variants[0][1])
+        size = f"{100 * spread.spread:.1f} points" if share else f"{spread.spread:.4g}"
         parts.append(f"<h3>{e(spread.model)} · {e(spread.task)} · {e(spread.metric)}</h3>"
                      f'<p>spread across {len(rows)} prompts: <span class="prompt-spread" '
-                     f'data-value="{value_attr(spread.spread)}">{100 * spread.spread:.1f} points'
-                     "</span></p>" + forest_plot(rows, (), f"{spread.model} · {spread.task}: "
-                                                 "score per prompt variant"))
+                     f'data-value="{value_attr(spread.spread)}">{size}</span></p>'
+                     + forest_plot(rows, (), f"{spread.model} · {spread.task}: score per "
+                                   "prompt variant", share))
     parts.append("</section>")
     return "".join(parts)
 

@@ -46,17 +46,23 @@ def _svg(width: int, height: int, body: Sequence[str], title: str) -> str:
             f"<title>{escape(title)}</title>{''.join(body)}</svg>")
 
 
-def _axis(x0: float, x1: float, y: float, low: float, high: float, ticks: int = 5
-          ) -> list[str]:
+def _axis(x0: float, x1: float, y: float, low: float, high: float, ticks: int = 5,
+          share: bool = True) -> list[str]:
+    """A horizontal axis; tick labels in percent for shares, else in the metric's unit."""
     out = [f'<line x1="{_n(x0)}" y1="{_n(y)}" x2="{_n(x1)}" y2="{_n(y)}" stroke="#444"/>']
     for i in range(ticks + 1):
         value = low + (high - low) * i / ticks
         x = x0 + (x1 - x0) * i / ticks
         out.append(f'<line x1="{_n(x)}" y1="{_n(y)}" x2="{_n(x)}" y2="{_n(y + 4)}" '
                    'stroke="#444"/>')
+        label = f"{100 * value:.0f}" if share else f"{value:.3g}"
         out.append(f'<text x="{_n(x)}" y="{_n(y + 16)}" font-size="10" '
-                   f'text-anchor="middle">{100 * value:.0f}</text>')
+                   f'text-anchor="middle">{label}</text>')
     return out
+
+
+def _value(x: float, share: bool) -> str:
+    return f"{100 * x:.1f}%" if share else f"{x:.4g}"
 
 
 def _finite(*values: float) -> bool:
@@ -64,12 +70,17 @@ def _finite(*values: float) -> bool:
 
 
 def forest_plot(rows: Sequence[ForestRow], markers: Sequence[Marker] = (),
-                title: str = "scores with 95% intervals") -> str:
-    """Points with horizontal interval bars, one row each; x from 0 to 100% unless a value
-    lies outside [0, 1]."""
+                title: str = "scores with 95% intervals", share: bool = True) -> str:
+    """Points with horizontal interval bars, one row each. Shares: x from 0 to 100% (wider
+    if a bound lies outside); other metrics: x spans the values with 5% margins."""
     values = [v for r in rows for v in (r.estimate.ci_low, r.estimate.ci_high,
                                          r.estimate.value) if math.isfinite(v)]
-    low, high = min([0.0, *values]), max([1.0, *values])
+    if share:
+        low, high = min([0.0, *values]), max([1.0, *values])
+    else:
+        low, high = (min(values), max(values)) if values else (0.0, 1.0)
+        margin = 0.05 * (high - low) or max(abs(high), 1.0) * 0.05
+        low, high = low - margin, high + margin
     label_w, plot_w, row_h = 260, 380, 22
     height = 30 + row_h * len(rows) + 30
     x0, x1 = label_w, label_w + plot_w
@@ -96,9 +107,10 @@ def forest_plot(rows: Sequence[ForestRow], markers: Sequence[Marker] = (),
                         f'y2="{y}" stroke="{BLUE}" stroke-width="2"/>')
         if math.isfinite(e.value):
             body.append(f'<circle cx="{_n(x(e.value))}" cy="{y}" r="4" fill="{BLUE}">'
-                        f"<title>{escape(row.label)}: {100 * e.value:.1f}% "
-                        f"[{100 * e.ci_low:.1f}, {100 * e.ci_high:.1f}]</title></circle>")
-    body += _axis(x0, x1, row_h * len(rows) + 20, low, high)
+                        f"<title>{escape(row.label)}: {_value(e.value, share)} "
+                        f"[{_value(e.ci_low, share)}, {_value(e.ci_high, share)}]</title>"
+                        "</circle>")
+    body += _axis(x0, x1, row_h * len(rows) + 20, low, high, share=share)
     return _svg(x1 + 20, height, body, title)
 
 
