@@ -27,7 +27,7 @@ from lmaudit.contamination.likelihood_run import ItemLikelihood
 from lmaudit.contamination.report import build_report, report_dict, write_report
 from lmaudit.contamination.verdicts import OperatingCharacteristics
 from lmaudit.core.runner import run_task
-from lmaudit.core.store import _write_json, base_manifest
+from lmaudit.core.store import base_manifest
 from lmaudit.core.types import (
     Fingerprint,
     GenerateRequest,
@@ -148,11 +148,12 @@ def make_contamination(out: Path, spec: str, contaminated: bool, seed: int = 0) 
     report = build_report(items, benchmark="arith", model=spec, n_boot=300,
                           n_permutations=2000, seed=seed, operating=operating)
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "manifest.json", base_manifest(
+    manifest = base_manifest(
         kind="contamination-test", benchmark="arith", model=spec,
         fingerprint={"backend": "scripted", "model": spec, "revision": "v1", "dtype": "none"},
-        settings={"seed": seed}))
-    _write_json(out / "results.json", report_dict(report))
+        settings={"seed": seed})
+    (out / "manifest.json").write_text(json.dumps(manifest, default=str))
+    (out / "results.json").write_text(json.dumps(report_dict(report), default=str))
     write_report(out, report)
     return out
 
