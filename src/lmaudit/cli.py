@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from lmaudit import __version__
+from lmaudit.core.redact import redact, redact_logging
 from lmaudit.core.types import LmauditError
 from lmaudit.quiet import quiet_third_party
 
@@ -63,6 +64,7 @@ def _add_verbose_everywhere(subparsers: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="lmaudit: %(message)s")
+    redact_logging()  # no credential inside a URL reaches a log line
     parser = build_parser()
     args = parser.parse_args(argv)
     quiet_third_party(verbose=args.verbose)
@@ -72,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except LmauditError as error:
-        print(f"lmaudit: error: {error}", file=sys.stderr)
+        print(f"lmaudit: error: {redact(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lmaudit: interrupted; finished work is kept in the run directory", file=sys.stderr)

@@ -10,11 +10,14 @@ A credential can ride inside a URL in two ways, and both are replaced by `***`:
   `?api_key=KEY&x=1` → `?api_key=***&x=1`.
 
 `redact` works on any text (a model spec such as `openai:m@https://u:k@h/v1`, an error
-message, a log line), so callers need not find the URLs first. It is idempotent.
+message, a log line), so callers need not find the URLs first. It is idempotent. The CLI
+passes its error line and every log record through it (`redact_logging`); the run store
+passes every manifest string; the HTTP client scrubs its messages with it.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -62,3 +65,21 @@ def secret_values(url: str) -> list[str]:
         if _SECRET_NAME_ONLY.fullmatch(name):
             found.append(value)
     return [value for value in found if value]
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that passes every record through `redact` (message and args)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def redact_logging() -> None:
+    """Add a `RedactingFilter` to every handler of the root logger (once)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
