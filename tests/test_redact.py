@@ -20,7 +20,7 @@ from lmaudit.core.redact import RedactingFilter, redact, redact_json, secret_val
         ("http://h/v1?key=a&token=b&access_token=c", "http://h/v1?key=***&token=***&access_token=***"),
         ("http://h/v1?X-Amz-Signature=s&sig=t&design=d", "http://h/v1?X-Amz-Signature=***&sig=***&design=d"),
         ("http://h/v1?password=p#frag", "http://h/v1?password=***#frag"),
-        ("error 401 from http://u:p@h/v1/completions: bad", "error 401 from http://***@h/v1/completions: bad"),
+        ("401 from http://u:p@h/v1/completions: x", "401 from http://***@h/v1/completions: x"),
         ("user@example.com wrote a=b", "user@example.com wrote a=b"),
         ("http://h:8000/v1", "http://h:8000/v1"),
     ],
