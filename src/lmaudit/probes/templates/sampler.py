@@ -48,6 +48,8 @@ from lmaudit.probes.templates.text import canonical_number, render_value
 
 ORIGINAL = 0
 DEFAULT_MAX_ATTEMPTS = 20_000
+REJECTION_ATTEMPTS = 2_000  # draws before the backtracking search (see `instantiate`)
+REJECTION_UNITS = 2_000_000  # ... or work units, whichever comes first
 
 
 class TemplateUnsatisfiable(TemplateError):
@@ -60,7 +62,7 @@ def instance_rng(template_id: str, instance: int) -> random.Random:
     return random.Random(int.from_bytes(digest[:16], "big"))
 
 
-def _bind(
+def bind(
     assignment: Assignment, value: Any, env: dict[str, Any], rng: random.Random, where: str
 ) -> None:
     targets = assignment.targets
@@ -148,7 +150,7 @@ def solvable_equalities(template: Template) -> dict[str, tuple[int, Expression]]
     return plan
 
 
-def _pick_solution(domain: Any, value: Any, rng: random.Random) -> tuple[bool, Any]:
+def pick_solution(domain: Any, value: Any, rng: random.Random) -> tuple[bool, Any]:
     """(accepted, element) for a solved value against its variable's domain."""
     value = unwrap(value)
     if isinstance(domain, range):
@@ -174,6 +176,7 @@ def _draw(
     rng: random.Random,
     scope: Scope,
     domain_scope: Scope,
+    constants: dict[int, Any] | None = None,
 ) -> tuple[dict[str, Any] | None, int]:
     """One draw into `scope.variables` (which starts as the vocabularies): (variables, -2)
     when all conditions hold, else (None, failed condition index)."""
@@ -182,20 +185,25 @@ def _draw(
     env.clear()
     env.update(template.vocabularies)
     pending = []
-    for assignment in template.assignments:
+    for position, assignment in enumerate(template.assignments):
         if assignment.targets[0] in plan and len(assignment.targets) == 1:
             pending.append(assignment)
             continue
-        _bind(assignment, evaluate_in(template, assignment.expression, scope), env, rng,
-              template.id)
+        if constants is not None and position in constants:
+            value = constants[position]
+        else:
+            value = evaluate_in(template, assignment.expression, scope)
+            if constants is not None and _is_constant(template, assignment):
+                constants[position] = value
+        bind(assignment, value, env, rng, template.id)
     for assignment in pending:
         equation = plan[assignment.targets[0]]
         domain = evaluate_in(template, assignment.expression, domain_scope)
         solved = equation.solve(scope)
         if solved is None:  # a degenerate linear equation: draw as usual
-            _bind(assignment, domain, env, rng, template.id)
+            bind(assignment, domain, env, rng, template.id)
             continue
-        accepted, element = _pick_solution(domain, solved, rng)
+        accepted, element = pick_solution(domain, solved, rng)
         if not accepted:
             return None, equation.index
         env[equation.name] = element
@@ -203,13 +211,27 @@ def _draw(
     return (env, -2) if failed is None else (None, failed)
 
 
+RANDOM_CALLS = frozenset({"sample", "sample_sequential", "shuffle_list", "np.random.randint"})
+
+
+def _is_constant(template: Template, assignment: Assignment) -> bool:
+    """True when the assignment's expression gives the same value in every draw (it reads
+    only vocabularies and calls no random helper), so one evaluation serves all draws."""
+    expression = assignment.expression
+    return not expression.calls & RANDOM_CALLS and expression.names <= set(template.vocabularies)
+
+
 def instantiate(
     template: Template, instance: int, max_attempts: int = DEFAULT_MAX_ATTEMPTS
 ) -> Instance:
     """Instance `instance` of `template` (0: the original values; >= 1: a seeded draw).
 
-    All draws of one instance share one work `Budget`; every failure other than an
-    unsatisfiable template is an EvaluationError naming the template and the expression.
+    Rejection sampling for `REJECTION_ATTEMPTS` draws or `REJECTION_UNITS` work units
+    (both deterministic), whichever comes first; then (when `max_attempts` allows more)
+    one seeded backtracking search (`search`), then rejection sampling again up to
+    `max_attempts`. All draws of one instance share one work `Budget`, the search has its
+    own; every failure other than an unsatisfiable template is an EvaluationError naming
+    the template and the expression.
     """
     if instance == ORIGINAL:
         from lmaudit.probes.templates.originals import original_instance
@@ -217,15 +239,24 @@ def instantiate(
         return original_instance(template)
     rng = instance_rng(template.id, instance)
     functions = make_functions(rng)
-    budget = Budget()
     env: dict[str, Any] = {}
+    budget = Budget()
     scope = Scope(env, functions, budget)
     domain_scope = Scope(env, domain_functions(rng), budget)
     plan = equation_plan(template, solvable_equalities(template), functions)
     failures: Counter[int] = Counter()
-    for _ in range(max_attempts):
+    constants: dict[int, Any] = {}
+    searched = False
+    for attempt in range(max_attempts):
+        if not searched and (
+            attempt == REJECTION_ATTEMPTS or budget.spent > REJECTION_UNITS
+        ):
+            searched = True
+            found = _search(template, plan, rng, functions)
+            if found is not None:
+                return _instance(template, instance, *found)
         try:
-            drawn, failed = _draw(template, plan, rng, scope, domain_scope)
+            drawn, failed = _draw(template, plan, rng, scope, domain_scope, constants)
             if drawn is None:
                 failures[failed] += 1
                 continue
@@ -233,15 +264,41 @@ def instantiate(
         except DivisionByZero:
             failures[-1] += 1
             continue
-        variables = public_variables(template, drawn)
-        return Instance(
-            template.id,
-            instance,
-            freeze(variables),
-            render_question(template, variables),
-            canonical_number(answer),
-        )
+        return _instance(template, instance, drawn, answer)
     raise TemplateUnsatisfiable(_unsatisfiable_message(template, failures, max_attempts))
+
+
+def _search(
+    template: Template,
+    plan: Mapping[str, Equation],
+    rng: random.Random,
+    functions: Mapping[str, Callable[..., Any]],
+) -> tuple[dict[str, Any], Any] | None:
+    """The backtracking search under its own budget; None when it finds nothing."""
+    from lmaudit.probes.templates.search import search_values
+
+    env: dict[str, Any] = {}
+    budget = Budget()
+    scope = Scope(env, functions, budget)
+    try:
+        return search_values(template, plan, rng, scope, Scope(env, domain_functions(rng), budget))
+    except EvaluationError:
+        if budget.spent > budget.limit:
+            return None
+        raise
+
+
+def _instance(
+    template: Template, instance: int, values: Mapping[str, Any], answer: Any
+) -> Instance:
+    variables = public_variables(template, values)
+    return Instance(
+        template.id,
+        instance,
+        freeze(variables),
+        render_question(template, variables),
+        canonical_number(answer),
+    )
 
 
 def _unsatisfiable_message(template: Template, failures: Counter[int], attempts: int) -> str:
