@@ -24,8 +24,8 @@ from lmaudit.probes.templates import (
 )
 from lmaudit.probes.templates.evaluator import evaluate
 from lmaudit.probes.templates.helpers import make_functions
-from lmaudit.probes.templates.solving import equation_plan, is_affine
 from lmaudit.probes.templates.sampler import solvable_equalities
+from lmaudit.probes.templates.solving import equation_plan, is_affine
 from lmaudit.probes.templates.values import Budget
 
 
