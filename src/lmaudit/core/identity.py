@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
+from lmaudit.core.backend import Backend
 from lmaudit.core.cache import RequestCache
-from lmaudit.core.types import Fingerprint
+from lmaudit.core.types import Fingerprint, Request, RequestKind, Response
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,17 @@ def identify(backend: Any) -> Fingerprint:
 def served_name(fingerprint: Fingerprint) -> str:
     """The model's name without its revision: `backend:model/dtype`."""
     return f"{fingerprint.backend}:{fingerprint.model}/{fingerprint.dtype}"
+
+
+def ask_fresh(backend: Backend, request: Request) -> Response:
+    """One request answered by the backend (no cache, no journal)."""
+    methods: dict[RequestKind, Callable[..., list[Any]]] = {
+        RequestKind.LOGLIKELIHOOD: backend.loglikelihood,
+        RequestKind.LOGLIKELIHOOD_ROLLING: backend.loglikelihood_rolling,
+        RequestKind.GENERATE: backend.generate,
+    }
+    answer: Response = methods[request.kind]([request])[0]
+    return answer
 
 
 class ServedModelCheck:

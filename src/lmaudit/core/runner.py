@@ -21,17 +21,10 @@ from tqdm import tqdm
 from lmaudit.core.aggregate import aggregate_records
 from lmaudit.core.backend import Backend, StreamingBackend, check_capabilities
 from lmaudit.core.cache import RequestCache, cache_key, is_cacheable
-from lmaudit.core.identity import ServedModelCheck, identify
+from lmaudit.core.identity import ServedModelCheck, ask_fresh, identify
 from lmaudit.core.journal import ResponseJournal
 from lmaudit.core.runlock import RunLock
-from lmaudit.core.store import (
-    MANIFEST,
-    RunWriter,
-    base_manifest,
-    read_json_object,
-    run_dir_state,
-    spec_hash,
-)
+from lmaudit.core.store import RunWriter, base_manifest, prepare_run_manifest, spec_hash
 from lmaudit.core.task import Task
 from lmaudit.core.types import (
     LmauditError,
@@ -149,7 +142,7 @@ def execute_requests(
         hit_indices = [i for i, key in cache_keys.items() if key in hits]
         if check.needs_probe(len(hit_indices)):
             probe = hit_indices[0]
-            fresh = _ask_one(backend, distinct[probe])
+            fresh = ask_fresh(backend, distinct[probe])
             answers[probe] = fresh
             if meter is not None:
                 meter.settle(distinct[probe], fresh)
@@ -204,17 +197,6 @@ def execute_requests(
             )
         raise LmauditError(f"the backend answered only {done} of {len(distinct)} requests")
     return [answers[unique[r]] for r in requests]  # type: ignore[misc]
-
-
-def _ask_one(backend: Backend, request: Request) -> Response:
-    """One request answered by the backend (no cache, no journal)."""
-    methods: dict[RequestKind, Callable[..., list[Any]]] = {
-        RequestKind.LOGLIKELIHOOD: backend.loglikelihood,
-        RequestKind.LOGLIKELIHOOD_ROLLING: backend.loglikelihood_rolling,
-        RequestKind.GENERATE: backend.generate,
-    }
-    answer: Response = methods[request.kind]([request])[0]
-    return answer
 
 
 def _answer_streaming(
@@ -338,34 +320,6 @@ def results_payload(
     }
 
 
-def _prepare_run_dir(run_dir: Path, manifest: dict[str, Any], *, resume: bool) -> dict[str, Any]:
-    """The manifest to write: a new one, or the stored one of the run being resumed.
-
-    An unfinished run directory of the same model and task is resumed (so re-running the
-    same command continues); anything else in the way is a clear error (see
-    `store.run_dir_state`: other directories are never overwritten).
-    """
-    state = run_dir_state(run_dir, "run")
-    if state == "finished":
-        raise LmauditError(
-            f"{run_dir} already holds a finished run (results.json); choose another --out"
-        )
-    if state == "new":
-        if resume:
-            raise LmauditError(f"nothing to resume: {run_dir} holds no lmaudit run")
-        return manifest
-    stored = read_json_object(run_dir / MANIFEST)
-    for field in ("model_fingerprint", "task_spec_hash", "limit"):
-        if stored.get(field) != manifest.get(field):
-            raise LmauditError(
-                f"{run_dir} holds an unfinished run with another {field.replace('_', ' ')} "
-                f"({stored.get(field)!r}, now {manifest.get(field)!r}); resume it with the "
-                "same model and task, or choose another --out"
-            )
-    stored.setdefault("resumed", []).append(manifest["created"])
-    return dict(stored)
-
-
 def run_task(
     task: Task,
     backend: Backend,
@@ -410,9 +364,9 @@ def run_task(
         invocation=invocation,
     )
     run_dir = Path(run_dir)
-    _prepare_run_dir(run_dir, manifest, resume=resume)  # refuse early, before locking
+    prepare_run_manifest(run_dir, manifest, resume=resume)  # refuse early, before locking
     with RunLock(run_dir):
-        manifest = _prepare_run_dir(run_dir, manifest, resume=resume)
+        manifest = prepare_run_manifest(run_dir, manifest, resume=resume)
         writer = RunWriter(run_dir, manifest)
         journal = ResponseJournal(run_dir)
         try:

@@ -182,6 +182,36 @@ def run_dir_state(run_dir: Path, kind: str) -> RunState:
     return "finished" if RESULTS in entries else "unfinished"
 
 
+def prepare_run_manifest(
+    run_dir: Path, manifest: dict[str, Any], *, resume: bool
+) -> dict[str, Any]:
+    """The manifest to write: a new one, or the stored one of the run being resumed.
+
+    An unfinished run directory of the same model and task is resumed (so re-running the
+    same command continues); anything else in the way is a clear error (see
+    `store.run_dir_state`: other directories are never overwritten).
+    """
+    state = run_dir_state(run_dir, "run")
+    if state == "finished":
+        raise LmauditError(
+            f"{run_dir} already holds a finished run (results.json); choose another --out"
+        )
+    if state == "new":
+        if resume:
+            raise LmauditError(f"nothing to resume: {run_dir} holds no lmaudit run")
+        return manifest
+    stored = read_json_object(run_dir / MANIFEST)
+    for field in ("model_fingerprint", "task_spec_hash", "limit"):
+        if stored.get(field) != manifest.get(field):
+            raise LmauditError(
+                f"{run_dir} holds an unfinished run with another {field.replace('_', ' ')} "
+                f"({stored.get(field)!r}, now {manifest.get(field)!r}); resume it with the "
+                "same model and task, or choose another --out"
+            )
+    stored.setdefault("resumed", []).append(manifest["created"])
+    return dict(stored)
+
+
 class RunWriter:
     """Writes one run directory (the caller holds its `RunLock` and has checked
     `run_dir_state`). Appends are line-buffered and fsynced."""
