@@ -182,3 +182,10 @@ def test_another_model_served_under_the_same_name_is_not_served_from_cache(
         for line in (tmp_path / "y" / "records.jsonl").read_text().splitlines()
     ]
     assert all(s.endswith("9") for s in samples)  # Y's answers, not X's
+
+
+def test_the_models_entry_identifies_the_backend(server: RunningServer) -> None:
+    reply = http(f"{server.url}/models", headers={"Authorization": f"Bearer {KEY}"})
+    (entry,) = reply.json()["data"]
+    assert entry["root"] == "fake:reverse@0/none"
+    assert entry["max_model_len"] == 64

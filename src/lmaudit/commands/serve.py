@@ -54,6 +54,21 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help="require `Authorization: Bearer <key>` where the key is this environment variable",
     )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="close a connection idle this long, and answer 408 to a body that does not "
+        "arrive in this time (default 30)",
+    )
+    parser.add_argument(
+        "--max-prompts-per-request",
+        type=int,
+        default=256,
+        metavar="N",
+        help="refuse (400) a completions request listing more prompts (default 256)",
+    )
     faults = parser.add_argument_group("fault injection (for testing clients)")
     faults.add_argument(
         "--fault-rate",
@@ -100,6 +115,7 @@ def _api_key(name: str | None) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from lmaudit.backends.registry import load_backend
+    from lmaudit.core.redact import redact
     from lmaudit.serve.app import ServerOptions, serve_forever
     from lmaudit.serve.faults import FaultPlan, parse_fault_kinds
 
@@ -108,6 +124,12 @@ def run(args: argparse.Namespace) -> int:
     if args.max_batch_wait_ms < 0:
         raise LmauditError(
             f"--max-batch-wait-ms must not be negative, got {args.max_batch_wait_ms}"
+        )
+    if not args.idle_timeout > 0:
+        raise LmauditError(f"--idle-timeout must be positive, got {args.idle_timeout}")
+    if args.max_prompts_per_request < 1:
+        raise LmauditError(
+            f"--max-prompts-per-request must be at least 1, got {args.max_prompts_per_request}"
         )
     if not 0 <= args.port <= 65535:
         raise LmauditError(f"--port must lie in [0, 65535], got {args.port}")
@@ -121,16 +143,18 @@ def run(args: argparse.Namespace) -> int:
             retry_after_s=args.retry_after,
         )
     options = ServerOptions(
-        served_name=args.served_name or args.model,
+        served_name=args.served_name or redact(args.model),
         max_batch_size=args.batch_size,
         max_batch_wait_ms=args.max_batch_wait_ms,
         api_key=_api_key(args.api_key_env),
         faults=plan,
+        idle_timeout_s=args.idle_timeout,
+        max_prompts_per_request=args.max_prompts_per_request,
     )
     backend = load_backend(args.model, model_options(args))
 
     def announce(url: str) -> None:
-        print(f"serving {args.model} as {options.served_name} on {url}", flush=True)
+        print(f"serving {redact(args.model)} as {options.served_name} on {url}", flush=True)
 
     serve_forever(backend, args.host, args.port, options, announce)
     return 0

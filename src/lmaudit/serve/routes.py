@@ -252,9 +252,13 @@ class ModelServer:
 
     async def models(self, request: web.Request) -> web.Response:
         """The served name's entry; `root` is the backend's fingerprint, so a client can
-        tell two models served under one name apart (its cache keys depend on it)."""
+        tell two models served under one name apart (its cache keys depend on it), and
+        `max_model_len` its context in tokens when known."""
         body = models_response(self.options.served_name, self.created)
-        body["data"][0]["root"] = redact(self.backend.fingerprint.key())
+        entry = body["data"][0]
+        entry["root"] = redact(self.backend.fingerprint.key())
+        if self.limits.context is not None:
+            entry["max_model_len"] = self.limits.context
         return web.json_response(body)
 
     async def health(self, request: web.Request) -> web.Response:
