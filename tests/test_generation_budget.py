@@ -70,3 +70,25 @@ def test_hf_generate_keeps_the_prompt_and_warns(
         backend.generate([GenerateRequest(prompt="A", params=GenerationParams(256))])
     assert caplog.records == []
     assert "2 of 2 prompts" in backend.generation_notes[0]
+
+
+def test_the_run_manifest_records_the_shrunk_budget(tiny_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    from lmaudit.backends.hf import HFBackend
+    from lmaudit.core.runner import run_task
+    from lmaudit.tasks.registry import load_task
+
+    (tmp_path / "q.jsonl").write_text('{"q": "The capital of France is", "a": "Paris"}\n')
+    spec = tmp_path / "q.yaml"
+    spec.write_text(
+        "name: q\ntype: generate\ndataset: {path: q.jsonl}\n"
+        'prompt: "{q}"\ntarget: a\nscorer: exact\nmax_tokens: 256\n'
+    )
+    backend = HFBackend(str(tiny_dir), dtype="float32", device="cpu", batch_size=4)
+    run_task(load_task(str(spec), {}), backend, tmp_path / "run", show_progress=False)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["generation_budget"] == backend.generation_notes
+    assert manifest["generation_budget"][0].startswith(
+        "max_tokens 256 does not fit the model's 32-token context: 1 of 1 prompts get "
+    )
