@@ -139,8 +139,7 @@ def read_original(text: str, numeric: bool) -> Any:
     → Worded(text, value); anything else stays text."""
     if _PLAIN_NUMBER.fullmatch(text):
         value = parse_number_phrase(text)
-        assert value is not None
-        return value
+        return text if value is None else value  # None: too long to be read as a number
     if numeric:
         value = parse_number_phrase(text)
         if value is not None:

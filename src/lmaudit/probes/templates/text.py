@@ -33,6 +33,7 @@ _MULTIPLES = {"twice": 2, "thrice": 3, "double": 2, "triple": 3, "quadruple": 4}
 _WORD_VALUES = {word: i for i, word in enumerate(_UNITS)} | {
     word: 10 * i for i, word in enumerate(_TENS) if i >= 2
 }
+MAX_PHRASE_CHARS = 200  # longer text is never read as a number (Python refuses 4,300 digits)
 _DECIMAL = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?")
 
 
@@ -94,9 +95,10 @@ def _parse_fraction_words(text: str) -> Fraction | None:
 
 
 def parse_number_phrase(text: str) -> int | Fraction | None:
-    """The exact value of a number written in digits or words, or None (see module doc)."""
+    """The exact value of a number written in digits or words, or None (see module doc;
+    None, too, for text over MAX_PHRASE_CHARS characters)."""
     phrase = " ".join(text.strip().lower().split())
-    if not phrase:
+    if not phrase or len(phrase) > MAX_PHRASE_CHARS:
         return None
     match = _DECIMAL.fullmatch(phrase)
     if match:
