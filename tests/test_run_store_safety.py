@@ -123,6 +123,9 @@ def test_a_locked_run_directory_sends_nothing(
         )
         # another command on the finished run: refused, nothing overwritten
         before = _snapshot(out)
+        assert main(["run", "--resume", str(out), "--no-progress"]) == 0
+        assert server.requests_received == 4
+        assert capsys.readouterr().out.endswith("(nothing was run again)\n")
         assert main([*argv, "--limit", "2"]) == 2
         assert capsys.readouterr().err == (
             f"lmaudit: error: {out} already holds a finished run of another command (its "

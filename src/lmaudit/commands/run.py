@@ -191,7 +191,9 @@ def run(args: argparse.Namespace) -> int:
         "limit": args.limit,
         "seed": args.seed,
     }
-    if args.out is not None and print_finished_run(args.out, "run", {"invocation": invocation}):
+    # a finished run: its results again (with --resume, whatever options it was run with)
+    expected = {} if args.resume is not None else {"invocation": invocation}
+    if args.out is not None and print_finished_run(args.out, "run", expected):
         return 0
     backend: Any = load_scaled_backend(
         args.model, options, replicas=args.replicas or 1, ray_address=args.ray_address
