@@ -142,15 +142,18 @@ def execute_requests(
         hit_indices = [i for i, key in cache_keys.items() if key in hits]
         if check.needs_probe(len(hit_indices)):
             probe = hit_indices[0]
-            fresh = ask_fresh(backend, distinct[probe])
-            answers[probe] = fresh
-            if meter is not None:
-                meter.settle(distinct[probe], fresh)
-            if journal is not None:
-                journal.append(keys[probe], fresh)
-            if not check.hits_still_valid():
-                hits = {}
-            cache.put_many([(cache_keys[probe], fingerprint.key(), fresh)])
+            if meter is not None and not meter.admit(distinct[probe]):
+                hits = {}  # the check cannot be paid for: nothing cached is reused
+            else:
+                fresh = ask_fresh(backend, distinct[probe])
+                answers[probe] = fresh
+                if meter is not None:
+                    meter.settle(distinct[probe], fresh)
+                if journal is not None:
+                    journal.append(keys[probe], fresh)
+                if not check.hits_still_valid():
+                    hits = {}
+                cache.put_many([(cache_keys[probe], fingerprint.key(), fresh)])
         for i, key in cache_keys.items():
             if key in hits and answers[i] is None:
                 answers[i] = hits[key]
