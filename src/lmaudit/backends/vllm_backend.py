@@ -337,6 +337,11 @@ class VLLMBackend:
             combine_windows([s for s, _ in items], [u for _, u in items]) for items in per_request
         ]
 
+    @property
+    def max_length(self) -> int:
+        """The model's context in tokens (`max_model_len`)."""
+        return int(self._max_model_len)
+
     def prompt_ids(self, request: GenerateRequest) -> list[int]:
         """The prompt kept whole (see `fit_prompt`; only a prompt over the context is cut)."""
         return self._fit(request).ids
