@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,22 @@ def test_no_credential_in_the_run_directory_or_the_output(
     capsys.readouterr()
     assert main(["run", "--resume", str(run_dir)]) == 2
     assert "held a credential, which is never stored; give it again" in capsys.readouterr().err
+
+
+def test_the_identity_leaves_out_what_changes_per_call() -> None:
+    from lmaudit.backends.openai_identity import CLOCK_WINDOW_S, answer_time, stable_entry
+
+    now = 1_700_000_000.0
+    entry = {
+        "id": "m",
+        "created": int(now) - 5,
+        "owned_by": "vllm",
+        "root": "/w",
+        "permission": [{"id": "x"}],
+    }
+    assert stable_entry(entry, now) == {"id": "m", "owned_by": "vllm", "root": "/w"}
+    old = {**entry, "created": int(now - CLOCK_WINDOW_S - 1)}
+    assert stable_entry(old, now)["created"] == int(now - CLOCK_WINDOW_S - 1)
+    assert answer_time("Tue, 14 Nov 2023 22:13:20 GMT") == now
+    assert abs(answer_time("not a date") - time.time()) < 5
+    assert abs(answer_time(None) - time.time()) < 5

@@ -71,6 +71,19 @@ class HttpJob:
         return f"{failure.message}; {self.hint}" if self.hint and suspect else failure.message
 
 
+_KEPT_HEADERS = frozenset({"Retry-After", "Date"})
+
+
+class Exchange(NamedTuple):
+    """One HTTP answer: status, body, the headers lmaudit reads (Retry-After, Date) and the
+    latency in seconds."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    latency_s: float
+
+
 class Failure(NamedTuple):
     """One failed attempt, already phrased for the user (without credentials)."""
 
@@ -188,8 +201,8 @@ class HttpEngine:
 
     async def exchange(
         self, endpoint: Endpoint, method: str, path: str, body: bytes | None = None
-    ) -> tuple[int, bytes, str | None, float] | Failure:
-        """One HTTP exchange: (status, body, Retry-After, latency s) or a transport failure."""
+    ) -> Exchange | Failure:
+        """One HTTP exchange, or the transport failure that prevented it."""
         where = endpoint.display + path
         endpoint.outstanding += 1
         start = time.perf_counter()
@@ -197,7 +210,7 @@ class HttpEngine:
             async with self.session().request(method, endpoint.url(path), data=body) as reply:
                 status = reply.status
                 raw = await reply.read()
-                retry_after = None if status < 300 else reply.headers.get("Retry-After")
+                headers = {k: reply.headers[k] for k in _KEPT_HEADERS if k in reply.headers}
         except TimeoutError:
             self.pool.failed(endpoint)
             message = f"no answer within {self.policy.timeout:g} s from {where}"
@@ -210,7 +223,7 @@ class HttpEngine:
             )
         finally:
             endpoint.outstanding -= 1
-        return status, raw, retry_after, time.perf_counter() - start
+        return Exchange(status, raw, headers, time.perf_counter() - start)
 
     def status_failure(
         self, where: str, status: int, raw: bytes, retry_after: str | None
@@ -235,7 +248,7 @@ class HttpEngine:
         outcome = await self.exchange(endpoint, "POST", job.path, job.body)
         if isinstance(outcome, Failure):
             return outcome
-        status, raw, retry_after, latency = outcome
+        status, raw, headers, latency = outcome
         if 200 <= status < 300:
             try:
                 result = job.parse(json.loads(raw), latency, endpoint.display)
@@ -246,7 +259,7 @@ class HttpEngine:
             return result
         if status >= 500:
             self.pool.failed(endpoint)
-        return self.status_failure(where, status, raw, retry_after)
+        return self.status_failure(where, status, raw, headers.get("Retry-After"))
 
     def call(self, step: Callable[[], Any]) -> Any:
         """Run the coroutine `step()` on the engine's loop and wait for its result."""

@@ -7,8 +7,9 @@ other field). Two parts of an entry describe the request rather than the model a
 left out of the identity:
 
 * `permission` (vLLM: a list with fresh random ids on every call);
-* `created` when it is within `CLOCK_WINDOW_S` of the client's clock (vLLM stamps the time
-  of the request). A `created` from the past (OpenAI: when the model was made) is kept.
+* `created` when it is within `CLOCK_WINDOW_S` of the time of the answer (the server's
+  `Date` header, else the client's clock): vLLM and `lmaudit serve` stamp the time of the
+  request. A `created` from the past (OpenAI: when the model was made) is kept.
 
 The call is authenticated like every request, so a wrong API key is noticed at start even
 when every answer would come from the cache. See `OpenAIBackend.identify`.
@@ -17,6 +18,7 @@ when every answer would come from the cache. See `OpenAIBackend.identify`.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import hashlib
 import json
 import logging
@@ -51,8 +53,19 @@ def identity_digest(entry: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def answer_time(date_header: str | None) -> float:
+    """The server's `Date` (Unix seconds) when it sends a readable one, else the local clock."""
+    if date_header:
+        try:
+            return email.utils.parsedate_to_datetime(date_header).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass
+    return time.time()
+
+
 async def _get_json(engine: HttpEngine, endpoint: Endpoint, path: str) -> Any:
-    """GET `path`, retried like any request: the decoded body, or the final `Failure`."""
+    """GET `path`, retried like any request: (decoded body, answer time), or the final
+    `Failure`."""
     where = endpoint.display + path
     retry = 0
     while True:
@@ -61,14 +74,14 @@ async def _get_json(engine: HttpEngine, endpoint: Endpoint, path: str) -> Any:
         if isinstance(outcome, Failure):
             failure = outcome
         else:
-            status, raw, retry_after, _ = outcome
+            status, raw, headers, _ = outcome
             if 200 <= status < 300:
                 try:
-                    return json.loads(raw)
-                except ValueError:
+                    return json.loads(raw), answer_time(headers.get("Date"))
+                except (ValueError, RecursionError):
                     failure = Failure("malformed", f"malformed response from {where}", True)
             else:
-                failure = engine.status_failure(where, status, raw, retry_after)
+                failure = engine.status_failure(where, status, raw, headers.get("Retry-After"))
         retry += 1
         if not failure.retryable or retry > engine.policy.max_retries:
             return failure
@@ -96,10 +109,11 @@ def served_entry(engine: HttpEngine, endpoint: Endpoint, model: str) -> dict[str
             outcome.kind,
         )
         return None
-    data = outcome.get("data") if isinstance(outcome, Mapping) else None
+    body, now = outcome
+    data = body.get("data") if isinstance(body, Mapping) else None
     for entry in data if isinstance(data, list) else ():
         if isinstance(entry, Mapping) and entry.get("id") == model:
-            return stable_entry(entry, time.time())
+            return stable_entry(entry, now)
     logger.warning(
         "%s does not list the model %r: it cannot be identified, so its answers are not cached",
         where,

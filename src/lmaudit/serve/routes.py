@@ -90,7 +90,6 @@ class ModelServer:
         )
         self.faults = FaultInjector(self.options.faults)
         self.counts = RequestCounts()
-        self.created = int(time.time())
         context = getattr(self.backend, "max_length", None)
         self.limits = Limits(
             context=context if isinstance(context, int) and context > 0 else None,
@@ -251,10 +250,11 @@ class ModelServer:
         return await self._inference(request, self._chat)
 
     async def models(self, request: web.Request) -> web.Response:
-        """The served name's entry; `root` is the backend's fingerprint, so a client can
-        tell two models served under one name apart (its cache keys depend on it), and
-        `max_model_len` its context in tokens when known."""
-        body = models_response(self.options.served_name, self.created)
+        """The served name's entry. `created` is the time of the answer (as in vLLM: when
+        the server started says nothing about the model); `root` is the backend's
+        fingerprint, so a client can tell two models served under one name apart (its cache
+        keys depend on it); `max_model_len` is the context in tokens when known."""
+        body = models_response(self.options.served_name, int(time.time()))
         entry = body["data"][0]
         entry["root"] = redact(self.backend.fingerprint.key())
         if self.limits.context is not None:
