@@ -169,6 +169,10 @@ def test_another_model_served_under_the_same_name_is_not_served_from_cache(
         assert main([*argv, "--out", str(tmp_path / "x")]) == 0
         assert main([*argv, "--out", str(tmp_path / "x2")]) == 0
         assert sum(x.calls) == 4  # the second run came from the cache
+    again = FakeBackend()  # the same model, restarted: its cached answers stay valid
+    with start_server_in_thread(again, port=port, served_name="N"):
+        assert main([*argv, "--out", str(tmp_path / "x3")]) == 0
+    assert again.calls == []
     y = UpperBackend()
     with (
         start_server_in_thread(y, port=port, served_name="N"),
