@@ -209,9 +209,9 @@ class FakeOpenAIServer:
     async def _models(self, request: web.Request) -> web.StreamResponse:
         """GET /v1/models: not an arrival; checks the key like every route."""
         self.model_list_requests += 1
-        if self.api_key is not None:
-            if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-                return web.json_response({"error": {"message": "bad key"}}, status=401)
+        wrong_key = request.headers.get("Authorization") != f"Bearer {self.api_key}"
+        if self.api_key is not None and wrong_key:
+            return web.json_response({"error": {"message": "bad key"}}, status=401)
         if self.models is None:
             return web.json_response({"error": {"message": "no such route"}}, status=404)
         names = set(self.models) | {"fake"}
