@@ -1,0 +1,319 @@
+"""Run untrusted Python programs: one process each, in a fresh temporary directory.
+
+Each program runs under `launcher.py` (a new session, so its whole process group can be
+killed), with the limits of `SandboxLimits`, its stdin at /dev/null and its output in a
+file bounded by RLIMIT_FSIZE. It passes only when the launcher reports, on a private pipe,
+that the program ran to its end and echoes this run's random token; exiting early (even
+with status 0), being killed by a limit, or hanging past `wall_s` is a failure.
+
+As root, each run drops to an unprivileged uid (`SANDBOX_UID_BASE + slot`, one per
+parallel slot) under an interpreter that uid can read, so the OS stops writes outside the
+directory, signals to the parent and fork bombs (RLIMIT_NPROC); afterwards every process
+left under that uid is killed. When no such interpreter exists, or lmaudit is not root,
+runs keep the caller's uid and `SandboxInfo.notes` says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import queue
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmaudit.sandbox.limits import SandboxLimits
+
+LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
+SANDBOX_UID_BASE = 1_500_000_000
+_KILL = shutil.which("kill") or "/bin/kill"
+_SIGNAL_CAUSES = {
+    signal.SIGXCPU: "CPU time limit",
+    signal.SIGXFSZ: "file size limit",
+    signal.SIGKILL: "killed",
+    signal.SIGSEGV: "segmentation fault",
+}
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """How one program ended. `status`: passed, failed (an exception, `error` names it),
+    timeout (wall clock), exited (ended before its tests finished, `returncode` says how)
+    or error (the sandbox itself could not run it). `seconds`: wall time. `network`: how
+    the launcher's network isolation went. `output`: the tail of stdout+stderr."""
+
+    status: str
+    error: str | None = None
+    returncode: int | None = None
+    seconds: float = 0.0
+    network: str | None = None
+    output: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def describe(self) -> str:
+        """One line: `passed`, or the status and its detail."""
+        return self.status if self.error is None else f"{self.status}: {self.error}"
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """How programs will run here: the interpreter, whether runs drop to a sandbox uid,
+    and notes on every protection that is missing."""
+
+    interpreter: str
+    drop_uid: bool
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "interpreter": self.interpreter,
+            "drop_uid": self.drop_uid,
+            "notes": list(self.notes),
+        }
+
+
+def _readable_by(interpreter: str, uid: int) -> bool:
+    """Whether `uid` can start `interpreter` and import compiled stdlib modules."""
+    try:
+        done = subprocess.run(
+            [interpreter, "-I", "-c", "import math, json, collections, re, hashlib"],
+            user=uid,
+            group=uid,
+            extra_groups=[],
+            capture_output=True,
+            timeout=30,
+            env={"PATH": "/usr/bin:/bin"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+@functools.cache
+def sandbox_info() -> SandboxInfo:
+    """Probe once per process: as root, the first of this interpreter, `python3` on PATH
+    and /usr/bin/python3 that a sandbox uid can run; otherwise the caller's uid."""
+    if os.geteuid() != 0:
+        return SandboxInfo(
+            sys.executable,
+            False,
+            (
+                "not root: programs run under your uid; RLIMIT_NPROC counts all your processes "
+                "and only the guard stops writes outside the directory and signals to lmaudit",
+            ),
+        )
+    candidates = [sys.executable, shutil.which("python3") or "", "/usr/bin/python3"]
+    for interpreter in dict.fromkeys(c for c in candidates if c):
+        if _readable_by(interpreter, SANDBOX_UID_BASE):
+            notes = (
+                ()
+                if interpreter == sys.executable
+                else (
+                    f"{sys.executable} is not readable by an unprivileged uid; programs run "
+                    f"under {interpreter}",
+                )
+            )
+            return SandboxInfo(interpreter, True, notes)
+    return SandboxInfo(
+        sys.executable,
+        False,
+        (
+            "root, and no interpreter an unprivileged uid can read: programs run as root "
+            "(RLIMIT_NPROC is not enforced; only the guard stops writes outside the directory)",
+        ),
+    )
+
+
+def _reap_uid(uid: int) -> None:
+    """Kill every process of `uid` (what a program left behind, in any process group):
+    `kill -9 -1` run as that uid signals all its processes but itself."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            [_KILL, "-9", "-1"],
+            user=uid,
+            group=uid,
+            extra_groups=[],
+            timeout=10,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _read_records(fd: int) -> list[dict[str, Any]]:
+    os.set_blocking(fd, False)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    records = []
+    for line in b"".join(chunks).decode("utf-8", "replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _tail(path: Path, size: int) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - size))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _verdict(
+    records: list[dict[str, Any]], token: str, returncode: int | None, timed_out: bool
+) -> tuple[str, str | None]:
+    last = records[-1] if records else {}
+    if timed_out:
+        return "timeout", "wall-clock limit"
+    if last.get("outcome") == "passed" and returncode == 0:
+        if secrets.compare_digest(str(last.get("token", "")), token):
+            return "passed", None
+        return "exited", "the completion forged a result without the run's token"
+    if last.get("outcome") == "failed":
+        return "failed", str(last.get("error"))
+    if returncode is not None and returncode < 0:
+        try:
+            sig = signal.Signals(-returncode)
+            cause = _SIGNAL_CAUSES.get(sig, sig.name)
+        except ValueError:
+            cause = f"signal {-returncode}"
+        return "exited", f"killed by a signal ({cause}) before the tests finished"
+    return "exited", f"exited with status {returncode} before the tests finished"
+
+
+def run_program(
+    program: str,
+    limits: SandboxLimits | None = None,
+    *,
+    slot: int = 0,
+    isolate_network: bool = True,
+) -> ExecutionResult:
+    """Run one Python program in the sandbox and say how it ended (never raises for
+    anything the program does). `slot` picks the sandbox uid (one per parallel worker)."""
+    limits = limits or SandboxLimits()
+    info = sandbox_info()
+    uid = SANDBOX_UID_BASE + slot if info.drop_uid else None
+    token = secrets.token_hex(16)
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="lmaudit-sandbox-") as work:
+        workdir = Path(work)
+        (workdir / "program.py").write_text(program, encoding="utf-8")
+        if uid is not None:
+            os.chown(workdir, uid, uid)
+            os.chown(workdir / "program.py", uid, uid)
+        read_fd, write_fd = os.pipe()
+        settings = {
+            "token": token,
+            "program": str(workdir / "program.py"),
+            "result_fd": write_fd,
+            "uid": uid,
+            "limits": limits.child_limits(),
+            "isolate_network": isolate_network,
+        }
+        output_path = workdir / "output.txt"
+        timed_out, returncode = False, None
+        try:
+            with open(output_path, "wb") as output:
+                process = subprocess.Popen(
+                    [info.interpreter, "-I", str(LAUNCHER)],
+                    stdin=subprocess.PIPE,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    cwd=workdir,
+                    pass_fds=(write_fd,),
+                    start_new_session=True,
+                    env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": work},
+                )
+            os.close(write_fd)
+            write_fd = -1
+            try:
+                assert process.stdin is not None
+                process.stdin.write((json.dumps(settings) + "\n").encode())
+                process.stdin.close()
+            except BrokenPipeError:
+                pass
+            try:
+                returncode = process.wait(timeout=limits.wall_s)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            _kill_group(process.pid)
+            if uid is not None:
+                _reap_uid(uid)
+            if timed_out:
+                returncode = process.wait()
+            records = _read_records(read_fd)
+        except OSError as failure:
+            return ExecutionResult("error", f"the sandbox could not run it: {failure}")
+        finally:
+            os.close(read_fd)
+            if write_fd >= 0:
+                os.close(write_fd)
+        status, error = _verdict(records, token, returncode, timed_out)
+        network = next((str(r["network"]) for r in records if "network" in r), None)
+        return ExecutionResult(
+            status,
+            error,
+            returncode,
+            round(time.monotonic() - start, 4),
+            network,
+            _tail(output_path, limits.output_bytes),
+        )
+
+
+def run_programs(
+    programs: Sequence[str],
+    limits: SandboxLimits | None = None,
+    *,
+    workers: int | None = None,
+    isolate_network: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> list[ExecutionResult]:
+    """Run programs in parallel, at most `workers` at a time (default: the CPU count),
+    each in its own slot (own sandbox uid); results in input order."""
+    workers = max(1, min(workers or os.cpu_count() or 1, max(1, len(programs))))
+    slots: queue.Queue[int] = queue.Queue()
+    for slot in range(workers):
+        slots.put(slot)
+
+    def one(program: str) -> ExecutionResult:
+        slot = slots.get()
+        try:
+            return run_program(program, limits, slot=slot, isolate_network=isolate_network)
+        finally:
+            slots.put(slot)
+            if progress is not None:
+                progress(1)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, programs))
