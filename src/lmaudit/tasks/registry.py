@@ -20,7 +20,7 @@ from lmaudit.core.types import LmauditError
 
 TaskFactory = Callable[..., Task]
 BUNDLED_DIR = Path(__file__).resolve().parent
-_BUILTIN_MODULES = ("lmaudit.tasks.builtins",)
+_BUILTIN_MODULES = ("lmaudit.tasks.builtins", "lmaudit.tasks.ifeval")
 
 
 @dataclass(frozen=True)
