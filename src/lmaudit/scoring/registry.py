@@ -24,6 +24,8 @@ _BUILTIN_MODULES = (
     "lmaudit.scoring.numeric",
     "lmaudit.scoring.text",
     "lmaudit.scoring.grids",
+    "lmaudit.scoring.math",
+    "lmaudit.scoring.choice_letters",
 )
 
 
