@@ -328,6 +328,11 @@ def test_generate_sends_prompt_ids_and_sampling_params(
     assert prompts[0] == tokenizer.encode("The capital of France is")  # tokenizer's BOS rule
     # truncated from the left so that 5 new tokens fit in max_model_len
     assert prompts[1] == tokenizer.encode(long_prompt)[-(MAX_MODEL_LEN - 5) :]
+    dropped = len(tokenizer.encode(long_prompt)) - (MAX_MODEL_LEN - 5)
+    assert backend.generation_notes == [
+        f"1 of 1 prompts are longer than the model's {MAX_MODEL_LEN}-token context and lost "
+        f"their first {dropped} tokens"
+    ]
     assert params == [
         generation_sampling_kwargs(requests[0].params),
         generation_sampling_kwargs(sampled),

@@ -190,6 +190,7 @@ class VLLMBackend:
         self._name = name
         self._max_model_len = max_model_len
         self._budget_warned: set[int] = set()  # max_tokens values already warned about
+        self._budget: dict[int, list[FittedPrompt]] = {}  # max_tokens -> fitted (no ids)
         self._scoring_max_length = scoring_max_length(max_model_len)
         self._call_size = call_size
         self._fingerprint: Fingerprint | None = None
@@ -355,7 +356,8 @@ class VLLMBackend:
         )
 
     def _fitted_params(self, requests: Sequence[GenerateRequest]) -> list[FittedPrompt]:
-        """Fit every request; warn once per `max_tokens` value that did not fit."""
+        """Fit every request; warn once per `max_tokens` value that did not fit (and keep
+        the counts for `generation_notes`)."""
         fitted = [self._fit(r) for r in requests]
         for max_tokens in sorted({r.params.max_tokens for r in requests}):
             mine = [
@@ -363,11 +365,20 @@ class VLLMBackend:
                 for f, r in zip(fitted, requests, strict=True)
                 if r.params.max_tokens == max_tokens
             ]
+            seen = self._budget.setdefault(max_tokens, [])
+            seen.extend(FittedPrompt([], f.max_new_tokens, f.dropped) for f in mine)  # no ids
             note = budget_note(max_tokens, mine, self._max_model_len)
             if note is not None and max_tokens not in self._budget_warned:
                 self._budget_warned.add(max_tokens)
                 logger.warning("%s", note)
         return fitted
+
+    @property
+    def generation_notes(self) -> list[str]:
+        """How `fit_prompt` changed this backend's generations so far, one line per
+        `max_tokens` value that did not fit (recorded in the run's manifest)."""
+        notes = (budget_note(m, f, self._max_model_len) for m, f in self._budget.items())
+        return [note for note in notes if note is not None]
 
     def generate(
         self,
