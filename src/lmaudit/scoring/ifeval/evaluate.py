@@ -11,7 +11,8 @@ Per-sample columns (one sample = one prompt):
 - `n_instructions`, `inst_strict_followed`, `inst_loose_followed`: counts, whose ratio of
   sums over prompts is the instruction-level accuracy.
 - per instruction type `<id>`: `n.<id>`, `followed_strict.<id>`, `followed_loose.<id>`
-  (0 where the prompt has no instruction of that type).
+  (NaN where the prompt has no instruction of that type, so a type's estimate uses, and
+  its `n` counts, only the prompts that carry it).
 
 Reported metrics: `prompt_strict`, `prompt_loose` (proportions, Wilson intervals);
 `inst_strict`, `inst_loose` and `inst_strict.<id>`, `inst_loose.<id>` (ratios of sums
@@ -21,6 +22,7 @@ clustered by prompt: instructions of one prompt are resampled together).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,12 +81,14 @@ class PromptVerdict:
             "inst_loose_followed": float(sum(self.loose)),
         }
         for instruction_id in INSTRUCTION_IDS:
-            values[f"n.{instruction_id}"] = 0.0
-            values[f"followed_strict.{instruction_id}"] = 0.0
-            values[f"followed_loose.{instruction_id}"] = 0.0
+            for column in ("n", "followed_strict", "followed_loose"):
+                values[f"{column}.{instruction_id}"] = math.nan
         for instruction_id, strict, loose in zip(
             self.instruction_ids, self.strict, self.loose, strict=True
         ):
+            if math.isnan(values[f"n.{instruction_id}"]):
+                for column in ("n", "followed_strict", "followed_loose"):
+                    values[f"{column}.{instruction_id}"] = 0.0
             values[f"n.{instruction_id}"] += 1.0
             values[f"followed_strict.{instruction_id}"] += float(strict)
             values[f"followed_loose.{instruction_id}"] += float(loose)
