@@ -29,6 +29,8 @@ examples:
   lmaudit probe generate --templates arith --n 5 --seed 0 --out arith.jsonl --original
   lmaudit probe run --model lab:demo-contaminated --task arith --variants symbolic,noop
   lmaudit probe run --model hf:Qwen/Qwen2.5-0.5B --task arith_mc --variants symbolic,permute
+  lmaudit probe run --model hf:Qwen/Qwen2.5-0.5B --task gsm8k --variants symbolic,p1,p2 \
+      --templates gsm_symbolic/templates       # GSM-Symbolic's published templates
 """
 
 
@@ -65,14 +67,23 @@ def register(subparsers: Any) -> None:
     add_task_options(run)
     run.add_argument("--variants", default="symbolic,noop,reorder,permute",
                      help="comma-separated families: symbolic (fresh template instances; "
-                     "templated tasks), noop (irrelevant clause), reorder (context sentences "
+                     "templated tasks, or --templates), p1, p2 (GSM-Symbolic's harder "
+                     "templates, with --templates), noop (irrelevant clause), noop_numeric "
+                     "(seemingly relevant clause carrying a number, as GSM-NoOp), reorder "
+                     "(context sentences "
                      "shuffled, question last; may change meaning), permute (option "
                      "rotations, circular score; multiple choice), relabel (option labels "
                      "A-D → W-Z, 1-4; prompts that list options). Families that apply to "
                      "no item fail with a message; default symbolic,noop,reorder,permute "
                      "keeps only those that apply")
-    run.add_argument("--sets", type=int, default=10,
-                     help="instance sets for symbolic (default 10, at most 100)")
+    run.add_argument("--sets", type=int, default=None,
+                     help="instance sets for symbolic/p1/p2 (default 50 with --templates, as "
+                     "in GSM-Symbolic, else 10; at most 100)")
+    run.add_argument("--templates", metavar="DIR",
+                     help="template directory (GSM-Symbolic .json with symbolic/p1/p2 "
+                     "folders, or lmaudit .yaml) whose templates are linked to the task's "
+                     "items by their original question; only linked items are probed, and "
+                     "every template that links to none is listed with the reason")
     run.add_argument("--limit", type=int, help="probe only the first N items")
     run.add_argument("--seed", type=int, default=0, help="seed for noop/reorder choices")
     run.add_argument("--out", type=Path, help="run directory (default: runs/<time>-probe-...)")
@@ -107,17 +118,28 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _applicable(task: Any, families: list[str], explicit: bool, limit: int | None) -> list[str]:
+def _applicable(
+    task: Any, families: list[str], explicit: bool, limit: int | None, links: Any = None
+) -> list[str]:
     """The families that apply to at least one probed sample, checked before any model is
     loaded: an explicitly requested family that applies to none is an error, a default
-    one is dropped with a note."""
+    one is dropped with a note. With template links, `symbolic`/`p1`/`p2` apply when some
+    linked template has that family."""
     from lmaudit.probes.runner import build_probe_samples
 
-    samples = task.samples()[:limit]
+    samples = task.samples()
+    if links is not None:
+        samples = [s for s in samples if s.id in links.by_item]
+    samples = samples[:limit]
     kept = []
     for family in families:
         try:
-            build_probe_samples(samples, [family], n_sets=1)
+            if links is not None and family in ("symbolic", "p1", "p2"):
+                if family not in links.families():
+                    raise LmauditError(f"variant {family!r}: no {family} template in "
+                                       f"{links.directory} links to an item of {task.name}")
+            else:
+                build_probe_samples(samples, [family], n_sets=1)
         except LmauditError:
             if explicit:
                 raise
@@ -144,21 +166,52 @@ def run_probe_command(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise LmauditError(f"--limit must be a positive number, got {args.limit}")
     task = load_task(args.task, parse_key_values(args.task_option, flag="--task-option"))
+    links = _links(args.templates, task) if args.templates else None
+    n_sets = args.sets if args.sets is not None else (50 if links is not None else 10)
+    if not 1 <= n_sets <= 100:
+        raise LmauditError(f"--sets must be between 1 and 100, got {n_sets}")
     explicit = tuple(families) != DEFAULT_VARIANTS
-    families = _applicable(task, families, explicit, args.limit)
+    families = _applicable(task, families, explicit, args.limit, links)
     if not families:
         raise LmauditError(f"no variant family applies to task {task.name}")
     preflight(task, args.limit)  # data, templates and few-shot fail before the model loads
     backend = load_backend(args.model, model_options(args))
     run_dir = args.out or default_run_dir(f"probe-{task.name}", args.model)
     outcome = run_probe(
-        task, backend, run_dir, variants=families, n_sets=args.sets, limit=args.limit,
+        task, backend, run_dir, variants=families, n_sets=n_sets, limit=args.limit,
         seed=args.seed, model_spec=args.model, show_progress=not args.no_progress,
-        plot=not args.no_plot,
+        plot=not args.no_plot, links=links,
     )
+    if links is not None:
+        _print_unlinked(outcome.run_dir)
     print(format_analysis(outcome.analysis.to_dict(), title=f"{task.name} · {args.model}"))
     print(f"probe run stored in {outcome.run_dir}")
     return 0
+
+
+def _links(directory: str, task: Any) -> Any:
+    """Templates of `directory` linked to the task's items (before any model is loaded)."""
+    from lmaudit.probes.linked_templates import load_links
+
+    if not Path(directory).is_dir():
+        raise LmauditError(f"--templates {directory}: not a directory")
+    links = load_links(directory, task.samples())
+    if not links.by_item:
+        raise LmauditError(f"--templates {directory}: no template links to an item of "
+                           f"{task.name} ({len(links.unlinked)} template(s) unlinked)")
+    return links
+
+
+def _print_unlinked(run_dir: Path) -> None:
+    """One stderr line per template that links to no probed item, with its reason."""
+    from lmaudit.probes.runner import PROBE_RESULTS
+
+    templates = json.loads((run_dir / PROBE_RESULTS).read_text())["templates"]
+    for entry in templates["unlinked"]:
+        print(f"probe: template {entry['template_id']} not used: {entry['reason']}",
+              file=sys.stderr)
+    print(f"probe: {templates['n_linked']} template(s) linked, "
+          f"{templates['n_unlinked']} not used", file=sys.stderr)
 
 
 def format_analysis(result: dict[str, Any], *, title: str = "") -> str:

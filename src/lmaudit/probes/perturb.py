@@ -3,7 +3,8 @@
 Every perturbed Sample keeps the link to its original in `metadata`:
 
 - `original_id`: the id of the unperturbed sample;
-- `variant`: the family (`original`, `symbolic`, `noop`, `reorder`, `permute`, `relabel`);
+- `variant`: the family (`original`, `symbolic`, `p1`, `p2`, `noop`, `noop_numeric`,
+  `reorder`, `permute`, `relabel`);
 - `variant_set`: the instance-set index within the family (0 for a family with one set;
   for `permute`, the rotation);
 - `cluster`: the original's cluster (its template for templated tasks, else its own id),
@@ -28,7 +29,8 @@ from typing import Any
 
 from lmaudit.core.types import Sample
 
-VARIANT_FAMILIES = ("symbolic", "noop", "reorder", "permute", "relabel")
+VARIANT_FAMILIES = ("symbolic", "p1", "p2", "noop", "noop_numeric", "reorder", "permute",
+                    "relabel")
 
 # Our own neutral sentences: facts that change no quantity of any word problem.
 NEUTRAL_SENTENCES = (

@@ -33,8 +33,9 @@ from lmaudit.core.types import (
     Sample,
     SampleRecord,
 )
-from lmaudit.probes import perturb, templated
+from lmaudit.probes import noop_numeric, perturb, templated
 from lmaudit.probes.analysis import ProbeAnalysis, ProbeRow, analyse_probe
+from lmaudit.probes.linked_templates import TemplateLinks, linked_variants, restrict
 
 PROBE_RESULTS = "probe_results.json"
 INSTANCE_SETS_PLOT = "instance_sets.png"
@@ -53,9 +54,17 @@ class ProbeOutcome:
     seconds: float
 
 
-def _variants_of(sample: Sample, family: str, n_sets: int, seed: int) -> list[Sample | None]:
+def _variants_of(
+    sample: Sample, family: str, n_sets: int, seed: int, links: TemplateLinks | None = None
+) -> list[Sample | None]:
+    if family in ("symbolic", "p1", "p2") and links is not None:
+        return linked_variants(links, sample, family, n_sets)
     if family == "symbolic":
         return [templated.symbolic_variant(sample, k) for k in range(n_sets)]
+    if family in ("p1", "p2"):
+        return [None]
+    if family == "noop_numeric":
+        return [noop_numeric.numeric_noop_variant(sample, seed)]
     if family == "noop":
         from_template = templated.template_noop_variant(sample)
         if from_template is not None:
@@ -75,10 +84,17 @@ def _variants_of(sample: Sample, family: str, n_sets: int, seed: int) -> list[Sa
 
 
 def build_probe_samples(
-    samples: Sequence[Sample], variants: Sequence[str], *, n_sets: int = 10, seed: int = 0
+    samples: Sequence[Sample],
+    variants: Sequence[str],
+    *,
+    n_sets: int = 10,
+    seed: int = 0,
+    links: TemplateLinks | None = None,
 ) -> tuple[list[Sample], dict[str, int]]:
     """Originals (tagged) followed by their variants, and per family the number of items
     for which the family does not apply (no question sentence, not multiple choice, ...).
+    With `links` (templates linked to items), `symbolic`, `p1` and `p2` come from the
+    linked templates (`linked_templates`).
 
     Raises LmauditError when a family applies to none of the samples (e.g. `symbolic` on a
     task without templates), naming the family.
@@ -91,7 +107,9 @@ def build_probe_samples(
         made = 0
         skipped[family] = 0
         for sample in samples:
-            produced = [v for v in _variants_of(sample, family, n_sets, seed) if v is not None]
+            produced = [
+                v for v in _variants_of(sample, family, n_sets, seed, links) if v is not None
+            ]
             if not produced:
                 skipped[family] += 1
             made += len(produced)
@@ -106,7 +124,11 @@ def build_probe_samples(
 
 def _why_not(family: str) -> str:
     return {
-        "symbolic": "it needs templated items, e.g. tasks arith or arith_mc",
+        "symbolic": "it needs templated items, e.g. tasks arith or arith_mc, or --templates "
+        "linked to the task's items",
+        "p1": "it needs --templates with GSM-Symbolic p1 templates linked to the task's items",
+        "p2": "it needs --templates with GSM-Symbolic p2 templates linked to the task's items",
+        "noop_numeric": "it needs a question sentence ending in '?' after some context",
         "permute": "it needs multiple-choice samples",
         "relabel": "it needs prompts that list labelled options (A. ..., B. ...)",
         "reorder": "it needs at least two sentences before the question",
@@ -198,13 +220,27 @@ def run_probe(
     show_progress: bool = True,
     plot: bool = True,
     title: str | None = None,
+    links: TemplateLinks | None = None,
 ) -> ProbeOutcome:
-    """Evaluate the first `limit` samples of `task` and their variants; store everything."""
+    """Evaluate the first `limit` samples of `task` and their variants; store everything.
+
+    With `links`, the probed samples are the items some template links to (in task order),
+    then the first `limit` of those; `probe_results.json` gains a `templates` field listing
+    the linked templates and every unlinked one with its reason.
+    """
     start = time.perf_counter()
     base = task.samples()
+    if links is not None:
+        base = [s for s in base if s.id in links.by_item]
     base = base if limit is None else base[:limit]
-    samples, skipped = build_probe_samples(base, variants, n_sets=n_sets, seed=seed)
-    probe_spec = {"variants": list(variants), "n_sets": n_sets, "seed": seed, "limit": limit}
+    if links is not None:
+        links = restrict(links, base)
+    samples, skipped = build_probe_samples(base, variants, n_sets=n_sets, seed=seed, links=links)
+    probe_spec: dict[str, Any] = {
+        "variants": list(variants), "n_sets": n_sets, "seed": seed, "limit": limit,
+    }
+    if links is not None:
+        probe_spec["templates"] = links.directory
     probe_task = ProbeTask(task, samples, probe_spec)
     spec = probe_task.spec()
     manifest = base_manifest(
@@ -221,6 +257,8 @@ def run_probe(
     metrics = aggregate_records(task.metrics, originals, seed=seed)
     seconds = time.perf_counter() - start
     payload = {"metric": metric, "skipped_items": skipped, **analysis.to_dict()}
+    if links is not None:
+        payload["templates"] = links.to_dict()
     (Path(run_dir) / PROBE_RESULTS).write_text(json.dumps(payload, indent=2) + "\n")
     if plot:
         write_plot(analysis, Path(run_dir) / INSTANCE_SETS_PLOT, title=title or
