@@ -34,39 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from lmaudit.sandbox.limits import SandboxLimits
+from lmaudit.sandbox.outcome import ExecutionResult, output_tail, parse_records, verdict
 
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 SANDBOX_UID_BASE = 1_500_000_000
 _KILL = shutil.which("kill") or "/bin/kill"
-_SIGNAL_CAUSES = {
-    signal.SIGXCPU: "CPU time limit",
-    signal.SIGXFSZ: "file size limit",
-    signal.SIGKILL: "killed",
-    signal.SIGSEGV: "segmentation fault",
-}
-
-
-@dataclass(frozen=True)
-class ExecutionResult:
-    """How one program ended. `status`: passed, failed (an exception, `error` names it),
-    timeout (wall clock), exited (ended before its tests finished, `returncode` says how)
-    or error (the sandbox itself could not run it). `seconds`: wall time. `network`: how
-    the launcher's network isolation went. `output`: the tail of stdout+stderr."""
-
-    status: str
-    error: str | None = None
-    returncode: int | None = None
-    seconds: float = 0.0
-    network: str | None = None
-    output: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return self.status == "passed"
-
-    def describe(self) -> str:
-        """One line: `passed`, or the status and its detail."""
-        return self.status if self.error is None else f"{self.status}: {self.error}"
 
 
 @dataclass(frozen=True)
@@ -159,7 +131,7 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def _read_records(fd: int) -> list[dict[str, Any]]:
+def _read_pipe(fd: int) -> bytes:
     os.set_blocking(fd, False)
     chunks = []
     while True:
@@ -170,46 +142,7 @@ def _read_records(fd: int) -> list[dict[str, Any]]:
         if not chunk:
             break
         chunks.append(chunk)
-    records = []
-    for line in b"".join(chunks).decode("utf-8", "replace").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
-def _tail(path: Path, size: int) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, path.stat().st_size - size))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
-def _verdict(
-    records: list[dict[str, Any]], token: str, returncode: int | None, timed_out: bool
-) -> tuple[str, str | None]:
-    last = records[-1] if records else {}
-    if timed_out:
-        return "timeout", "wall-clock limit"
-    if last.get("outcome") == "passed" and returncode == 0:
-        if secrets.compare_digest(str(last.get("token", "")), token):
-            return "passed", None
-        return "exited", "the completion forged a result without the run's token"
-    if last.get("outcome") == "failed":
-        return "failed", str(last.get("error"))
-    if returncode is not None and returncode < 0:
-        try:
-            sig = signal.Signals(-returncode)
-            cause = _SIGNAL_CAUSES.get(sig, sig.name)
-        except ValueError:
-            cause = f"signal {-returncode}"
-        return "exited", f"killed by a signal ({cause}) before the tests finished"
-    return "exited", f"exited with status {returncode} before the tests finished"
+    return b"".join(chunks)
 
 
 def run_program(
@@ -272,14 +205,14 @@ def run_program(
                 _reap_uid(uid)
             if timed_out:
                 returncode = process.wait()
-            records = _read_records(read_fd)
+            records = parse_records(_read_pipe(read_fd))
         except OSError as failure:
             return ExecutionResult("error", f"the sandbox could not run it: {failure}")
         finally:
             os.close(read_fd)
             if write_fd >= 0:
                 os.close(write_fd)
-        status, error = _verdict(records, token, returncode, timed_out)
+        status, error = verdict(records, token, returncode, timed_out)
         network = next((str(r["network"]) for r in records if "network" in r), None)
         return ExecutionResult(
             status,
@@ -287,7 +220,7 @@ def run_program(
             returncode,
             round(time.monotonic() - start, 4),
             network,
-            _tail(output_path, limits.output_bytes),
+            output_tail(output_path, limits.output_bytes),
         )
 
 

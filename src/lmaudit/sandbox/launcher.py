@@ -4,6 +4,7 @@ Run as `python -I launcher.py` by `lmaudit.sandbox.execute` (standard library on
 never imports lmaudit). Its stdin carries one JSON line of settings:
 
     {"token": str, "program": path, "result_fd": int, "uid": int | null,
+     "result_path": path (instead of result_fd: the container runner's channel),
      "limits": {"cpu_s": int, "memory_bytes": int, "file_size_bytes": int,
                 "open_files": int, "processes": int},
      "isolate_network": bool}
@@ -138,7 +139,9 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.close(devnull)
     write, exit_now = os.write, os._exit
-    result_fd: int = settings["result_fd"]
+    result_fd: int = settings.get("result_fd") or os.open(
+        settings["result_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+    )
     token: str = settings["token"]
     network = _unshare_network() if settings["isolate_network"] else "not requested"
     _set_limits(settings["limits"])
