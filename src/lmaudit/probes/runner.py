@@ -35,7 +35,12 @@ from lmaudit.core.types import (
 )
 from lmaudit.probes import noop_numeric, perturb, templated
 from lmaudit.probes.analysis import ProbeAnalysis, ProbeRow, analyse_probe
-from lmaudit.probes.linked_templates import TemplateLinks, linked_variants, restrict
+from lmaudit.probes.linked_templates import (
+    TemplateLinks,
+    linked_variants,
+    load_links,
+    restrict,
+)
 
 PROBE_RESULTS = "probe_results.json"
 INSTANCE_SETS_PLOT = "instance_sets.png"
@@ -221,15 +226,19 @@ def run_probe(
     plot: bool = True,
     title: str | None = None,
     links: TemplateLinks | None = None,
+    templates: str | Path | None = None,
 ) -> ProbeOutcome:
     """Evaluate the first `limit` samples of `task` and their variants; store everything.
 
-    With `links`, the probed samples are the items some template links to (in task order),
-    then the first `limit` of those; `probe_results.json` gains a `templates` field listing
-    the linked templates and every unlinked one with its reason.
+    `templates`: a template directory linked to the task's items (`load_links`), when
+    `links` is not given. With links, the probed samples are the items some template links
+    to (in task order), then the first `limit` of those; `probe_results.json` gains a
+    `templates` field listing the linked templates and every unlinked one with its reason.
     """
     start = time.perf_counter()
     base = task.samples()
+    if links is None and templates is not None:
+        links = load_links(templates, base)
     if links is not None:
         base = [s for s in base if s.id in links.by_item]
     base = base if limit is None else base[:limit]

@@ -30,13 +30,22 @@ compared with a string or rendered, and `w[0]`/`w[1]` give its text/number.
 from __future__ import annotations
 
 import ast
-import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lmaudit.probes.templates.operations import (
+    BINARY,
+    COMPARE,
+    REFUSED_NODES,
+    Compiled,
+    arith,
+    call_units,
+    charged,
+    dotted_name,
+    index_value,
+)
 from lmaudit.probes.templates.values import (
-    ITEM_UNITS,
     MAX_EXPONENT,
     MAX_INT_BITS,
     MAX_RANGE,
@@ -51,13 +60,7 @@ from lmaudit.probes.templates.values import (
     TemplateError,
     Worded,
     as_sequence,
-    bounded_modulo,
-    bounded_power,
-    bounded_repeat,
     check_size,
-    exact_divide,
-    iterable,
-    membership,
     normalise,
     sequence_size,
     unwrap,
@@ -98,86 +101,6 @@ ALLOWED_CALLS = frozenset(
         "fix_floats", "shuffle_list", "np.arange", "np.random.randint",
     }
 )
-# helpers that walk every item of their argument (a range argument costs its length)
-ITERATING_CALLS = frozenset({"sum", "min", "max", "list", "fix_floats", "shuffle_list"})
-Compiled = Callable[[Scope], Any]
-
-_BINARY: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: bounded_repeat,
-    ast.Div: exact_divide,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: bounded_modulo,
-    ast.Pow: bounded_power,
-}
-_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-    ast.In: membership,
-    ast.NotIn: lambda a, b: not membership(a, b),
-}
-_REFUSED_NAMES = {
-    ast.Attribute: "attribute access",
-    ast.Lambda: "lambda",
-    ast.ListComp: "comprehension",
-    ast.SetComp: "comprehension",
-    ast.DictComp: "comprehension",
-    ast.GeneratorExp: "comprehension",
-    ast.Dict: "dict literal",
-    ast.Set: "set literal",
-    ast.JoinedStr: "f-string",
-    ast.NamedExpr: "assignment expression",
-    ast.Starred: "starred argument",
-    ast.Await: "await",
-    ast.Yield: "yield",
-    ast.YieldFrom: "yield",
-}
-
-
-def _operand(value: Any, other: Any) -> Any:
-    """Unwrap a Worded operand unless it meets a string (then it stands for its text)."""
-    if isinstance(value, Worded):
-        return value.text if isinstance(unwrap(other), str) else value.value
-    return value
-
-
-def _arith(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    def apply(a: Any, b: Any) -> Any:
-        x, y = _operand(a, b), _operand(b, a)
-        try:
-            return check_size(normalise(op(x, y)))
-        except ZeroDivisionError as error:
-            raise DivisionByZero("division by zero") from error
-        except (TypeError, ValueError, OverflowError) as error:
-            raise EvaluationError(
-                f"cannot apply operator to {type(x).__name__} and {type(y).__name__}"
-            ) from error
-
-    return apply
-
-
-def _charged(scope: Scope, value: Any) -> Any:
-    """`value`, after charging the scope's budget for the sequence items it holds."""
-    scope.budget.charge(sequence_size(value))
-    return value
-
-
-def _dotted_name(node: ast.expr) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
 class _Compiler:
     def __init__(self, source: str) -> None:
         self.source = source
@@ -188,7 +111,7 @@ class _Compiler:
         return ExpressionRefused(f"{what} is not allowed in template expression {self.source!r}")
 
     def compile(self, node: ast.AST) -> Compiled:
-        for kind, what in _REFUSED_NAMES.items():
+        for kind, what in REFUSED_NODES.items():
             if isinstance(node, kind):
                 raise self.refuse(what)
         if isinstance(node, ast.Expression):
@@ -244,18 +167,18 @@ class _Compiler:
         return lookup
 
     def _binary(self, node: ast.BinOp) -> Compiled:
-        op = _BINARY.get(type(node.op))
+        op = BINARY.get(type(node.op))
         if op is None:
             raise self.refuse(f"operator {type(node.op).__name__}")
-        apply, left, right = _arith(op), self.compile(node.left), self.compile(node.right)
-        return lambda s: _charged(s, apply(left(s), right(s)))
+        apply, left, right = arith(op), self.compile(node.left), self.compile(node.right)
+        return lambda s: charged(s, apply(left(s), right(s)))
 
     def _unary(self, node: ast.UnaryOp) -> Compiled:
         inner = self.compile(node.operand)
         if isinstance(node.op, ast.Not):
             return lambda s: not inner(s)
         if isinstance(node.op, ast.USub):
-            negate = _arith(lambda a, _b: -a)
+            negate = arith(lambda a, _b: -a)
             return lambda s: negate(inner(s), 0)
         if isinstance(node.op, ast.UAdd):
             return lambda s: unwrap(inner(s))
@@ -288,10 +211,10 @@ class _Compiler:
     def _compare(self, node: ast.Compare) -> Compiled:
         ops = []
         for op in node.ops:
-            fn = _COMPARE.get(type(op))
+            fn = COMPARE.get(type(op))
             if fn is None:
                 raise self.refuse(f"comparison {type(op).__name__}")
-            ops.append(_arith(fn))
+            ops.append(arith(fn))
         first, rest = self.compile(node.left), [self.compile(c) for c in node.comparators]
 
         def compare(s: Scope) -> bool:
@@ -316,16 +239,16 @@ class _Compiler:
 
             def slice_(s: Scope) -> Any:
                 lo, hi, step = (None if b is None else unwrap(b(s)) for b in bounds)
-                return _index(target(s), slice(lo, hi, step), self.source)
+                return index_value(target(s), slice(lo, hi, step), self.source)
 
             return slice_
         index = self.compile(node.slice)
-        return lambda s: _index(target(s), unwrap(index(s)), self.source)
+        return lambda s: index_value(target(s), unwrap(index(s)), self.source)
 
     def _call(self, node: ast.Call) -> Compiled:
         if node.keywords:
             raise self.refuse("keyword argument")
-        name = _dotted_name(node.func)
+        name = dotted_name(node.func)
         if name is None or name not in ALLOWED_CALLS:
             shown = name if name is not None else type(node.func).__name__
             if name is not None and "__" in name:
@@ -339,9 +262,9 @@ class _Compiler:
             if fn is None:
                 raise EvaluationError(f"helper {name!r} is not available here")
             values = [a(s) for a in args]
-            s.budget.charge(sum(_call_units(name, v) for v in values))
+            s.budget.charge(sum(call_units(name, v) for v in values))
             try:
-                return _charged(s, check_size(fn(*values)))
+                return charged(s, check_size(fn(*values)))
             except TemplateError:
                 raise
             except ZeroDivisionError as error:
@@ -350,35 +273,6 @@ class _Compiler:
                 raise EvaluationError(f"{name}() failed in {self.source!r}: {error}") from error
 
         return call
-
-
-def _call_units(name: str, value: Any) -> int:
-    """Work units of passing `value` to helper `name` (a walked range costs its items)."""
-    if name in ITERATING_CALLS and type(value) is range:
-        return ITEM_UNITS * min(len(value), MAX_SEQUENCE)
-    return sequence_size(value)
-
-
-def _index(target: Any, index: Any, source: str) -> Any:
-    if isinstance(target, Worded):
-        target = (target.text, target.value)
-    if not isinstance(target, list | tuple | str | range):
-        raise EvaluationError(f"cannot subscript a {type(target).__name__} in {source!r}")
-    if not isinstance(index, int | slice) or isinstance(index, bool):
-        raise EvaluationError(f"index must be an integer in {source!r}")
-    if isinstance(index, slice) and not all(
-        part is None or (type(part) is int) for part in (index.start, index.stop, index.step)
-    ):
-        raise EvaluationError(f"slice bounds must be integers in {source!r}")
-    try:
-        value = target[index]
-    except IndexError:
-        raise EvaluationError(f"index {index} out of range in {source!r}") from None
-    except (ValueError, OverflowError) as error:
-        raise EvaluationError(f"bad slice in {source!r}: {error}") from None
-    if isinstance(value, range):
-        return list(iterable(value, f"a slice in {source!r}"))
-    return check_size(value)
 
 
 @dataclass(frozen=True)
