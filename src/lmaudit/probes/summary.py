@@ -25,7 +25,7 @@ def format_probe_table(result: dict[str, Any], *, title: str = "") -> str:
     lines = [f"== {title}" if title else "== probe"]
     lines.append(f"original accuracy        {_pct(result['original_accuracy'])}  "
                  f"(n = {result['n_items']} items)")
-    header = (f"{'family':<10} {'accuracy % [95% CI]':<22} {'drop (points) [95% CI]':<25} "
+    header = (f"{'family':<12} {'accuracy % [95% CI]':<22} {'drop (points) [95% CI]':<25} "
               f"{'McNemar p':>9}  {'sets: mean ± sd [min, max]':<28} consistent")
     lines.append(header)
     for name, fam in result["families"].items():
@@ -40,7 +40,7 @@ def format_probe_table(result: dict[str, Any], *, title: str = "") -> str:
             spread = "(one set)"
         flag = " *" if fam.get("meaning_may_change") else ""
         lines.append(
-            f"{name + flag:<10} {_pct(fam['variant_accuracy']):<22} {drop:<25} "
+            f"{name + flag:<12} {_pct(fam['variant_accuracy']):<22} {drop:<25} "
             f"{fam['mcnemar']['p_value']:>9.2g}  {spread:<28} {100 * fam['consistency']:5.1f}%"
         )
     if any(f.get("meaning_may_change") for f in result["families"].values()):
