@@ -1,8 +1,11 @@
 """Symbolic templates: variables with domains, conditions and an answer program.
 
 Two file formats parse into one `Template`: GSM-Symbolic's published JSON (`gsm_symbolic`)
-and lmaudit's YAML (`format`). Expressions run in a restricted evaluator (`evaluator`),
-never through `eval`; the helper functions and their semantics are in `helpers`.
+and lmaudit's YAML (`format`). Expressions run in a restricted, bounded evaluator
+(`evaluator`, `operations`, `values`), never through `eval`; the helper functions and their
+semantics are in `helpers`. Instances come from seeded rejection sampling (`sampler`) with
+equalities solved for one variable (`solving`) and a backtracking search when rejection
+fails (`search`); the original instance reproduces the annotated text (`originals`).
 
     templates, failures = load_template_dir(path)   # failures: [(file, reason)]
     item = instantiate(templates[0], 3)              # seeded, deterministic per (id, 3)
