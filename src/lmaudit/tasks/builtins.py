@@ -15,6 +15,7 @@ from lmaudit.core.types import LmauditError, Sample
 from lmaudit.data.loading import require_field
 from lmaudit.data.source import DataSource
 from lmaudit.tasks import arc_agi as _arc_agi  # noqa: F401  (registers arc_agi)
+from lmaudit.tasks import code_tasks as _code_tasks  # noqa: F401  (humaneval, mbpp)
 from lmaudit.tasks import gpqa as _gpqa  # noqa: F401  (gpqa_diamond, _main, _extended)
 from lmaudit.tasks import lm_eval_mc as _lm_eval_mc  # noqa: F401  (hellaswag, truthfulqa)
 from lmaudit.tasks import math_tasks as _math_tasks  # noqa: F401  (math, math500, aime24/25)
