@@ -25,6 +25,7 @@ assistant: its answer), the description opens the first user turn, and the reque
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from lmaudit.core.task import Aggregation, MetricSpec
@@ -132,6 +133,12 @@ class ReasoningTask(GenerateTask):
         n = len(self.samples())
         return tuple(note.format(n=n, step=100.0 / n) for note in self._notes)
 
+    def use_samples(self, samples: Sequence[Sample]) -> None:
+        """Evaluate exactly `samples` (stored answers that carry their own targets and
+        prompts): no dataset or few-shot pool is read, and the spec says `fewshot: null`."""
+        self._samples = list(samples)
+        self.fewshot = None
+
     def answer_text(self, sample: Sample) -> str:
         if self._fewshot_answer is not None:
             return self._fewshot_answer(sample)
@@ -194,6 +201,13 @@ class ReasoningTask(GenerateTask):
                 requests.append(GenerateRequest(self.context(sample), params=params))
         return requests
 
+    def score_stored(self, rows: Sequence[dict[str, Any]], *, source: Path) -> list[SampleRecord]:
+        """`lmaudit score`: stored answers, one or several per problem
+        (`lmaudit.tasks.reasoning_stored`)."""
+        from lmaudit.tasks.reasoning_stored import score_stored_answers
+
+        return score_stored_answers(self, rows, source=source)
+
     def score(self, sample: Sample, responses: Sequence[Response]) -> SampleRecord:
         if len(responses) != self.n_answers:
             raise ValueError(
@@ -208,10 +222,14 @@ class ReasoningTask(GenerateTask):
 
 
 def score_answers(
-    task: ReasoningTask, sample: Sample, answers: Sequence[tuple[str, int, str]]
+    task: ReasoningTask,
+    sample: Sample,
+    answers: Sequence[tuple[str, int, str]],
+    *,
+    prompt: str | None = None,
 ) -> SampleRecord:
     """One record from k answers `(text, completion_tokens, finish_reason)` of a sample
-    (shared by runs and by `lmaudit score`)."""
+    (shared by runs and by `lmaudit score`); `prompt` defaults to the sample's context."""
     target = str(sample.target)
     outcomes, thinking = [], []
     for text, tokens, _ in answers:
@@ -241,7 +259,7 @@ def score_answers(
         )
     return SampleRecord(
         sample_id=sample.id,
-        prompt=task.context(sample),
+        prompt=task.context(sample) if prompt is None else prompt,
         target=target,
         response=answers[0][0],
         extracted=outcomes[0].extracted,

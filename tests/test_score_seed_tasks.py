@@ -1,0 +1,73 @@
+"""`lmaudit score` for the seed benchmarks: stored answers graded without a model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lmaudit.cli import main
+from seed_fakes import write_jsonl
+
+
+def _results(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())
+
+
+def test_score_aime_with_several_answers_per_problem(tmp_path: Path) -> None:
+    rows = [
+        {"id": "p1", "target": "204", "responses": ["<think>x</think>\\boxed{204}",
+                                                     "\\boxed{205}"]},
+        {"id": "p2", "target": "\\frac{1}{2}", "response": "Answer: 0.5"},
+        {"id": "p2", "target": "\\frac{1}{2}", "response": "<think>never closed"},
+    ]
+    responses = write_jsonl(tmp_path / "r.jsonl", rows)
+    out = tmp_path / "run"
+    assert main(["score", "--task", "aime24", "--responses", str(responses),
+                 "--out", str(out)]) == 0
+    metrics = _results(out)["metrics"]
+    assert metrics["acc_flexible"]["value"] == pytest.approx(0.5)
+    assert metrics["pass_at_k"]["value"] == 1.0
+    assert metrics["extract_fail_flexible"]["value"] == pytest.approx(0.25)
+    assert metrics["thinking_unclosed"]["value"] == pytest.approx(0.25)
+
+
+def test_score_rejects_uneven_answer_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                            ) -> None:
+    rows = [{"id": "a", "target": "1", "responses": ["1", "1"]},
+            {"id": "b", "target": "2", "response": "2"}]
+    responses = write_jsonl(tmp_path / "r.jsonl", rows)
+    assert main(["score", "--task", "math500", "--responses", str(responses),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "same number of answers" in capsys.readouterr().err
+
+
+def test_score_gpqa_and_mmlu_pro_letters(tmp_path: Path) -> None:
+    gpqa = write_jsonl(tmp_path / "g.jsonl", [
+        {"id": "r1", "target": "C", "response": "Reasoning.\nAnswer: C"},
+        {"id": "r2", "target": "A", "response": "Answer: B"},
+    ])
+    assert main(["score", "--task", "gpqa_diamond", "--responses", str(gpqa),
+                 "--out", str(tmp_path / "g")]) == 0
+    assert _results(tmp_path / "g")["metrics"]["acc"]["value"] == pytest.approx(0.5)
+    pro = write_jsonl(tmp_path / "p.jsonl", [
+        {"id": "1", "target": "J", "response": "so the answer is (J)."},
+    ])
+    assert main(["score", "--task", "mmlu_pro", "--responses", str(pro),
+                 "--out", str(tmp_path / "p")]) == 0
+    assert _results(tmp_path / "p")["metrics"]["acc"]["value"] == 1.0
+
+
+def test_score_math_joined_to_the_task_data_by_id(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "m500.jsonl", [
+        {"problem": "p", "solution": "s", "answer": "2\\sqrt{2}", "subject": "Algebra",
+         "level": 1, "unique_id": "test/algebra/1.json"},
+    ])
+    responses = write_jsonl(tmp_path / "r.jsonl", [
+        {"id": "test/algebra/1.json", "response": "\\boxed{\\sqrt{8}}"},
+    ])
+    out = tmp_path / "run"
+    assert main(["score", "--task", "math500", "--task-option", f"data={data}",
+                 "--responses", str(responses), "--out", str(out)]) == 0
+    assert _results(out)["metrics"]["acc_strict"]["value"] == 1.0
