@@ -71,3 +71,38 @@ def test_score_math_joined_to_the_task_data_by_id(tmp_path: Path) -> None:
     assert main(["score", "--task", "math500", "--task-option", f"data={data}",
                  "--responses", str(responses), "--out", str(out)]) == 0
     assert _results(out)["metrics"]["acc_strict"]["value"] == 1.0
+
+
+def test_score_lm_eval_samples_files_for_hellaswag_and_truthfulqa(tmp_path: Path) -> None:
+    from test_tasks_lm_eval_mc import HELLASWAG, TRUTHFULQA
+
+    data = write_jsonl(tmp_path / "hs.jsonl", HELLASWAG)
+    # an lm-eval samples log: doc_id is the row position, filtered_resps as strings
+    log = write_jsonl(tmp_path / "samples_hellaswag.jsonl", [
+        {"doc_id": 0, "target": 3, "filtered_resps": [["-9.0", "False"], ["-8.0", "False"],
+                                                      ["-7.0", "False"], ["-1.0", "False"]]},
+        {"doc_id": 1, "target": 0, "filtered_resps": [["-3.0", "False"], ["-1.0", "False"],
+                                                      ["-9.0", "False"], ["-9.0", "False"]]},
+    ])
+    out = tmp_path / "hs"
+    assert main(["score", "--task", "hellaswag", "--task-option", f"data={data}",
+                 "--responses", str(log), "--out", str(out)]) == 0
+    assert _results(out)["metrics"]["acc"]["value"] == pytest.approx(0.5)
+
+    tqa = write_jsonl(tmp_path / "tqa.jsonl", TRUTHFULQA)
+    stored = write_jsonl(tmp_path / "r.jsonl", [{"id": "0", "logprobs": [0.0, 0.0, 0.0, 0.0]}])
+    out2 = tmp_path / "tqa"
+    assert main(["score", "--task", "truthfulqa_mc2", "--task-option", f"data={tqa}",
+                 "--responses", str(stored), "--out", str(out2)]) == 0
+    assert _results(out2)["metrics"]["acc"]["value"] == pytest.approx(0.5)
+
+
+def test_score_lm_eval_mc_names_a_bad_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                           ) -> None:
+    from test_tasks_lm_eval_mc import TRUTHFULQA
+
+    tqa = write_jsonl(tmp_path / "tqa.jsonl", TRUTHFULQA)
+    stored = write_jsonl(tmp_path / "r.jsonl", [{"id": "0", "logprobs": [0.0]}])
+    assert main(["score", "--task", "truthfulqa_mc1", "--task-option", f"data={tqa}",
+                 "--responses", str(stored), "--out", str(tmp_path / "o")]) == 2
+    assert "line 1" in capsys.readouterr().err

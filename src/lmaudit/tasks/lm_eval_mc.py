@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from lmaudit.core.task import Aggregation, MetricSpec, Task
@@ -96,7 +97,7 @@ def hellaswag(**options: str) -> Task:
     source = DataSource(data, split) if data else DataSource("Rowan/hellaswag", split)
     pool = DataSource(data or "Rowan/hellaswag", "train")
     n = opts.integer("fewshot", 0)
-    return build_task(
+    return _stored_capable(build_task(
         "hellaswag",
         RowFormat("multiple_choice", prompt="{query}", target="gold", choices="choices",
                   target_kind="index", id_field="lmaudit_id"),
@@ -106,6 +107,16 @@ def hellaswag(**options: str) -> Task:
         prepare=_hellaswag_prepare,
         config={"task_version": "hellaswag-lmeval-v1", "options": opts.spec(),
                 "references": {"chance": 0.25}},
+    ))
+
+
+def _stored_capable(task: Task, kind: type[LmEvalMultipleChoiceTask] | None = None) -> Task:
+    """The same task as an `LmEvalMultipleChoiceTask` (or `kind`), to grade stored files."""
+    assert isinstance(task, MultipleChoiceTask)
+    return (kind or LmEvalMultipleChoiceTask)(
+        task.name, task.samples, fewshot=task.fewshot, description=task.description,
+        target_delimiter=task.target_delimiter, fewshot_delimiter=task.fewshot_delimiter,
+        config=task.config, data_spec=task._data_spec,
     )
 
 
@@ -136,7 +147,58 @@ def mc2_true_mass(logprobs: Sequence[float], labels: Sequence[int]) -> float:
     return sum(w for w, label in zip(weights, labels, strict=True) if label) / total
 
 
-class TruthfulQAMC2Task(MultipleChoiceTask):
+def _stored_logprobs(row: dict[str, Any], n: int, where: str) -> list[float]:
+    """A stored line's per-choice log-likelihoods: `logprobs` (numbers), or lm-eval's
+    `filtered_resps` / `resps` ([loglikelihood, is_greedy] pairs, possibly as strings)."""
+    raw = row.get("logprobs")
+    if raw is None:
+        pairs = row.get("filtered_resps", row.get("resps"))
+        if isinstance(pairs, list):
+            raw = [p[0][0] if isinstance(p, list) and p and isinstance(p[0], list)
+                   else (p[0] if isinstance(p, list) and p else p) for p in pairs]
+    try:
+        values = [float(v) for v in raw] if isinstance(raw, list) else None
+    except (TypeError, ValueError):
+        values = None
+    if values is None or len(values) != n or any(math.isnan(v) for v in values):
+        raise LmauditError(f"{where}: needs `logprobs` (or lm-eval `filtered_resps`) with "
+                           f"{n} numbers, one per choice")
+    return values
+
+
+class LmEvalMultipleChoiceTask(MultipleChoiceTask):
+    """A multiple-choice task that also grades stored log-likelihoods (`lmaudit score`):
+    each JSONL line names its sample by `id` or by lm-eval's `doc_id` (the row's position
+    in the data) and gives one log-likelihood per choice (`logprobs`, or an lm-eval
+    samples file's `filtered_resps` as written). Each sample at most once."""
+
+    def score_stored(self, rows: Sequence[dict[str, Any]], *, source: Path) -> list[SampleRecord]:
+        samples = self.samples()
+        by_id = {s.id: s for s in samples}
+        by_row = {int(s.metadata.get("row_index", -1)): s for s in samples}
+        seen: dict[str, int] = {}
+        records = []
+        for row in rows:
+            where = f"{source}: line {row['_line']}"
+            if row.get("id") is not None:
+                sample = by_id.get(str(row["id"]))
+            elif isinstance(row.get("doc_id"), int):
+                sample = by_row.get(int(row["doc_id"]))
+            else:
+                raise LmauditError(f"{where}: needs `id` or lm-eval's `doc_id`")
+            if sample is None:
+                raise LmauditError(f"{where}: not a sample of task {self.name}")
+            if sample.id in seen:
+                raise LmauditError(f"{where}: sample {sample.id} already on line "
+                                   f"{seen[sample.id]}")
+            seen[sample.id] = row["_line"]
+            values = _stored_logprobs(row, len(self._options(sample)), where)
+            results = [LoglikelihoodResult(v, False, 0) for v in values]
+            records.append(self.score(sample, results))
+        return records
+
+
+class TruthfulQAMC2Task(LmEvalMultipleChoiceTask):
     """MC2: one log-likelihood per choice; `acc` = `mc2_true_mass` (a mean in [0, 1])."""
 
     @property
@@ -177,13 +239,7 @@ def _truthfulqa(name: str, targets: str, options: dict[str, str]) -> Task:
     task = build_task(name, row_format, source, origin=f"task {name}",
                       prepare=_truthfulqa_prepare(targets),
                       config={"task_version": f"{name}-lmeval-v1", "options": opts.spec()})
-    if targets == "mc1_targets":
-        return task
-    assert isinstance(task, MultipleChoiceTask)
-    return TruthfulQAMC2Task(
-        name, task.samples, description=task.description, config=task.config,
-        data_spec=task._data_spec,
-    )
+    return _stored_capable(task, None if targets == "mc1_targets" else TruthfulQAMC2Task)
 
 
 @register_task("truthfulqa_mc1", "TruthfulQA MC1 (one true answer), lm-eval prompt; acc",
