@@ -10,9 +10,10 @@ Per-sample columns (one sample = one prompt):
 - `prompt_strict`, `prompt_loose`: 1.0 when every instruction of the prompt is followed.
 - `n_instructions`, `inst_strict_followed`, `inst_loose_followed`: counts, whose ratio of
   sums over prompts is the instruction-level accuracy.
-- per instruction type `<id>`: `n.<id>`, `followed_strict.<id>`, `followed_loose.<id>`
-  (NaN where the prompt has no instruction of that type, so a type's estimate uses, and
-  its `n` counts, only the prompts that carry it).
+- per instruction type `<id>` present in the prompt: `n.<id>`, `followed_strict.<id>`,
+  `followed_loose.<id>`. A prompt without the type has no such column (read as NaN), so a
+  type's estimate uses, and its `n` counts, only the prompts that carry it, and a type
+  that no prompt carries is not reported.
 
 Reported metrics: `prompt_strict`, `prompt_loose` (proportions, Wilson intervals);
 `inst_strict`, `inst_loose` and `inst_strict.<id>`, `inst_loose.<id>` (ratios of sums
@@ -22,7 +23,6 @@ clustered by prompt: instructions of one prompt are resampled together).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -80,13 +80,10 @@ class PromptVerdict:
             "inst_strict_followed": float(sum(self.strict)),
             "inst_loose_followed": float(sum(self.loose)),
         }
-        for instruction_id in INSTRUCTION_IDS:
-            for column in ("n", "followed_strict", "followed_loose"):
-                values[f"{column}.{instruction_id}"] = math.nan
         for instruction_id, strict, loose in zip(
             self.instruction_ids, self.strict, self.loose, strict=True
         ):
-            if math.isnan(values[f"n.{instruction_id}"]):
+            if f"n.{instruction_id}" not in values:
                 for column in ("n", "followed_strict", "followed_loose"):
                     values[f"{column}.{instruction_id}"] = 0.0
             values[f"n.{instruction_id}"] += 1.0
