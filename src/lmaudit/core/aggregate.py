@@ -59,7 +59,9 @@ def aggregate_records(
     metrics: Sequence[MetricSpec], records: Sequence[SampleRecord], *, seed: int = 0
 ) -> dict[str, Estimate]:
     """Every declared metric as an Estimate; for multiple choice (a task reporting `acc`
-    and `confidence`) also ECE with equal-mass and equal-width bins."""
+    and `confidence`) also ECE with equal-mass and equal-width bins; for a task reporting
+    `acc` and a `stated_confidence` (HLE) also the RMS calibration error of
+    `lmaudit.stats.rms_calibration`, as the reference computes it and over all bins."""
     if not records:
         return {}
     clusters = _clusters(records)
@@ -77,4 +79,13 @@ def aggregate_records(
             conf, acc = columns["confidence"][ok], columns["acc"][ok]
             results["ece_equal_mass"] = ece_estimate(conf, acc, strategy="equal_mass", seed=seed)
             results["ece"] = ece_estimate(conf, acc, strategy="equal_width", seed=seed)
+    if "acc" in columns and "stated_confidence" in columns:  # HLE: the authors' RMS error
+        from lmaudit.stats.rms_calibration import rms_calibration_estimate
+
+        ok = ~(np.isnan(columns["acc"]) | np.isnan(columns["stated_confidence"]))
+        stated, hits = columns["stated_confidence"][ok], columns["acc"][ok]
+        results["calibration_rms"] = rms_calibration_estimate(stated, hits, seed=seed)
+        results["calibration_rms_all_bins"] = rms_calibration_estimate(
+            stated, hits, drop_last_bin=False, seed=seed
+        )
     return results

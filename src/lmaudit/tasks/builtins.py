@@ -17,6 +17,7 @@ from lmaudit.data.source import DataSource
 from lmaudit.tasks import arc_agi as _arc_agi  # noqa: F401  (registers arc_agi)
 from lmaudit.tasks import code_tasks as _code_tasks  # noqa: F401  (humaneval, mbpp)
 from lmaudit.tasks import gpqa as _gpqa  # noqa: F401  (gpqa_diamond, _main, _extended)
+from lmaudit.tasks import hle as _hle  # noqa: F401  (registers hle)
 from lmaudit.tasks import lm_eval_mc as _lm_eval_mc  # noqa: F401  (hellaswag, truthfulqa)
 from lmaudit.tasks import math_tasks as _math_tasks  # noqa: F401  (math, math500, aime24/25)
 from lmaudit.tasks import mmlu_pro as _mmlu_pro  # noqa: F401  (registers mmlu_pro)
