@@ -146,3 +146,13 @@ def test_score_command_writes_a_run(
     partial = _write(tmp_path / "partial.jsonl", [{"id": 1, "response": "x"}])
     assert main([*argv, "--responses", str(partial), "--out", str(tmp_path / "p")]) == 2
     assert "1 of the task's 2 samples have no response" in capsys.readouterr().err
+
+
+def test_score_refuses_a_loglikelihood_task_before_reading_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A multiple-choice task without a stored-file reader cannot be graded from text:
+    one line, as before the task-data path existed, and no data is loaded."""
+    responses = _write(tmp_path / "r.jsonl", [{"id": 1, "response": "A"}])
+    assert main(["score", "--task", "arith_mc", "--responses", str(responses)]) == 2
+    assert "it is not a generation task (use --scorer)" in capsys.readouterr().err

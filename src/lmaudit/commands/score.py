@@ -106,8 +106,11 @@ def _task_scorer(task_name: str, options: dict[str, str]) -> Scorer:
 
 
 def _task_grading_own_data(task_name: str, options: dict[str, str]) -> Task | None:
-    """The task when it grades stored responses against its own data (it has no answer
-    scorer, or reads its own stored files); None for a task with an answer scorer."""
+    """The task when it grades stored responses against its own data: it reads its own
+    stored files, or it is a generation task without an answer scorer (ifeval). None
+    otherwise: a task with an answer scorer reads self-contained lines, and a task that
+    needs log-likelihoods and reads no stored file cannot be scored from text."""
+    from lmaudit.core.types import RequestKind
     from lmaudit.scoring import Scorer
     from lmaudit.tasks.registry import load_task
     from lmaudit.tasks.stored import StoredScoringTask
@@ -116,6 +119,8 @@ def _task_grading_own_data(task_name: str, options: dict[str, str]) -> Task | No
     if isinstance(task, StoredScoringTask):
         return task
     if isinstance(getattr(task, "scorer", None), Scorer):
+        return None
+    if task.request_kinds != frozenset({RequestKind.GENERATE}):
         return None
     return task
 
