@@ -156,3 +156,24 @@ def test_score_refuses_a_loglikelihood_task_before_reading_data(
     responses = _write(tmp_path / "r.jsonl", [{"id": 1, "response": "A"}])
     assert main(["score", "--task", "arith_mc", "--responses", str(responses)]) == 2
     assert "it is not a generation task (use --scorer)" in capsys.readouterr().err
+
+
+def test_thinking_is_removed_before_checking(data: Path) -> None:
+    task = load_task("ifeval", {"data": str(data)})
+    sample = task.samples()[0]  # no commas
+    record = task.score(sample, [Generation("<think>Hmm, well, okay.</think>\nRain on the roof")])
+    assert record.metrics["prompt_strict"] == 1.0 and record.metrics["thinking_unclosed"] == 0.0
+    assert record.extracted == "Rain on the roof"
+    assert record.extra["thinking"]["thinking_segments"] == 1
+    # thinking that never closed leaves nothing to check: every instruction fails
+    record = task.score(sample, [Generation("<think>Rain on the roof and on")])
+    assert record.metrics["prompt_loose"] == 0.0 and record.metrics["thinking_unclosed"] == 1.0
+    # untagged text is checked exactly as written (no stripping)
+    record = task.score(sample, [Generation("  Rain  ")])
+    assert record.extracted is None and record.metrics["prompt_strict"] == 1.0
+    # think_tags=none checks everything, the thinking included
+    kept = load_task("ifeval", {"data": str(data), "think_tags": "none"})
+    record = kept.score(sample, [Generation("<think>Hmm, well.</think>Rain")])
+    assert record.metrics["prompt_strict"] == 0.0 and "thinking_unclosed" not in record.metrics
+    with pytest.raises(LmauditError, match="task ifeval: thinking tags must be OPEN,CLOSE"):
+        load_task("ifeval", {"think_tags": "<think>"})

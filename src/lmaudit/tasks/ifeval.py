@@ -10,6 +10,12 @@ greedy, `max_tokens` new tokens (default 1280, as lm-evaluation-harness), no sto
 sequence. With `chat=1` the prompt goes as one user message, so the backend applies the
 model's chat template. Scoring: `lmaudit.scoring.ifeval` (strict and loose, prompt- and
 instruction-level, per instruction type; metric names in `lmaudit.scoring.ifeval.evaluate`).
+
+Reasoning models: thinking segments (`think_tags`, default `<think>,</think>`; `none` to
+keep everything) are removed before the checkers see the response
+(`lmaudit.scoring.thinking`); a response with no tag is checked exactly as written. The
+thinking counts go into each sample's `extra`; `thinking_unclosed` (the share of responses
+whose thinking never closed, so nothing is left to check) is a reported metric.
 Stored responses (`lmaudit score --task ifeval --responses FILE`) are joined to the
 prompts by their exact prompt text, as the authors' `evaluation_main` joins them.
 """
@@ -19,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lmaudit.core.task import MetricSpec
+from lmaudit.core.task import Aggregation, MetricSpec
 from lmaudit.core.types import (
     GenerateRequest,
     Generation,
@@ -35,6 +41,7 @@ from lmaudit.core.types import (
 from lmaudit.data.loading import require_field
 from lmaudit.data.source import DataSource
 from lmaudit.scoring.ifeval import VERSION, build_instructions, judge_prompt, metric_specs
+from lmaudit.scoring.thinking import DEFAULT_TAGS, THINKING_VERSION, parse_tags, split_thinking
 from lmaudit.tasks.registry import TaskOptions, register_task
 
 IFEVAL_HUB_ID = "google/IFEval"
@@ -83,11 +90,13 @@ class IfevalTask:
         *,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         chat: bool = False,
+        think_tags: tuple[str, str] | None = DEFAULT_TAGS,
         options: dict[str, Any] | None = None,
     ) -> None:
         self.source = source
         self.max_tokens = max_tokens
         self.chat = chat
+        self.think_tags = think_tags
         self.options = dict(options or {})
         self._samples: list[Sample] | None = None
 
@@ -101,7 +110,12 @@ class IfevalTask:
 
     @property
     def metrics(self) -> Sequence[MetricSpec]:
-        return metric_specs()
+        specs = metric_specs()
+        if self.think_tags is not None:
+            specs.append(
+                MetricSpec("thinking_unclosed", Aggregation.PROPORTION, higher_is_better=False)
+            )
+        return specs
 
     def static_spec(self) -> dict[str, Any]:
         """The spec without loading data (for `lmaudit tasks --show`)."""
@@ -112,6 +126,8 @@ class IfevalTask:
             "checkers_version": VERSION,
             "max_tokens": self.max_tokens,
             "chat": self.chat,
+            "think_tags": list(self.think_tags) if self.think_tags else None,
+            "thinking_version": THINKING_VERSION,
             "options": dict(sorted(self.options.items())),
             "data": self.source.describe(hash_files=False),
         }
@@ -145,21 +161,41 @@ class IfevalTask:
     def score(self, sample: Sample, responses: Sequence[Response]) -> SampleRecord:
         if len(responses) != 1 or not isinstance(responses[0], Generation):
             raise ValueError(f"task ifeval: expected one Generation, got {len(responses)}")
-        return self.score_text(sample, responses[0].text, finish_reason=responses[0].finish_reason)
+        generation = responses[0]
+        return self.score_text(
+            sample,
+            generation.text,
+            finish_reason=generation.finish_reason,
+            completion_tokens=generation.completion_tokens,
+        )
 
     def score_text(
-        self, sample: Sample, text: str, *, finish_reason: str | None = None
+        self,
+        sample: Sample,
+        text: str,
+        *,
+        finish_reason: str | None = None,
+        completion_tokens: int = 0,
     ) -> SampleRecord:
-        """The record of one response text: strict and loose verdicts per instruction."""
+        """The record of one response text: thinking removed (when tagged), then strict
+        and loose verdicts per instruction; `extracted` holds the checked text when it
+        differs from the response."""
+        split = split_thinking(text, self.think_tags)
+        tagged = bool(split.thinking) or split.unclosed
+        checked = split.answer if tagged else text
         instructions = build_instructions(
             sample.metadata["instruction_id_list"], sample.metadata["kwargs"]
         )
-        verdict = judge_prompt(instructions, text)
+        verdict = judge_prompt(instructions, checked)
+        metrics = verdict.metrics()
         extra: dict[str, Any] = {
             "instruction_id_list": list(verdict.instruction_ids),
             "follow_strict": list(verdict.strict),
             "follow_loose": list(verdict.loose),
         }
+        if self.think_tags is not None:
+            metrics["thinking_unclosed"] = float(split.unclosed)
+            extra["thinking"] = split.counts(completion_tokens, len(text))
         if finish_reason is not None:
             extra["finish_reason"] = finish_reason
         return SampleRecord(
@@ -167,8 +203,8 @@ class IfevalTask:
             prompt=sample.input,
             target=str(sample.target),
             response=text,
-            extracted=None,
-            metrics=verdict.metrics(),
+            extracted=checked if tagged else None,
+            metrics=metrics,
             cluster=sample.cluster,
             extra=extra,
         )
@@ -190,8 +226,14 @@ def ifeval(**options: str) -> IfevalTask:
             "authors' input_data.jsonl); default the hub dataset google/IFEval",
             "max_tokens": f"new tokens per response (default {DEFAULT_MAX_TOKENS})",
             "chat": "1 to send the prompt as one user chat message (default 0: plain prompt)",
+            "think_tags": "thinking tags OPEN,CLOSE removed before checking (default "
+            "<think>,</think>; none to keep everything)",
         },
     )
+    try:
+        think_tags = parse_tags(opts.text("think_tags"))
+    except ValueError as error:
+        raise LmauditError(f"task ifeval: {error}") from None
     data = opts.text("data")
     source = DataSource(data, None) if data else DataSource(IFEVAL_HUB_ID, IFEVAL_SPLIT)
     chat = opts.choice("chat", "0", ("0", "1")) == "1"
@@ -199,5 +241,6 @@ def ifeval(**options: str) -> IfevalTask:
         source,
         max_tokens=opts.integer("max_tokens", DEFAULT_MAX_TOKENS, minimum=1),
         chat=chat,
+        think_tags=think_tags,
         options=opts.spec(),
     )
