@@ -374,6 +374,13 @@ class VLLMBackend:
         return fitted
 
     @property
+    def prompt_format(self) -> dict[str, Any]:
+        """Chat template hash and BOS handling (`backends.prompt_format`), for the manifest."""
+        from lmaudit.backends.prompt_format import describe_prompt_format
+
+        return describe_prompt_format(self._tokenizer, chat_template=self._rules.chat_template)
+
+    @property
     def generation_notes(self) -> list[str]:
         """How `fit_prompt` changed this backend's generations so far, one line per
         `max_tokens` value that did not fit (recorded in the run's manifest)."""

@@ -390,6 +390,9 @@ def run_task(
             ) from error
         finally:
             journal.close()
+        prompt_format = getattr(backend, "prompt_format", None)
+        if isinstance(prompt_format, dict):  # chat template hash and BOS handling
+            writer.update_manifest(prompt_format=prompt_format)
         notes = getattr(backend, "generation_notes", None)
         if notes:  # e.g. max_tokens shrunk to fit the context: said once, recorded here
             writer.update_manifest(generation_budget=list(notes))
