@@ -347,7 +347,13 @@ def test_prompt_metrics_count_instructions_and_types() -> None:
 
 
 def test_arguments_are_checked_once_and_none_values_dropped() -> None:
-    hf_style = {"num_words": 5, "relation": "less than", "keywords": None, "language": None}
+    hf_style = {
+        "num_words": 5,
+        "relation": "less than",
+        "keywords": [],
+        "language": None,
+        "letter": "",
+    }
     assert build_instruction("length_constraints:number_words", hf_style).follows("a b")
     with pytest.raises(LmauditError, match="unknown IFEval instruction"):
         build_instruction("keywords:rhymes", {})

@@ -3,10 +3,11 @@
 `build_instruction(instruction_id, kwargs)` validates the arguments once (missing,
 unknown or wrongly typed arguments are a `LmauditError` naming the instruction) and
 returns an `Instruction`, whose `follows(response)` is the checker's verdict on the text
-as given. Arguments whose value is None are dropped first: the Hugging Face copy of
-IFEval (`google/IFEval`) stores every argument name for every instruction, with None
-where unused. The reference instead draws random values for missing arguments; here a
-missing argument is an error, so a verdict never depends on chance.
+as given. Arguments whose value is None are dropped first, and so are empty strings and
+lists under names the checker does not take: the Hugging Face copy of IFEval
+(`google/IFEval`) stores every argument name for every instruction, empty where unused.
+The reference instead draws random values for missing arguments; here a missing argument
+is an error, so a verdict never depends on chance.
 """
 
 from __future__ import annotations
@@ -119,10 +120,15 @@ class Instruction:
 
 
 def build_instruction(instruction_id: str, kwargs: Mapping[str, Any] | None) -> Instruction:
-    """An `Instruction` with its arguments checked; None-valued arguments are dropped."""
+    """An `Instruction` with its arguments checked; unused empty arguments dropped
+    (module docstring)."""
     checker = _checker(instruction_id)
-    given = {k: v for k, v in dict(kwargs or {}).items() if v is not None}
     needed = argument_names(instruction_id)
+    given = {
+        k: v
+        for k, v in dict(kwargs or {}).items()
+        if v is not None and (k in needed or v not in ("", [], ()))
+    }
     unknown = sorted(set(given) - set(needed))
     if unknown:
         raise LmauditError(
