@@ -106,3 +106,35 @@ def test_score_lm_eval_mc_names_a_bad_line(tmp_path: Path, capsys: pytest.Captur
     assert main(["score", "--task", "truthfulqa_mc1", "--task-option", f"data={tqa}",
                  "--responses", str(stored), "--out", str(tmp_path / "o")]) == 2
     assert "line 1" in capsys.readouterr().err
+
+
+def test_results_carry_references_and_the_small_sample_note(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    responses = write_jsonl(tmp_path / "r.jsonl", [
+        {"id": str(i), "target": str(i), "response": f"\\boxed{{{i}}}"} for i in range(30)
+    ])
+    out = tmp_path / "run"
+    assert main(["score", "--task", "aime25", "--responses", str(responses),
+                 "--out", str(out)]) == 0
+    results = _results(out)
+    assert results["references"] == {"chance": 0.001}
+    assert results["notes"][0].startswith("AIME has 30 problems: one problem moves the score "
+                                          "by 3.3 points")
+    assert "note: AIME has 30 problems" in capsys.readouterr().out
+
+
+def test_run_prints_and_stores_notes(tmp_path: Path) -> None:
+    from lmaudit.core.runner import run_task
+    from lmaudit.tasks.registry import load_task
+    from seed_fakes import ScriptedBackend
+
+    data = write_jsonl(tmp_path / "g.jsonl", [
+        {"Question": "Q?", "Correct Answer": "yes", "Incorrect Answer 1": "a",
+         "Incorrect Answer 2": "b", "Incorrect Answer 3": "c", "Record ID": "r1"}])
+    task = load_task("gpqa_diamond", {"data": str(data)})
+    run_task(task, ScriptedBackend(lambda r: "Answer: A"), tmp_path / "run",
+             show_progress=False)
+    results = _results(tmp_path / "run")
+    assert results["references"]["chance"] == 0.25
+    assert results["references"]["human"]["non_expert"] == 0.34

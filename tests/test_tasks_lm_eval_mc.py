@@ -95,3 +95,11 @@ def test_mc2_is_the_normalized_mass_on_true_answers(tmp_path: Path) -> None:
     assert records[0].metrics["acc"] == pytest.approx(expected)
     estimate = aggregate_records(task.metrics, records)["acc"]
     assert estimate.value == pytest.approx(expected)
+
+
+def test_chance_levels(tmp_path: Path) -> None:
+    hs = load_task("hellaswag", {"data": str(write_jsonl(tmp_path / "h.jsonl", HELLASWAG))})
+    assert hs.references() == {"chance": 0.25}  # type: ignore[attr-defined]
+    data = str(write_jsonl(tmp_path / "t.jsonl", TRUTHFULQA))
+    assert load_task("truthfulqa_mc1", {"data": data}).references() == {"chance": 0.5}  # type: ignore[attr-defined]
+    assert load_task("truthfulqa_mc2", {"data": data}).references() == {"chance": 0.5}  # type: ignore[attr-defined]

@@ -161,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     from lmaudit.core.redact import redact
     from lmaudit.core.runner import run_task
     from lmaudit.core.store import default_run_dir
+    from lmaudit.core.task import task_annotations
     from lmaudit.core.types import LmauditError
     from lmaudit.report.table import metrics_table
     from lmaudit.tasks.registry import load_task
@@ -227,6 +228,8 @@ def run(args: argparse.Namespace) -> int:
         f"{outcome.seconds:.1f} s"
     )
     print(metrics_table(metrics, title=title))
+    for note in task_annotations(task).get("notes", []):
+        print(f"note: {note}")
     if outcome.usage:
         print(usage_line(outcome.usage))
     if outcome.scoring_path:

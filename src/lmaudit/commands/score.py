@@ -132,6 +132,7 @@ def _run_task_scoring(args: argparse.Namespace, task: Task, options: dict[str, s
     from lmaudit.core.aggregate import aggregate_records
     from lmaudit.core.runlock import RunLock
     from lmaudit.core.store import RunWriter, base_manifest, default_run_dir, run_dir_state
+    from lmaudit.core.task import task_annotations
     from lmaudit.report.table import metrics_table
     from lmaudit.tasks.stored import read_stored_rows, score_stored_responses
 
@@ -156,9 +157,14 @@ def _run_task_scoring(args: argparse.Namespace, task: Task, options: dict[str, s
         writer.append(records)
         metrics = aggregate_records(task.metrics, records, seed=args.seed)
         payload = {name: est.to_dict() for name, est in metrics.items()}
-        writer.finish({"task": args.task, "n_samples": len(records), "metrics": payload})
+        notes = task_annotations(task)
+        writer.finish(
+            {"task": args.task, "n_samples": len(records), "metrics": payload, **notes}
+        )
     print(
         metrics_table(payload, title=f"{args.task} · {args.responses} · {len(records)} responses")
     )
+    for note in notes.get("notes", []):
+        print(f"note: {note}")
     print(f"run stored in {run_dir}")
     return 0

@@ -25,7 +25,7 @@ from lmaudit.core.identity import ServedModelCheck, ask_fresh, identify
 from lmaudit.core.journal import ResponseJournal
 from lmaudit.core.runlock import RunLock
 from lmaudit.core.store import RunWriter, base_manifest, prepare_run_manifest, spec_hash
-from lmaudit.core.task import Task
+from lmaudit.core.task import Task, task_annotations
 from lmaudit.core.types import (
     LmauditError,
     Request,
@@ -319,6 +319,7 @@ def results_payload(
             name: {**estimate.to_dict(), "higher_is_better": higher.get(name, False)}
             for name, estimate in metrics.items()
         },
+        **task_annotations(task),
         **extra,
     }
 

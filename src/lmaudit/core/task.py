@@ -72,3 +72,18 @@ class Task(Protocol):
     def score(self, sample: Sample, responses: Sequence[Response]) -> SampleRecord:
         """Score one sample from the responses to its requests, in request order."""
         ...
+
+
+def task_annotations(task: object) -> dict[str, Any]:
+    """What a task says beside its scores, when it says anything: `references` (reference
+    lines such as chance level and human baselines, from an optional `references()`
+    method) and `notes` (caveats such as a small benchmark's wide interval, from an
+    optional `notes()` method). Empty ones are left out."""
+    found: dict[str, Any] = {}
+    for key in ("references", "notes"):
+        method = getattr(task, key, None)
+        if callable(method):
+            value = method()
+            if value:
+                found[key] = list(value) if key == "notes" else dict(value)
+    return found

@@ -105,8 +105,7 @@ def hellaswag(**options: str) -> Task:
         fewshot=FewshotConfig(n, "train", opts.integer("fewshot_seed", 0)) if n else None,
         fewshot_source=pool if n else None,
         prepare=_hellaswag_prepare,
-        config={"task_version": "hellaswag-lmeval-v1", "options": opts.spec(),
-                "references": {"chance": 0.25}},
+        config={"task_version": "hellaswag-lmeval-v1", "options": opts.spec()},
     ))
 
 
@@ -172,6 +171,12 @@ class LmEvalMultipleChoiceTask(MultipleChoiceTask):
     in the data) and gives one log-likelihood per choice (`logprobs`, or an lm-eval
     samples file's `filtered_resps` as written). Each sample at most once."""
 
+    def references(self) -> dict[str, Any]:
+        """Chance level of `acc`: the mean over questions of 1 / number of options."""
+        samples = self.samples()
+        chance = sum(1 / len(self._options(s)) for s in samples) / len(samples)
+        return {"chance": chance}
+
     def score_stored(self, rows: Sequence[dict[str, Any]], *, source: Path) -> list[SampleRecord]:
         samples = self.samples()
         by_id = {s.id: s for s in samples}
@@ -204,6 +209,14 @@ class TruthfulQAMC2Task(LmEvalMultipleChoiceTask):
     @property
     def metrics(self) -> Sequence[MetricSpec]:
         return (MetricSpec("acc", Aggregation.MEAN, bounds=(0.0, 1.0)),)
+
+    def references(self) -> dict[str, Any]:
+        """Chance level of MC2: the mass a uniform model puts on the true answers, the mean
+        over questions of (true answers / answers)."""
+        samples = self.samples()
+        shares = [sum(s.metadata["fields"]["labels"]) / len(s.metadata["fields"]["labels"])
+                  for s in samples]
+        return {"chance": sum(shares) / len(shares)}
 
     def score(self, sample: Sample, responses: Sequence[Response]) -> SampleRecord:
         options = self._options(sample)
