@@ -10,8 +10,9 @@ Conventions (the IFEval authors' choices, reproduced without any download at run
 - Words (length limits): the count of `\\w+` runs, as NLTK's `RegexpTokenizer(r"\\w+")`.
 - Tokens (capital-word counts): NLTK's `word_tokenize` = Punkt sentences, then NLTK's
   Treebank-style word tokenizer on each sentence.
-- Language: `langdetect` with its seed fixed to 0 (unseeded it is not repeatable); a
-  text it cannot classify (no letters) gives None.
+- Language: `langdetect` with its seed fixed to 0 (unseeded it is not repeatable; the seed
+  is langdetect's process-wide `DetectorFactory.seed`, set on every call); a text it
+  cannot classify (no letters) gives None.
 """
 
 from __future__ import annotations
