@@ -106,7 +106,8 @@ MMLU_PRO_VALIDATION = [
       "cot_content": "A: Let's think step by step. Law. The answer is (A)."}]
 MMLU_PRO_TEST = [
     {"question_id": 70, "question": "What is revenue?", "answer": "C", "answer_index": 2,
-     "options": [f"opt{i}" for i in range(10)], "category": "business", "src": "stemez",
+     "options": [f"opt{i}" for i in range(10)] + ["N/A"], "category": "business",
+     "src": "stemez",
      "cot_content": ""},
     {"question_id": 71, "question": "What is a tort?", "answer": "A", "answer_index": 0,
      "options": ["wrong", "civil wrong"], "category": "law", "src": "s", "cot_content": ""},
@@ -126,6 +127,8 @@ def test_mmlu_pro_five_shot_layout_and_scoring(tmp_path: Path) -> None:
     prompt = request.prompt
     assert prompt.startswith("The following are multiple choice questions (with answers) "
                              "about business.")
+    assert 'with "the answer is (X)" where X is the correct letter choice.\nQuestion:\n' in prompt
+    assert request.params.stop == ("Question:",)
     assert ("Question:\nExample 0 about money?\nOptions:\nA. x\nB. y\nC. z\n"
             "Answer: Let's think step by step. Reason 0. The answer is (B).\n\n") in prompt
     assert prompt.endswith("J. opt9\nAnswer: Let's think step by step.")

@@ -1,8 +1,9 @@
 """MMLU-Pro (`mmlu_pro`): up to 10 options, 5-shot chain of thought, "The answer is (X)".
 
-Layout of TIGER-Lab's reference evaluation for local models (`mmlu-pro-cot-v1`):
+Layout of TIGER-Lab's reference evaluation for local models (`mmlu-pro-cot-v1`;
+"N/A" options dropped; greedy, at most 2,048 new tokens, stopped at "Question:"):
 
-    <description for the category>
+    <the reference's one-sentence instruction for the category>\\n
     Question:\\n<q>\\nOptions:\\nA. <o1>\\nB. <o2>\\n...\\n<cot_content of example 1>\\n\\n
     ... (5 examples: the first five validation questions of the same category)
     Question:\\n<q>\\nOptions:\\nA. ...\\nAnswer: Let's think step by step.
@@ -36,10 +37,10 @@ CATEGORIES = (
     "biology", "business", "chemistry", "computer science", "economics", "engineering",
     "health", "history", "law", "math", "other", "philosophy", "physics", "psychology",
 )
-DESCRIPTION = (
+DESCRIPTION = (  # the reference's one-sentence instruction, then one newline
     "The following are multiple choice questions (with answers) about {category}. Think "
-    "step by step and then finish your answer with \"The answer is (X)\" where X is the "
-    "correct letter choice.\n\n"
+    "step by step and then finish your answer with \"the answer is (X)\" where X is the "
+    "correct letter choice.\n"
 )
 COT_OPENING = "Let's think step by step."
 
@@ -52,7 +53,8 @@ def _prepare(category: str) -> RowPrepare:
             if category != "all" and row_category != category:
                 continue
             raw = require_field(row, "options", source=where, row_index=i)
-            options, _ = resolve_choices(raw, source=where, row_index=i)
+            options = [o for o in resolve_choices(raw, source=where, row_index=i)[0]
+                       if o != "N/A"]  # the reference drops "N/A" padding
             if not 2 <= len(options) <= len(LETTERS):
                 raise LmauditError(f"{where}: row {i}: {len(options)} options (2 to 10 allowed)")
             answer = str(require_field(row, "answer", source=where, row_index=i)).strip()
@@ -75,13 +77,14 @@ def _prepare(category: str) -> RowPrepare:
 
 
 def cot_answer(fields: dict[str, Any]) -> str:
-    """A few-shot example's reasoning after "Answer: Let's think step by step." (the opening
-    sentence is already in the example's prompt)."""
-    cot = str(fields.get("cot_content") or "").strip()
+    """A few-shot example's reasoning after "Answer: Let's think step by step." (that
+    opening is already in the example's prompt), whitespace kept as in the data, so the
+    example reads exactly as the reference's (the task's target delimiter is empty)."""
+    cot = str(fields.get("cot_content") or "")
     for opening in ("A: " + COT_OPENING, "Answer: " + COT_OPENING, COT_OPENING):
         if cot.startswith(opening):
-            return cot[len(opening) :].strip()
-    return cot
+            return cot[len(opening) :]
+    return " " + cot
 
 
 @register_task("mmlu_pro", "MMLU-Pro, 10-option questions in 14 categories (TIGER-Lab/MMLU-Pro"
@@ -124,6 +127,8 @@ def mmlu_pro(**options: str) -> Task:
         "mmlu_pro" if category == "all" else f"mmlu_pro_{category.replace(' ', '_')}",
         row_format, source, origin="task mmlu_pro", scorer="mmlu_pro_letter",
         options=reasoning_options(opts, max_tokens=2048),
+        stop=("Question:",),
+        target_delimiter="",
         config={"task_version": "mmlu-pro-cot-v1", "options": opts.spec()},
         prepare=_prepare(category),
         fewshot=FewshotConfig(n, "validation", 0, "first_n", "category") if n else None,

@@ -181,7 +181,7 @@ class ReasoningTask(GenerateTask):
         turns: list[Message] = []
         for example in examples:
             turns.append(Message("user", example.input))
-            turns.append(Message("assistant", self.answer_text(example)))
+            turns.append(Message("assistant", self.answer_text(example).strip()))
         turns.append(Message("user", sample.input))
         if description:
             turns[0] = Message("user", description + turns[0].content)
