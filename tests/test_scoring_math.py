@@ -60,6 +60,10 @@ EQUAL = [
     ("\\$5", "5"),
     ("50\\%", "50"),
     ("\\infty", "\\infty"),
+    ("2 + 3i", "3i + 2"),
+    ("\\text{Monday}", "Monday"),
+    ("x \\in [1,2]", "[1,2]"),
+    ("\\frac{1}{2}", "\\frac{2}{4}"),
 ]
 
 DIFFERENT = [
@@ -83,6 +87,10 @@ DIFFERENT = [
     ("x^2+1", "(x+1)^2"),
     ("-5", "5"),
     ("", "5"),
+    ("(1,2)", "(2,1)"),  # an ordered pair or interval, not a set
+    ("\\text{Monday}", "Tuesday"),
+    ("-\\infty", "\\infty"),
+    ("5", "5.0001"),
 ]
 
 
