@@ -115,3 +115,16 @@ def test_judge_is_required_and_score_command_judges_in_one_batch(
     assert results["acc"]["value"] == 0.5
     assert results["stated_confidence"]["value"] == pytest.approx(0.65)
     assert len(judge.seen) == 2
+
+
+def test_judgments_are_cached_unless_disabled(tmp_path: Path) -> None:
+    judge = ScriptedBackend(_judge)
+    task = _task(tmp_path, judge)
+    sample = task.samples()[0]
+    text = "Exact Answer: 4\nConfidence: 50%"
+    first = task.judge_many([(sample, text)])  # type: ignore[attr-defined]
+    again = task.judge_many([(sample, text)])  # type: ignore[attr-defined]
+    assert len(judge.seen) == 1 and first[0].metrics == again[0].metrics
+    task.judge_cache = False  # type: ignore[attr-defined]
+    task.judge_many([(sample, text)])  # type: ignore[attr-defined]
+    assert len(judge.seen) == 2

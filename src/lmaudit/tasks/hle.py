@@ -21,7 +21,9 @@ problem); the authors ask for the same fields as structured output. Metrics: `ac
 (judged correct), `stated_confidence` (mean, in [0, 1]), `judge_parse_fail` (no
 yes/no found: counted as incorrect), and from `acc` and `stated_confidence` the RMS
 calibration error HLE reports (`calibration_rms`, `lmaudit.stats.rms_calibration`). The
-judge's reply is stored per sample. Judge requests are not cached.
+judge's reply is stored per sample. Judge requests go through the request cache (keyed by
+the judge's fingerprint), so a resumed run does not pay twice; a live run judges each
+answer as it is scored, `lmaudit score` judges a whole file in one batch.
 """
 
 from __future__ import annotations
@@ -128,7 +130,7 @@ class HleTask(_BaseTask):
 
     def __init__(self, name: str, source: DataSource, *, judge: str | Backend,
                  chat: bool, max_tokens: int, think_tags: tuple[str, str] | None,
-                 config: dict[str, Any]) -> None:
+                 config: dict[str, Any], judge_cache: bool = True) -> None:
         where = f"task {name}: {source.label()}"
         super().__init__(name, lambda: _prepare_rows(source.rows(), where), config=config,
                          data_spec=lambda load: {"eval": source.describe(hash_files=load)})
@@ -136,6 +138,7 @@ class HleTask(_BaseTask):
         self.chat = chat
         self.max_tokens = max_tokens
         self.think_tags = think_tags
+        self.judge_cache = judge_cache
 
     @property
     def request_kinds(self) -> frozenset[RequestKind]:
@@ -168,6 +171,20 @@ class HleTask(_BaseTask):
             self._judge = load_backend(self._judge)
         return self._judge
 
+    def _ask_judge(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        """The judge's replies, through the request cache unless `judge_cache=false` (a
+        resumed or repeated run never pays twice for the same judgment)."""
+        from lmaudit.core.cache import RequestCache, default_cache_dir
+        from lmaudit.core.runner import execute_requests
+
+        judge = self.judge()
+        if not self.judge_cache:
+            answers = execute_requests(judge, requests, show_progress=False)
+        else:
+            with RequestCache(default_cache_dir()) as cache:
+                answers = execute_requests(judge, requests, show_progress=False, cache=cache)
+        return [a for a in answers if isinstance(a, Generation)]
+
     def _system(self, sample: Sample) -> str:
         choice = sample.metadata.get("answer_type") == "multipleChoice"
         return SYSTEM_CHOICE if choice else SYSTEM_EXACT
@@ -192,7 +209,7 @@ class HleTask(_BaseTask):
                 s.input, a.answer, str(s.target))),), params=JUDGE_PARAMS)
             for (s, _), a in zip(items, answers, strict=True)
         ]
-        replies = self.judge().generate(requests)
+        replies = self._ask_judge(requests)
         records = []
         for (sample, text), split, reply in zip(items, answers, replies, strict=True):
             verdict = parse_judgment(reply.text)
@@ -251,6 +268,7 @@ def hle(**options: str) -> Task:
         "max_tokens": "new tokens per answer (default 8192)",
         "think_tags": "thinking tags OPEN,CLOSE removed before judging (default "
         "<think>,</think>; none to keep everything)",
+        "judge_cache": "true (default): judgments go through the request cache; false",
     })
     judge = opts.text("judge")
     if not judge:
@@ -267,4 +285,5 @@ def hle(**options: str) -> Task:
         judge=judge, chat=opts.choice("format", "chat", ("chat", "plain")) == "chat",
         max_tokens=opts.integer("max_tokens", 8192, minimum=1), think_tags=tags,
         config={"task_version": HLE_VERSION, "options": opts.spec()},
+        judge_cache=opts.choice("judge_cache", "true", ("true", "false")) == "true",
     )
