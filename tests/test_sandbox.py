@@ -200,3 +200,13 @@ def test_parallel_runs_keep_input_order() -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="wall_s"):
         SandboxLimits(wall_s=0)
+
+
+def test_removing_files_outside_is_refused(tmp_path: Path) -> None:
+    victim = tmp_path / "keep"
+    victim.mkdir()
+    (victim / "file.txt").write_text("data")
+    for call in (f"import shutil\nshutil.rmtree({str(victim)!r})",
+                 f"import os\nos.remove({str(victim / 'file.txt')!r})"):  # fmt: skip
+        assert not run_program(call + "\n", FAST).passed
+    assert (victim / "file.txt").read_text() == "data"

@@ -18,7 +18,6 @@ an error that says so, before any program runs.
 
 from __future__ import annotations
 
-import json
 import secrets
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ from pathlib import Path
 
 from lmaudit.core.types import LmauditError
 from lmaudit.sandbox.execute import LAUNCHER
+from lmaudit.sandbox.launcher import settings_text
 from lmaudit.sandbox.limits import SandboxLimits
 from lmaudit.sandbox.outcome import ExecutionResult, output_tail, parse_records, verdict
 
@@ -104,7 +104,7 @@ def run_in_container(
         settings = {
             "token": token, "program": f"{CONTAINER_DIR}/program.py", "result_fd": None,
             "result_path": f"{CONTAINER_DIR}/result.jsonl", "uid": None,
-            "limits": limits.child_limits(), "isolate_network": False,
+            **limits.child_limits(), "isolate_network": False,
         }  # fmt: skip
         command = container_command(engine, image, workdir, limits, name)
         output_path = workdir / "output.txt"
@@ -112,7 +112,7 @@ def run_in_container(
         with open(output_path, "wb") as output:
             try:
                 done = subprocess.run(
-                    command, input=(json.dumps(settings) + "\n").encode(),
+                    command, input=settings_text(settings).encode(),
                     stdout=output, stderr=subprocess.STDOUT, timeout=limits.wall_s,
                 )  # fmt: skip
                 returncode: int | None = done.returncode

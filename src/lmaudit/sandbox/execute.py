@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import queue
 import secrets
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmaudit.sandbox.launcher import settings_text
 from lmaudit.sandbox.limits import SandboxLimits
 from lmaudit.sandbox.outcome import ExecutionResult, output_tail, parse_records, verdict
 
@@ -171,7 +171,7 @@ def run_program(
             "program": str(workdir / "program.py"),
             "result_fd": write_fd,
             "uid": uid,
-            "limits": limits.child_limits(),
+            **limits.child_limits(),
             "isolate_network": isolate_network,
         }
         output_path = workdir / "output.txt"
@@ -192,7 +192,7 @@ def run_program(
             write_fd = -1
             try:
                 assert process.stdin is not None
-                process.stdin.write((json.dumps(settings) + "\n").encode())
+                process.stdin.write(settings_text(settings).encode())
                 process.stdin.close()
             except BrokenPipeError:
                 pass

@@ -1,13 +1,11 @@
 """The sandbox's child side: isolate this process, then run one untrusted program.
 
 Run as `python -I launcher.py` by `lmaudit.sandbox.execute` (standard library only; it
-never imports lmaudit). Its stdin carries one JSON line of settings:
-
-    {"token": str, "program": path, "result_fd": int, "uid": int | null,
-     "result_path": path (instead of result_fd: the container runner's channel),
-     "limits": {"cpu_s": int, "memory_bytes": int, "file_size_bytes": int,
-                "open_files": int, "processes": int},
-     "isolate_network": bool}
+never imports lmaudit, and imports as little as it can: every run pays for it). Its
+stdin carries the settings, one `key=value` a line, then an empty line (`settings_text`):
+`token`, `program` (path), `result_fd` (or `result_path`, the container runner's channel),
+`uid` (empty: keep), `cpu_s`, `memory_bytes`, `file_size_bytes`, `open_files`,
+`processes`, `isolate_network` (1 or 0).
 
 Order: read the settings, point stdin at /dev/null, leave the network namespace
 (`unshare(CLONE_NEWNET)`, plus `CLONE_NEWUSER` when not root), set the resource limits,
@@ -25,30 +23,64 @@ network namespace are the boundary; the guard only stops the obvious calls.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
-import json
 import os
 import resource
 import sys
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+LIMIT_KEYS = ("cpu_s", "memory_bytes", "file_size_bytes", "open_files", "processes")
 
 
 def _unshare_network() -> str:
     """Enter a fresh network namespace (only a loopback, down). Returns "isolated" or why
     not."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-    except OSError as error:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)  # the interpreter's own libc symbols
+    except (ImportError, OSError) as error:
         return f"not isolated: no libc ({error})"
     flags = CLONE_NEWNET if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET
     if libc.unshare(flags) != 0:
         return f"not isolated: unshare failed ({os.strerror(ctypes.get_errno())})"
     return "isolated"
+
+
+def settings_text(settings: Mapping[str, object]) -> str:
+    """The settings as this launcher reads them (used by the parent)."""
+    lines = []
+    for key, value in settings.items():
+        text = "" if value is None else str(int(value) if isinstance(value, bool) else value)
+        if "\n" in text:
+            raise ValueError(f"sandbox setting {key} holds a newline")
+        lines.append(f"{key}={text}\n")
+    return "".join(lines) + "\n"
+
+
+def _read_settings() -> dict[str, str]:
+    settings = {}
+    for line in sys.stdin:
+        if line == "\n":
+            break
+        key, _, value = line.rstrip("\n").partition("=")
+        settings[key] = value
+    return settings
+
+
+def _json_line(record: dict[str, str]) -> bytes:
+    """One JSON object of string values, without importing json."""
+    try:
+        from _json import encode_basestring_ascii as quote
+    except ImportError:  # a Python without the C accelerator
+        from json import dumps as quote
+    body = ", ".join(f"{quote(k)}: {quote(v)}" for k, v in record.items())
+    return ("{" + body + "}\n").encode("ascii")
 
 
 def _set_limits(limits: dict[str, int]) -> None:
@@ -94,20 +126,19 @@ def _guard(workdir: str) -> None:
     """Disable the calls a careless or reward-hacking completion reaches for first: process
     creation and signals, file removal and permission changes, `exit`/`quit`, writing
     outside `workdir`, and a few modules. Not a sandbox: ctypes reaches around it."""
+    import _posixsubprocess
     import builtins
     import faulthandler
     import io
-    import shutil
-    import subprocess
 
     faulthandler.disable()
     os.environ["OMP_NUM_THREADS"] = "1"
     for name in _OS_REFUSED:
         if hasattr(os, name):
             setattr(os, name, _refuse(f"os.{name}"))
-    for name in ("rmtree", "move", "chown"):
-        setattr(shutil, name, _refuse(f"shutil.{name}"))
-    subprocess.Popen = _refuse("subprocess.Popen")  # type: ignore[misc]
+    # subprocess.Popen starts every child through this one C function; shutil's rmtree,
+    # move and chown go through the os functions refused above.
+    _posixsubprocess.fork_exec = _refuse("subprocess")
     for name in ("exit", "quit", "help"):
         setattr(builtins, name, _refuse(name))
     original_open = builtins.open
@@ -129,40 +160,42 @@ def _guard(workdir: str) -> None:
 
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(BaseException):  # a closed or replaced stream
+        try:  # noqa: SIM105 - contextlib would cost an import on every run
             stream.flush()
+        except BaseException:  # a closed or replaced stream
+            pass
 
 
 def main() -> None:
-    settings = json.loads(sys.stdin.readline())
+    settings = _read_settings()
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    write, exit_now = os.write, os._exit
-    result_fd: int = settings.get("result_fd") or os.open(
-        settings["result_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
-    )
-    token: str = settings["token"]
-    network = _unshare_network() if settings["isolate_network"] else "not requested"
-    _set_limits(settings["limits"])
-    if settings["uid"] is not None:
-        _drop_privileges(settings["uid"])
+    write, exit_now, json_line = os.write, os._exit, _json_line
+    if settings.get("result_fd"):
+        result_fd = int(settings["result_fd"])
+    else:
+        result_fd = os.open(settings["result_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    token = settings["token"]
+    isolate = settings.get("isolate_network") == "1"
+    network = _unshare_network() if isolate else "not requested"
+    _set_limits({key: int(settings[key]) for key in LIMIT_KEYS})
+    if settings.get("uid"):
+        _drop_privileges(int(settings["uid"]))
     with open(settings["program"], encoding="utf-8") as handle:
         source = handle.read()
-    setup = {"network": network, "uid": os.getuid()}
-    write(result_fd, (json.dumps(setup) + "\n").encode())
-    dumps = json.dumps
+    write(result_fd, json_line({"network": network, "uid": str(os.getuid())}))
     _guard(os.getcwd())
     try:
         code = compile(source, "<sample>", "exec")
         exec(code, {"__name__": "__sample__", "__builtins__": __builtins__})
     except BaseException as error:  # SystemExit too: an early exit fails
         detail = f"{type(error).__name__}: {error}"[:500]
-        write(result_fd, (dumps({"outcome": "failed", "error": detail}) + "\n").encode())
+        write(result_fd, json_line({"outcome": "failed", "error": detail}))
         _flush()
         exit_now(1)
     _flush()
-    write(result_fd, (dumps({"outcome": "passed", "token": token}) + "\n").encode())
+    write(result_fd, json_line({"outcome": "passed", "token": token}))
     exit_now(0)
 
 
