@@ -53,7 +53,12 @@ def gpqa_references(subset: str) -> dict[str, Any]:
         "source": "Rein et al. 2023, arXiv:2311.12022",
     }
     if subset in HUMAN_SUBSET:
-        references["human_subset"] = dict(HUMAN_SUBSET[subset])
+        references["human_subset"] = {
+            **HUMAN_SUBSET[subset],
+            "note": "as secondary sources cite the paper's per-subset table (non-expert "
+            "quoted as 21.9% or 22.1%); the diamond set was selected by expert agreement, "
+            "so its expert figure is biased upward; not re-checked against the paper",
+        }
     return references
 
 
