@@ -8,6 +8,7 @@ from typing import Any
 
 from lmaudit.backends.prompt_format import describe_prompt_format, template_sha256
 from lmaudit.core.runner import run_task
+from lmaudit.core.types import GenerateRequest
 from lmaudit.tasks.registry import load_task
 from seed_fakes import ScriptedBackend, write_jsonl
 
@@ -70,3 +71,25 @@ def test_the_runner_records_the_prompt_format(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["prompt_format"]["chat_template_sha256"] == template_sha256("t")
     assert manifest["prompt_format"]["chat_bos"] == "none"
+
+
+def test_a_real_tokenizer_with_a_chat_template_gets_one_bos() -> None:
+    """A Hugging Face fast tokenizer (a tiny lab BPE) whose template writes BOS itself: the
+    record says so, and multi-turn few-shot messages encode with exactly one BOS."""
+    from lmaudit.backends.hf_tokens import TokenizerRules
+    from lmaudit.core.types import Message
+    from lmaudit.lab.tokenizer import train_byte_level_bpe
+
+    tokenizer = train_byte_level_bpe(["the cat sat on the mat"] * 20, vocab_size=300)
+    tokenizer.chat_template = (
+        "{{ bos_token }}{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}"
+        "{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
+    )
+    record = describe_prompt_format(tokenizer, chat_template=False)
+    assert record["chat_bos"] == "template" and record["plain_prompt_bos"] == "none"
+    assert record["chat_template_sha256"] == template_sha256(tokenizer.chat_template)
+    rules = TokenizerRules.of(tokenizer, name="tiny")
+    turns = (Message("user", "1+1?"), Message("assistant", "2"), Message("user", "2+2?"))
+    ids = rules.encode_prompt(GenerateRequest(messages=turns))
+    assert ids.count(tokenizer.bos_token_id) == 1 and ids[0] == tokenizer.bos_token_id
+    assert tokenizer.decode(ids).endswith("<user>2+2?<assistant>")
