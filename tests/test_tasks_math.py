@@ -113,5 +113,7 @@ def test_bad_options_are_refused(tmp_path: Path) -> None:
     data = write_jsonl(tmp_path / "aime.jsonl", AIME24_H4)
     with pytest.raises(LmauditError, match="think"):
         load_task("aime24", {"data": str(data), "think_tags": "<think>"})
+    with pytest.raises(LmauditError, match="greedy"):
+        load_task("aime24", {"data": str(data), "samples": "4", "temperature": "0"})
     with pytest.raises(LmauditError, match="unknown option"):
         load_task("aime24", {"data": str(data), "bogus": "1"})

@@ -75,6 +75,9 @@ def reasoning_options(opts: TaskOptions, *, max_tokens: int) -> dict[str, Any]:
         raise LmauditError(f"task {opts.task}: temperature must be a number") from None
     if temperature < 0:
         raise LmauditError(f"task {opts.task}: temperature must be >= 0")
+    if samples > 1 and temperature == 0:
+        raise LmauditError(f"task {opts.task}: samples={samples} at temperature 0 would repeat "
+                           "one greedy answer; give a temperature above 0")
     try:
         tags = parse_tags(opts.text("think_tags"))
     except ValueError as error:
