@@ -41,6 +41,11 @@ GPQA_PROMPT = (
     "choice on the last line, written as 'Answer: X' where X is one of A, B, C or D.\n\n"
     "{question}\n\nA) {choice_A}\nB) {choice_B}\nC) {choice_C}\nD) {choice_D}"
 )
+SMALL_NOTE = (
+    "GPQA diamond has {n} questions: one question is worth {step:.1f} points, so differences "
+    "of a few points between models are within the interval; samples=N averages N answers "
+    "per question."
+)
 HUMAN = {"expert": 0.65, "expert_discounting_clear_mistakes": 0.74, "non_expert": 0.34}
 HUMAN_SUBSET = {"diamond": {"expert": 0.813, "non_expert": 0.221}}
 
@@ -121,6 +126,7 @@ def _gpqa(subset: str, options: dict[str, str]) -> Task:
                 "shuffle": {"version": SHUFFLE_VERSION, "seed": shuffle_seed}},
         prepare=_prepare(shuffle_seed),
         references=gpqa_references(subset),
+        notes=(SMALL_NOTE,) if subset == "diamond" else (),
     )
 
 
