@@ -71,8 +71,10 @@ def test_gpqa_scores_answer_lines_and_carries_references(tmp_path: Path) -> None
     assert all(r.metrics["acc"] == 1.0 for r in records)
     refs = task.references()  # type: ignore[attr-defined]
     assert refs["chance"] == 0.25 and refs["human"]["expert"] == 0.65
-    assert refs["human"]["non_expert"] == 0.34 and "human_subset" in refs
-    assert "human_subset" not in load_task("gpqa_main", {"data": str(data)}).references()  # type: ignore[attr-defined]
+    assert refs["human"]["non_expert"] == 0.34 and set(refs) == {"chance", "human"}
+    notes = task.notes()  # type: ignore[attr-defined]
+    assert "arXiv:2311.12022" in notes[0] and "4 questions" in notes[1]
+    assert len(load_task("gpqa_main", {"data": str(data)}).notes()) == 1  # type: ignore[attr-defined]
 
 
 def test_simple_evals_letter_rule() -> None:

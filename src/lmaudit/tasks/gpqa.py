@@ -13,12 +13,12 @@ the original index of each shown option, 0 = the correct answer). The answer for
 follows openai simple-evals (the response ends with "Answer: LETTER"; `gpqa_letter`
 scorer, `lmaudit.scoring.choice_letters`); the instruction wording is lmaudit's own.
 
-Reference lines (`task.references()`): chance 0.25; human accuracy from Rein et al. 2023,
-"GPQA" (arXiv:2311.12022): experts 0.65 (0.74 discounting mistakes the experts
-acknowledged afterwards) and skilled non-experts with web access 0.34, the paper's
-headline figures (its abstract); for the diamond subset, which was *selected* by expert
-agreement, the per-subset figures 0.813 / 0.221 as widely cited from the paper's table
-(carried as `human_subset`; check them against the paper before quoting).
+Reference lines (`task.references()`, the audit suites' shape): chance 0.25; human
+accuracy from Rein et al. 2023, "GPQA" (arXiv:2311.12022): experts 0.65 (0.74 discounting
+mistakes the experts acknowledged afterwards) and skilled non-experts with web access
+0.34, the paper's headline figures, for every subset. `task.notes()` says where they come
+from and, for diamond (which was *selected* by expert agreement), the per-subset figures
+81.3% / about 22% as secondary sources cite the paper's table (not re-checked here).
 """
 
 from __future__ import annotations
@@ -47,24 +47,22 @@ SMALL_NOTE = (
     "per question."
 )
 HUMAN = {"expert": 0.65, "expert_discounting_clear_mistakes": 0.74, "non_expert": 0.34}
-HUMAN_SUBSET = {"diamond": {"expert": 0.813, "non_expert": 0.221}}
+SOURCE_NOTE = (
+    "Human baselines (Rein et al. 2023, arXiv:2311.12022, headline figures): experts 65% "
+    "(74% discounting mistakes they acknowledged), skilled non-experts with web access 34%."
+)
+DIAMOND_NOTE = (
+    "On the diamond subset secondary sources cite the paper's per-subset table as 81.3% "
+    "expert and about 22% non-expert; diamond was selected by expert agreement, so its "
+    "expert figure is biased upward (not re-checked against the paper here)."
+)
 
 
 def gpqa_references(subset: str) -> dict[str, Any]:
-    """Chance level and published human baselines for a GPQA subset (module docstring)."""
-    references: dict[str, Any] = {
-        "chance": 0.25,
-        "human": dict(HUMAN),
-        "source": "Rein et al. 2023, arXiv:2311.12022",
-    }
-    if subset in HUMAN_SUBSET:
-        references["human_subset"] = {
-            **HUMAN_SUBSET[subset],
-            "note": "as secondary sources cite the paper's per-subset table (non-expert "
-            "quoted as 21.9% or 22.1%); the diamond set was selected by expert agreement, "
-            "so its expert figure is biased upward; not re-checked against the paper",
-        }
-    return references
+    """Chance level and published human baselines, in the audit suites' shape
+    (`{"chance": p, "human": {label: p}}`); provenance goes into the task's notes. The
+    headline figures serve every subset."""
+    return {"chance": 0.25, "human": dict(HUMAN)}
 
 
 def shuffled_options(
@@ -126,7 +124,8 @@ def _gpqa(subset: str, options: dict[str, str]) -> Task:
                 "shuffle": {"version": SHUFFLE_VERSION, "seed": shuffle_seed}},
         prepare=_prepare(shuffle_seed),
         references=gpqa_references(subset),
-        notes=(SMALL_NOTE,) if subset == "diamond" else (),
+        notes=(SOURCE_NOTE, SMALL_NOTE, DIAMOND_NOTE) if subset == "diamond"
+        else (SOURCE_NOTE,),
     )
 
 
