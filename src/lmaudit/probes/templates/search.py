@@ -5,16 +5,21 @@ conditions over wide ranges): rejection sampling gives up, although their origin
 every condition. The search assigns the variables in `#init` order (solved variables last,
 see `solving`), and checks each condition as soon as every variable it reads has a value,
 so a failing partial assignment is abandoned at once instead of being completed and
-redrawn. A single variable tries its domain's values in a random order (the instance's
-generator): all of them for a domain of at most `MAX_ENUMERATED` values, else that many
-random picks; a multi-target line (`a, b = sample(names, 2)`) tries `LINE_REDRAWS` draws; a
-solved variable takes its solution. The first complete assignment is the instance.
+redrawn. A pass that visits more than `RESTART_NODES` partial assignments starts again
+with fresh random orders (and twice the limit), so one unlucky early value does not trap
+the search in a subtree without solutions. A single variable tries its domain's values in
+a random order (the instance's generator): all of them for a domain of at most
+`MAX_ENUMERATED` values, else that many random picks; a multi-target line
+(`a, b = sample(names, 2)`) tries `LINE_REDRAWS` draws; a solved variable takes its
+solution. The first complete assignment is the instance; a search that finds none within
+the work budget reports none.
 
 Distribution: each value is tried in a uniformly random order, so every satisfying
 assignment can come out, but not with exactly the probabilities of rejection sampling (a
 value with few completions is as likely to be tried first as one with many). This is the
-price of an instance at all; `instantiate` only searches after `REJECTION_ATTEMPTS` draws
-failed, so templates that rejection sampling handles keep its distribution.
+price of an instance at all; `instantiate` only searches after rejection sampling failed
+for `REJECTION_ATTEMPTS` draws (or `REJECTION_UNITS` of work), so templates that
+rejection sampling handles keep its distribution.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from lmaudit.probes.templates.solving import Equation
 
 MAX_ENUMERATED = 5_000
 LINE_REDRAWS = 8
+RESTART_NODES = 500
 
 
 def _ready_conditions(
@@ -75,6 +81,8 @@ class _Search:
         assert isinstance(env, dict)
         self.env = env
         self.answer: Any = None
+        self.nodes = 0
+        self.restart_after = RESTART_NODES
 
     def _holds(self, conditions: Sequence[Expression]) -> bool:
         for condition in conditions:
@@ -131,11 +139,18 @@ class _Search:
         )
         try:
             for _ in values:
+                self.nodes += 1
+                if self.nodes > self.restart_after:
+                    raise _Restart
                 if self._holds(self.ready[step]) and self.visit(step + 1):
                     return True
         except DivisionByZero:
             return False
         return False
+
+
+class _Restart(Exception):
+    """The current pass of the search used its nodes: start again with fresh orders."""
 
 
 def search_values(
@@ -149,6 +164,11 @@ def search_values(
     the search (bounded by `MAX_ENUMERATED`, `LINE_REDRAWS` and the scope's work budget)
     finds none. Raises BudgetExhausted when the budget runs out first."""
     search = _Search(template, plan, rng, scope, domain_scope)
-    search.env.clear()
-    search.env.update(template.vocabularies)
-    return (search.env, search.answer) if search.visit(0) else None
+    while True:
+        search.env.clear()
+        search.env.update(template.vocabularies)
+        search.nodes = 0
+        try:
+            return (search.env, search.answer) if search.visit(0) else None
+        except _Restart:
+            search.restart_after *= 2  # restarts with growing limits (complete in the end)
