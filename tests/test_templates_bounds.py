@@ -187,3 +187,27 @@ def test_an_affine_equality_is_solved_for_its_widest_variable() -> None:
         values = instantiate(template, index, max_attempts=2000).variables
         assert values["k"] * 7 == values["d1"] + values["d2"]
         assert 10 <= values["d2"] < 110 and values["n2"] > values["n1"]
+
+
+# --- backtracking search ---------------------------------------------------------------------
+
+
+def test_rare_conditions_are_met_by_the_seeded_search() -> None:
+    from lmaudit.probes.templates import TemplateUnsatisfiable
+
+    # acceptance 8 / 99**3 (about 1 draw in 120,000): rejection sampling gives up
+    template = parse_gsm_symbolic(
+        gsm("{a,37} {b,41} {c,43}\n#init:\n- $a = range(1, 100)\n- $b = range(1, 100)\n"
+            "- $c = range(1, 100)\n#conditions:\n- divides(a, 37)\n- divides(b, 41)\n"
+            "- divides(c, 43)\n#answer: a + b + c"),
+        "t/rare",
+    )
+    with pytest.raises(TemplateUnsatisfiable, match="most often failed"):
+        instantiate(template, 1, max_attempts=2000)
+    seen = set()
+    for index in range(1, 21):
+        values = instantiate(template, index).variables
+        assert values["a"] in (37, 74) and values["b"] in (41, 82) and values["c"] in (43, 86)
+        seen.add((values["a"], values["b"], values["c"]))
+        assert instantiate(template, index).variables == values  # deterministic
+    assert len(seen) >= 4  # the search's random orders reach several of the 8 solutions
