@@ -43,6 +43,16 @@ def test_score_rejects_uneven_answer_counts(tmp_path: Path, capsys: pytest.Captu
     assert "same number of answers" in capsys.readouterr().err
 
 
+def test_score_rejects_one_id_with_two_targets(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"id": "a", "target": "1", "response": "1"},
+            {"id": "a", "target": "2", "response": "2"}]
+    responses = write_jsonl(tmp_path / "r.jsonl", rows)
+    assert main(["score", "--task", "aime24", "--responses", str(responses),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "line 2" in capsys.readouterr().err
+
+
 def test_score_gpqa_and_mmlu_pro_letters(tmp_path: Path) -> None:
     gpqa = write_jsonl(tmp_path / "g.jsonl", [
         {"id": "r1", "target": "C", "response": "Reasoning.\nAnswer: C"},

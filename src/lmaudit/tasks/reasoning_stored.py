@@ -69,6 +69,9 @@ def score_stored_answers(
         else:
             key = f"line:{row['_line']}"
         group = groups.setdefault(key, [row, [], [], where])
+        if "target" in row and str(row["target"]) != str(group[0].get("target")):
+            raise LmauditError(f"{where}: id {row.get('id')!r} has another target on "
+                               f"line {group[0]['_line']}")
         group[1].extend(texts)
         group[2].extend(tokens)
     counts = {len(g[1]) for g in groups.values()}
