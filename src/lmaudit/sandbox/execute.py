@@ -20,6 +20,7 @@ import functools
 import os
 import queue
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -126,6 +127,27 @@ def _reap_uid(uid: int) -> None:
         )
 
 
+def _wait(process: subprocess.Popen[bytes], seconds: float) -> int | None:
+    """The exit status, or None after `seconds`. Waits on a pidfd where Linux has them:
+    `Popen.wait(timeout)` polls with sleeps growing to 50 ms, which would add tens of
+    milliseconds to every short program."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):
+        try:
+            return process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return None
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if not poller.poll(seconds * 1000):
+            return None
+    finally:
+        os.close(pidfd)
+    return process.wait()
+
+
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
@@ -196,10 +218,8 @@ def run_program(
                 process.stdin.close()
             except BrokenPipeError:
                 pass
-            try:
-                returncode = process.wait(timeout=limits.wall_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
+            returncode = _wait(process, limits.wall_s)
+            timed_out = returncode is None
             _kill_group(process.pid)
             if uid is not None:
                 _reap_uid(uid)
