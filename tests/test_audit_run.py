@@ -230,3 +230,27 @@ def test_the_end_of_an_audit_without_or_with_a_failing_report_stage(
     summary = finish.finish_audit(tmp_path / "audit", outcome.index)
     assert summary.html is None and "is unreadable" in (summary.error or "")
     assert "the report could not be built" in summary.text
+
+
+EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
+
+
+@pytest.mark.skipif(not (EXTERNAL / "gsm_symbolic" / "templates").is_dir()
+                    or not (EXTERNAL / "gsm8k" / "test.jsonl").is_file(),
+                    reason="needs ../shared/external/gsm8k and gsm_symbolic (absent here)")
+def test_the_reasoning_suite_probes_gsm8k_with_the_published_templates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    monkeypatch.setenv("LMAUDIT_GSM_SYMBOLIC_DIR", str(EXTERNAL / "gsm_symbolic" / "templates"))
+    suite = load_suite("reasoning")
+    suite = replace(suite, tasks=tuple(replace(t, options={"data": str(EXTERNAL / "gsm8k")})
+                                       for t in suite.tasks))
+    outcome = run_audit(suite, ["fake:a"], tmp_path / "audit", load_model=Loader(), limit=2,
+                        echo=lambda _: None)
+    assert outcome.failed == ()
+    stage = outcome.index.stage("probe/fake:a/gsm8k/gsm-symbolic")
+    result = json.loads((tmp_path / "audit" / stage.dir / "probe_results.json").read_text())
+    assert list(result["families"]) == ["symbolic", "p1", "p2", "noop", "noop_numeric"]
+    assert result["families"]["symbolic"]["instance_sets"]["n_sets"] == 50

@@ -29,7 +29,9 @@ def test_builtin_suites_parse_with_their_references() -> None:
     assert arith.likelihood is not None and arith.references.chance == 0.0
     knowledge = {t.id: t for t in load_suite("knowledge").tasks}
     assert knowledge["mmlu"].references.human == {"expert": 0.898, "non_expert": 0.345}
-    assert {t.task for t in load_suite("reasoning").tasks} == {"gsm8k"}
+    (gsm8k,) = load_suite("reasoning").tasks
+    assert gsm8k.task == "gsm8k" and gsm8k.probes[0].sets == 50
+    assert gsm8k.probes[0].variants == ("symbolic", "p1", "p2", "noop", "noop_numeric")
 
 
 def test_a_suite_file_with_paths_relative_to_it(tmp_path: Path) -> None:
@@ -109,8 +111,8 @@ def test_missing_template_folder_is_reported_before_any_model_loads(
 ) -> None:
     monkeypatch.setenv("LMAUDIT_GSM_SYMBOLIC_DIR", str(tmp_path / "absent"))
     stages = plan_stages(load_suite("reasoning"), ["lab:x"])
-    with pytest.raises(LmauditError, match=r"probe/lab:x/gsm8k/symbolic: template folder .*"
-                       r"absent/symbolic does not exist.*LMAUDIT_GSM_SYMBOLIC_DIR"):
+    with pytest.raises(LmauditError, match=r"probe/lab:x/gsm8k/gsm-symbolic: template folder "
+                       r".*absent does not exist.*LMAUDIT_GSM_SYMBOLIC_DIR"):
         check_stage_inputs(stages)
 
 

@@ -12,7 +12,6 @@ finished stage is never recomputed.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -84,8 +83,8 @@ def check_stage_inputs(stages: list[StagePlan]) -> None:
             if probe.templates is not None and not Path(probe.templates).is_dir():
                 raise LmauditError(
                     f"stage {stage.id}: template folder {probe.templates} does not exist "
-                    f"(the GSM-Symbolic templates of apple/ml-gsm-symbolic, templates/; set "
-                    f"{TEMPLATES_ENV} to the folder that holds symbolic/, p1/ and p2/)"
+                    "(for GSM8K: the templates/ folder of apple/ml-gsm-symbolic, which holds "
+                    f"symbolic/, p1/ and p2/; set {TEMPLATES_ENV} to it)"
                 )
         if stage.kind == "contamination" and stage.variant == "scan" and t.scan is not None:
             missing = [c for c in t.scan.corpus if not Path(c).exists()]
@@ -141,17 +140,10 @@ def _probe(stage: StagePlan, out: Path, backend: Any, context: StageContext) -> 
 
     t = stage.task_spec
     probe = next(p for p in t.probes if p.name == stage.variant)
-    extra: dict[str, Any] = {}
-    if probe.templates is not None:
-        if "templates" not in inspect.signature(run_probe).parameters:
-            raise LmauditError(
-                f"stage {stage.id}: this lmaudit's probe runner takes no template folder"
-            )
-        extra["templates"] = Path(probe.templates)
     with JournaledBackend(backend, out) as journaled:
         run_probe(_load_task(t), journaled, out, variants=probe.variants, n_sets=probe.sets,
                   limit=stage.limit, seed=probe.seed, model_spec=stage.model,
-                  show_progress=context.show_progress, **extra)
+                  show_progress=context.show_progress, templates=probe.templates)
 
 
 def likelihood_items(t: TaskSpec, spec: LikelihoodSpec, limit: int | None) -> list[Any]:

@@ -14,7 +14,7 @@ tasks:
     probes:                        # each entry is one probe run (stage)
       - {name: symbolic, variants: [symbolic], sets: 10, seed: 0}
       - {variants: [noop]}         # name defaults to the variants joined with '+'
-      # templates: DIR             # GSM-Symbolic template folder (gsm8k)
+      # templates: DIR             # GSM-Symbolic templates/ folder (gsm8k: symbolic, p1, p2)
     contamination:
       likelihood: true             # or {reference_file, reference_split, train_file, k, ...}
       scan: {corpus: [PATH_OR_GLOB, ...], ngram: 13}
