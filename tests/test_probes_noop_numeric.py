@@ -16,7 +16,6 @@ from lmaudit.probes.noop_numeric import (
     numeric_noop_variant,
     subject_of,
 )
-from lmaudit.probes.perturb import split_prompt
 from lmaudit.probes.runner import build_probe_samples
 from lmaudit.probes.templates.vocabularies import NAMES
 from lmaudit.tasks.registry import load_task
@@ -25,21 +24,24 @@ GSM8K_TEST = Path(__file__).resolve().parents[1] / ".." / "shared" / "external" 
     "test.jsonl"
 
 
+def _spaced(text: str) -> str:
+    return " ".join(text.split())
+
+
 def check_variant(sample: Sample, variant: Sample) -> None:
-    """Same target, same question sentence, and exactly one inserted clause with a number
-    about someone the problem does not mention."""
+    """Same target, same final (question) sentence right after the clause, and exactly one
+    inserted clause with a number about someone the problem does not mention."""
     clause = variant.metadata["clause"]
     assert variant.target == sample.target and variant.choices == sample.choices
     assert re.search(r"\b\d+\b", clause) and str(variant.metadata["clause_number"]) in clause
-    original, perturbed = split_prompt(sample.input), split_prompt(variant.input)
-    assert original is not None and perturbed is not None
-    assert perturbed.question == original.question
-    assert perturbed.context == (*original.context, clause)
-    assert variant.input.replace(" " + clause, "", 1) == original.text()
-    strangers = [n for n in NAMES if n in clause and n not in sample.input]
-    subject = subject_of(" ".join(original.context))
-    assert all(n not in sample.input for n in strangers)
-    assert {n for n in NAMES if n in clause} <= {*strangers, subject}
+    assert _spaced(variant.input.replace(clause, "", 1)) == _spaced(sample.input)
+    before, after = variant.input.split(clause, 1)
+    assert _spaced(sample.input).endswith(_spaced(after))
+    assert re.search(r"[.!?]\s*$", before)  # inserted between sentences
+    problem = sample.metadata.get("fields", {}).get("question") or sample.input
+    subject = subject_of(problem.removeprefix("Question: "))
+    mentioned = {n for n in NAMES if re.search(rf"\b{n}\b", clause)}
+    assert all(n not in sample.input for n in mentioned - {subject})
     assert variant.metadata["variant"] == "noop_numeric"
     assert variant.metadata["original_id"] == sample.id
 
@@ -84,8 +86,22 @@ def test_the_family_joins_a_probe_run() -> None:
     assert [s.id for s in built[5:]] == [f"{s.id}~noop_numeric0" for s in samples]
 
 
-def test_a_prompt_without_context_gets_no_clause() -> None:
+def test_a_one_sentence_problem_gets_no_clause() -> None:
     assert numeric_noop_variant(Sample("1", "Question: How many?\nAnswer:", "2")) is None
+    assert numeric_noop_variant(Sample("2", "Question: Add 2 and 3.\nAnswer:", "5")) is None
+
+
+def test_a_problem_ending_in_an_instruction_gets_its_clause_before_it() -> None:
+    question = "Ana has 3 pens. Bo has 4 pens. Calculate the total."
+    sample = Sample("3", f"Question: {question}\nAnswer:", "7",
+                    metadata={"fields": {"question": question}})
+    variant = numeric_noop_variant(sample)
+    assert variant is not None
+    clause = variant.metadata["clause"]
+    assert variant.input == (
+        f"Question: Ana has 3 pens. Bo has 4 pens. {clause} Calculate the total.\nAnswer:"
+    )
+    check_variant(sample, variant)
 
 
 @pytest.mark.skipif(not GSM8K_TEST.is_file(), reason=f"GSM8K absent: {GSM8K_TEST}")
@@ -95,7 +111,7 @@ def test_every_gsm8k_item_keeps_its_answer() -> None:
     made = [(s, v) for s, v in variants if v is not None]
     for sample, variant in made:
         check_variant(sample, variant)
-    # 75 items end with an instruction ("calculate Allen's age ...") instead of a "?"
-    assert len(made) == 1244
-    starts = [split_prompt(s.input) for s, _ in made]
-    assert sum(p is not None and subject_of(p.context[0]) is not None for p in starts) == 869
+    # 16 items are one sentence ("If Ann is 9 years old and ..., how old ...?"); 59 end in
+    # an instruction ("... calculate Allen's age 10 years from now.") and still get one
+    assert len(made) == 1303
+    assert sum(subject_of(s.metadata["fields"]["question"]) is not None for s, _ in made) == 904

@@ -10,7 +10,8 @@ Answer-preserving by construction: every number in a clause is a label (a bus, a
 a favourite number, a radio channel) or a quantity of a stranger or of a building, never
 of anything the problem counts, and the question sentence is untouched, so the target
 stays the original's.
-The clause goes just before the question sentence (`perturb.split_prompt`); its number
+The clause goes just before the question sentence (`perturb.split_prompt`), or before the
+last sentence of a problem that ends in an instruction rather than a "?"; its number
 is drawn from 2..40, or, with probability 1/2, is one of the numbers in that range that the
 problem already uses (the most tempting distractor). Choices are seeded by (sample id,
 seed) with SHA-256, so every model sees the same clause.
@@ -53,6 +54,7 @@ NOT_NAMES = frozenset({
     "During", "While", "Mr", "Mrs", "Ms", "Dr", "Out", "Of", "To", "From", "Since", "Today",
 })
 _FIRST_WORD = re.compile(r"^([A-Z][a-z]+)(?:['’]s)?\b")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9$])")
 _INTEGER = re.compile(r"(?<![\d.,])\d+(?![\d.,]\d)")
 
 
@@ -78,17 +80,36 @@ def clause_for(question_text: str, key: str, seed: int = 0) -> tuple[str, int]:
     return clause, n
 
 
+def _with_clause(sample: Sample, key: str, seed: int) -> tuple[str, str, int] | None:
+    """(new prompt, clause, number): the clause goes before the question sentence (the one
+    ending in the last "?"), or, for a problem that ends in an instruction instead ("...
+    calculate Allen's age."), before the last sentence of its `question` field."""
+    parts = split_prompt(sample.input)
+    if parts is not None and parts.context:
+        clause, n = clause_for(" ".join([*parts.context, parts.question]), key, seed)
+        return parts.text([*parts.context, clause]), clause, n
+    fields = sample.metadata.get("fields")
+    question = fields.get("question") if isinstance(fields, dict) else None
+    if not isinstance(question, str) or question not in sample.input:
+        return None
+    sentences = _SENTENCE_END.split(question.strip())
+    if len(sentences) < 2:
+        return None
+    clause, n = clause_for(question, key, seed)
+    problem = " ".join([*sentences[:-1], clause, sentences[-1]])
+    return sample.input.replace(question.strip(), problem, 1), clause, n
+
+
 def numeric_noop_variant(sample: Sample, seed: int = 0) -> Sample | None:
     """The sample with a numeric no-op clause before its question sentence (same target);
-    None when the prompt has no question sentence after some context."""
-    parts = split_prompt(sample.input)
-    if parts is None or not parts.context:
+    None when the problem is a single sentence."""
+    made = _with_clause(sample, sample.id, seed)
+    if made is None:
         return None
-    problem = " ".join([*parts.context, parts.question])
-    clause, n = clause_for(problem, sample.id, seed)
+    text, clause, n = made
     return replace(
         sample,
         id=variant_id(sample, FAMILY, 0),
-        input=parts.text([*parts.context, clause]),
+        input=text,
         metadata=probe_metadata(sample, FAMILY, 0, clause=clause, clause_number=n),
     )
