@@ -251,6 +251,33 @@ def test_lmaudit_templates_parse_and_instantiate_or_name_the_template(
         assert "fuzz.yaml" in text or "fuzz-1" in text, text
 
 
+FILE_BYTES = st.one_of(
+    st.binary(max_size=60),
+    gsm_records().map(lambda r: json.dumps(r).encode()),
+    st.sampled_from([b"[" * 5000 + b"]" * 5000, b'{"question_annotated": 5}', b"\xff\xfe",
+                     b'{"question_annotated": "' + b"9" * 5000 + b'"}', b"null", b"[]"]),
+)
+
+
+@settings(FUZZ, max_examples=40)
+@given(FILE_BYTES, st.sampled_from(["symbolic/0001.json", "t.yaml"]))
+def test_template_files_load_or_fail_naming_the_file(data: bytes, name: str) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from lmaudit.probes.templates import load_template_file
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        outcome = bounded(lambda: load_template_file(path))
+    kind, text = outcome
+    assert_contained(outcome)
+    if kind == "lmaudit":
+        assert str(path) in text or "symbolic/0001" in text, text
+
+
 # --- the harness itself ----------------------------------------------------------------------
 
 

@@ -284,12 +284,17 @@ def _with_variants(base: Template, variants: Mapping[str, Template]) -> Template
     return replace(base, variants=freeze(variants))
 
 
+def _one_line(error: Exception) -> str:
+    """An error's text on one line (YAML errors span several)."""
+    return " ".join(str(error).split())
+
+
 def load_lmaudit_file(path: Path, vocabularies: Mapping[str, tuple[Any, ...]]) -> Template:
     """Read one YAML template file."""
     try:
         record = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise TemplateError(f"{path}: cannot read YAML: {error}") from None
+        raise TemplateError(f"{path}: cannot read YAML: {_one_line(error)}") from None
     return parse_lmaudit_template(record, str(path), vocabularies)
 
 
@@ -298,7 +303,7 @@ def load_vocabulary_file(path: Path) -> dict[str, tuple[Any, ...]]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise TemplateError(f"{path}: cannot read YAML: {error}") from None
+        raise TemplateError(f"{path}: cannot read YAML: {_one_line(error)}") from None
     if not isinstance(data, Mapping):
         raise TemplateError(f"{path}: expected a mapping of vocabulary name to list")
     vocabularies: dict[str, tuple[Any, ...]] = {}
