@@ -21,7 +21,17 @@ needs_os_boundary = pytest.mark.skipif(
 )
 
 
-def _processes_of(uid: int) -> list[str]:
+def _processes_of(uid: int, grace_s: float = 2.0) -> list[str]:
+    """Live processes of `uid`, after waiting up to `grace_s` for dying ones to go."""
+    deadline = time.monotonic() + grace_s
+    while True:
+        alive = _live_processes(uid)
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def _live_processes(uid: int) -> list[str]:
     listing = subprocess.run(["ps", "-eo", "uid=,pid=,stat="], capture_output=True, text=True)
     rows = [line.split() for line in listing.stdout.splitlines()]
     return [row[1] for row in rows if row and int(row[0]) == uid and not row[2].startswith("Z")]
@@ -210,3 +220,15 @@ def test_removing_files_outside_is_refused(tmp_path: Path) -> None:
                  f"import os\nos.remove({str(victim / 'file.txt')!r})"):  # fmt: skip
         assert not run_program(call + "\n", FAST).passed
     assert (victim / "file.txt").read_text() == "data"
+
+
+def test_the_program_sees_only_its_own_pid_namespace() -> None:
+    program = (
+        "import os, ctypes\nlibc = ctypes.CDLL(None)\n"
+        "assert os.getpid() == 2 and os.getppid() == 1, (os.getpid(), os.getppid())\n"
+        "assert libc.kill(os.getpid() + 1000, 0) != 0\n"
+    )
+    result = run_program(program, FAST)
+    if result.pids != "isolated":
+        pytest.skip("no PID namespace here (unshare refused)")
+    assert result.passed, result.describe()

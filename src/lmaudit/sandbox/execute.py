@@ -6,11 +6,15 @@ file bounded by RLIMIT_FSIZE. It passes only when the launcher reports, on a pri
 that the program ran to its end and echoes this run's random token; exiting early (even
 with status 0), being killed by a limit, or hanging past `wall_s` is a failure.
 
-As root, each run drops to an unprivileged uid (`SANDBOX_UID_BASE + slot`, one per
-parallel slot) under an interpreter that uid can read, so the OS stops writes outside the
-directory, signals to the parent and fork bombs (RLIMIT_NPROC); afterwards every process
-left under that uid is killed. When no such interpreter exists, or lmaudit is not root,
-runs keep the caller's uid and `SandboxInfo.notes` says so.
+The program runs in its own network and PID namespaces where the kernel allows
+(`unshare`, with a user namespace when not root): no network, nothing outside visible or
+signalable, and every process it started dies with it. As root, each run also drops to an
+unprivileged uid (`SANDBOX_UID_BASE + slot`, one per parallel slot) under an interpreter
+that uid can read, so the OS stops writes outside the directory and fork bombs
+(RLIMIT_NPROC); without a PID namespace, or after a timeout, every process left under that
+uid is killed. When no such interpreter exists, or lmaudit is not root, runs keep the
+caller's uid and `SandboxInfo.notes` says so; `ExecutionResult.network` and `.pids` say
+which namespaces took.
 """
 
 from __future__ import annotations
@@ -221,11 +225,14 @@ def run_program(
             returncode = _wait(process, limits.wall_s)
             timed_out = returncode is None
             _kill_group(process.pid)
-            if uid is not None:
-                _reap_uid(uid)
             if timed_out:
                 returncode = process.wait()
             records = parse_records(_read_pipe(read_fd))
+            own_pids = any(r.get("pids") == "isolated" for r in records)
+            if uid is not None and (timed_out or not own_pids):
+                # without a PID namespace nothing takes the leftovers down; after a
+                # timeout its PID 1 may still be tearing down (a fork bomb's thousands)
+                _reap_uid(uid)
         except OSError as failure:
             return ExecutionResult("error", f"the sandbox could not run it: {failure}")
         finally:
@@ -241,6 +248,7 @@ def run_program(
             round(time.monotonic() - start, 4),
             network,
             output_tail(output_path, limits.output_bytes),
+            "isolated" if own_pids else "shared",
         )
 
 

@@ -7,8 +7,9 @@ stdin carries the settings, one `key=value` a line, then an empty line (`setting
 `uid` (empty: keep), `cpu_s`, `memory_bytes`, `file_size_bytes`, `open_files`,
 `processes`, `isolate_network` (1 or 0).
 
-Order: read the settings, point stdin at /dev/null, leave the network namespace
-(`unshare(CLONE_NEWNET)`, plus `CLONE_NEWUSER` when not root), set the resource limits,
+Order: read the settings, point stdin at /dev/null, leave the network and PID namespaces
+(`unshare(CLONE_NEWNET | CLONE_NEWPID)`, plus `CLONE_NEWUSER` when not root; the program
+then runs in a child of the namespace's PID 1, see `_run_as_init`), set the limits,
 drop to `uid` (root only), read the program, disable dangerous functions (`_guard`), then
 `exec` the program. One JSON line goes to `result_fd` before the program runs (how the
 isolation went) and one after: `{"outcome": "passed", "token": ...}` only when the
@@ -34,22 +35,62 @@ if TYPE_CHECKING:
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWPID = 0x20000000
 LIMIT_KEYS = ("cpu_s", "memory_bytes", "file_size_bytes", "open_files", "processes")
 
 
-def _unshare_network() -> str:
-    """Enter a fresh network namespace (only a loopback, down). Returns "isolated" or why
-    not."""
+def _unshare(network: bool) -> tuple[str, bool]:
+    """Enter fresh namespaces: a network one (only a loopback, down) when `network`, and
+    a PID one (`_run_as_init`). Returns (network status, whether the PID one took), trying
+    both, then the network one alone."""
     try:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)  # the interpreter's own libc symbols
     except (ImportError, OSError) as error:
-        return f"not isolated: no libc ({error})"
-    flags = CLONE_NEWNET if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET
-    if libc.unshare(flags) != 0:
-        return f"not isolated: unshare failed ({os.strerror(ctypes.get_errno())})"
-    return "isolated"
+        return f"not isolated: no libc ({error})", False
+    user = 0 if os.geteuid() == 0 else CLONE_NEWUSER
+    net = CLONE_NEWNET if network else 0
+    if libc.unshare(user | net | CLONE_NEWPID) == 0:
+        return ("isolated" if network else "not requested"), True
+    why = os.strerror(ctypes.get_errno())
+    if network and libc.unshare(user | net) == 0:
+        return "isolated", False
+    return (f"not isolated: unshare failed ({why})" if network else "not requested"), False
+
+
+def _relay(pid: int) -> None:
+    """Wait for child `pid` and end this process the way it ended (a signal as exit
+    status 128 + N in PID 1, which cannot kill itself with most signals)."""
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if os.getpid() != 1:
+            import signal
+
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        os._exit(128 + sig)
+    code = os.waitstatus_to_exitcode(status)
+    if code > 128 and os.getpid() != 1:  # PID 1 relayed a signal: end by it here
+        import signal
+
+        signal.signal(code - 128, signal.SIG_DFL)
+        os.kill(os.getpid(), code - 128)
+    os._exit(code)
+
+
+def _run_as_init() -> None:
+    """After unshare(CLONE_NEWPID): fork PID 1 of the new namespace, which forks the
+    program's process and exits when it does. The kernel then kills every process left
+    in the namespace (detached or not), and none of them can see or signal anything
+    outside it. Returns only in the program's process."""
+    pid = os.fork()
+    if pid:
+        _relay(pid)  # the launcher, outside the namespace
+    pid = os.fork()
+    if pid:
+        _relay(pid)  # PID 1
 
 
 def settings_text(settings: Mapping[str, object]) -> str:
@@ -177,14 +218,16 @@ def main() -> None:
     else:
         result_fd = os.open(settings["result_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     token = settings["token"]
-    isolate = settings.get("isolate_network") == "1"
-    network = _unshare_network() if isolate else "not requested"
+    network, own_pids = _unshare(settings.get("isolate_network") == "1")
+    if own_pids:
+        _run_as_init()
     _set_limits({key: int(settings[key]) for key in LIMIT_KEYS})
     if settings.get("uid"):
         _drop_privileges(int(settings["uid"]))
     with open(settings["program"], encoding="utf-8") as handle:
         source = handle.read()
-    write(result_fd, json_line({"network": network, "uid": str(os.getuid())}))
+    pids = "isolated" if own_pids else "shared"
+    write(result_fd, json_line({"network": network, "pids": pids, "uid": str(os.getuid())}))
     _guard(os.getcwd())
     try:
         code = compile(source, "<sample>", "exec")

@@ -22,7 +22,8 @@ class ExecutionResult:
     """How one program ended. `status`: passed, failed (an exception, `error` names it),
     timeout (wall clock), exited (ended before its tests finished, `returncode` says how)
     or error (the sandbox itself could not run it). `seconds`: wall time. `network`: how
-    the launcher's network isolation went. `output`: the tail of stdout+stderr."""
+    the launcher's network isolation went; `pids`: "isolated" when the program ran in its
+    own PID namespace. `output`: the tail of stdout+stderr."""
 
     status: str
     error: str | None = None
@@ -30,6 +31,7 @@ class ExecutionResult:
     seconds: float = 0.0
     network: str | None = None
     output: str = ""
+    pids: str | None = None
 
     @property
     def passed(self) -> bool:
