@@ -129,6 +129,8 @@ def main() -> None:
     n = write_samples(problems, args.repeats, samples)
     cores = f"{CORES} cores" + (" (taskset)" if pinned(["x"])[0] == "taskset" else "")
     print(f"{n} executions (164 canonical solutions x {args.repeats}) on {cores}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average before: {load} (a shared machine slows both tools alike)")
     seconds, summary = run_lmaudit(samples, problems)
     print(f"lmaudit sandbox      {seconds:7.1f} s  {n / seconds:7.1f} executions/s  {summary}")
     if cli is None:
