@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import stat
+import sys
 from pathlib import Path
 
 import pytest
 
 from lmaudit.core.types import LmauditError
 from lmaudit.sandbox import SandboxLimits
-from lmaudit.sandbox.container import container_command, find_engine
+from lmaudit.sandbox.container import container_command, find_engine, run_in_container
 
 
 def _fake_engine(directory: Path, name: str, *, answers: bool) -> Path:
@@ -71,3 +72,62 @@ def test_a_working_engine_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert find_engine() == str(script)
     with pytest.raises(LmauditError, match="docker: not installed"):
         find_engine("docker")
+
+
+def _local_engine(directory: Path) -> Path:
+    """A stand-in for docker: `info` answers; `run ... -v DIR:/sandbox ...` runs the
+    launcher here on DIR, with /sandbox in its settings rewritten to DIR."""
+    script = directory / "docker"
+    script.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = info ] || [ "$1" = kill ]; then exit 0; fi\n'
+        'src=""; prev=""\n'
+        'for arg in "$@"; do\n'
+        '  if [ "$prev" = "-v" ]; then src="${arg%%:/sandbox}"; fi\n'
+        '  prev="$arg"\n'
+        "done\n"
+        'cd "$src" || exit 97\n'
+        f'sed "s#/sandbox#$src#g" | exec {sys.executable} -I "$src/launcher.py"\n'
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+@pytest.mark.parametrize(
+    ("program", "status"),
+    [
+        ("assert sum([1, 2]) == 3\n", "passed"),
+        ("assert sum([1, 2]) == 4\n", "failed"),
+        ("import os\nos._exit(0)\n", "exited"),
+        ("import sys\nsys.exit(0)\n", "failed"),
+    ],
+)
+def test_container_runner_reads_the_launchers_verdict(
+    program: str, status: str, tmp_path: Path
+) -> None:
+    engine = _local_engine(tmp_path)
+    result = run_in_container(program, SandboxLimits(wall_s=10), engine=str(engine))
+    assert result.status == status, result.describe()
+    assert result.network == "container"
+
+
+def test_settings_refuse_a_newline() -> None:
+    from lmaudit.sandbox.launcher import settings_text
+
+    assert settings_text({"a": 1, "b": None, "c": True}) == "a=1\nb=\nc=1\n\n"
+    with pytest.raises(ValueError, match="newline"):
+        settings_text({"program": "/tmp/x\ntoken=forged"})
+
+
+def test_verdict_needs_the_token_and_a_clean_exit() -> None:
+    from lmaudit.sandbox.outcome import verdict
+
+    good = [{"network": "isolated"}, {"outcome": "passed", "token": "abc"}]
+    assert verdict(good, "abc", 0, False) == ("passed", None)
+    assert verdict(good, "xyz", 0, False)[0] == "exited"  # forged
+    assert verdict(good, "abc", 1, False)[0] == "exited"  # passed, then a non-zero exit
+    assert verdict(good, "abc", 0, True)[0] == "timeout"
+    assert verdict([], "abc", -24, False)[1] == (
+        "killed by a signal (CPU time limit) before the tests finished"
+    )
+    assert verdict([{"network": "isolated"}], "abc", 0, False)[0] == "exited"
