@@ -278,6 +278,25 @@ def test_template_files_load_or_fail_naming_the_file(data: bytes, name: str) -> 
         assert str(path) in text or "symbolic/0001" in text, text
 
 
+@pytest.mark.parametrize("name", ["symbolic/0001.json", "t.yaml", "vocabularies.yaml"])
+def test_deeply_nested_template_files_are_one_clear_error(name: str, tmp_path: Any) -> None:
+    from lmaudit.probes.templates import load_template_dir
+
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("[" * 5000 + "]" * 5000)
+    def listed() -> list[bool]:
+        failures = load_template_dir(tmp_path)[1]
+        return [f"{path}: cannot read" in reason and "nested too deeply" in reason
+                for _, reason in failures]
+
+    kind, text = bounded(listed)
+    if name == "vocabularies.yaml":  # a broken vocabulary file stops the directory
+        assert (kind, text) == ("lmaudit", f"{path}: cannot read YAML: nested too deeply")
+    else:  # a broken template file is listed, the directory still loads
+        assert (kind, text) == ("ok", "[True]")
+
+
 # --- the harness itself ----------------------------------------------------------------------
 
 

@@ -289,21 +289,25 @@ def _one_line(error: Exception) -> str:
     return " ".join(str(error).split())
 
 
-def load_lmaudit_file(path: Path, vocabularies: Mapping[str, tuple[Any, ...]]) -> Template:
-    """Read one YAML template file."""
+def _read_yaml(path: Path) -> Any:
+    """The YAML document in `path`, or a one-line TemplateError naming the file."""
     try:
-        record = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise TemplateError(f"{path}: cannot read YAML: {_one_line(error)}") from None
+    except RecursionError:
+        raise TemplateError(f"{path}: cannot read YAML: nested too deeply") from None
+
+
+def load_lmaudit_file(path: Path, vocabularies: Mapping[str, tuple[Any, ...]]) -> Template:
+    """Read one YAML template file."""
+    record = _read_yaml(path)
     return parse_lmaudit_template(record, str(path), vocabularies)
 
 
 def load_vocabulary_file(path: Path) -> dict[str, tuple[Any, ...]]:
     """A `vocabularies.yaml` file: a mapping of name to a list of texts or integers."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise TemplateError(f"{path}: cannot read YAML: {_one_line(error)}") from None
+    data = _read_yaml(path)
     if not isinstance(data, Mapping):
         raise TemplateError(f"{path}: expected a mapping of vocabulary name to list")
     vocabularies: dict[str, tuple[Any, ...]] = {}

@@ -157,6 +157,8 @@ def load_gsm_symbolic_file(path: Path, vocabularies: Mapping[str, tuple[Any, ...
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise TemplateError(f"{path}: cannot read JSON: {error}") from None
+    except RecursionError:
+        raise TemplateError(f"{path}: cannot read JSON: nested too deeply") from None
     if not isinstance(record, dict):
         raise TemplateError(f"{path}: expected a JSON object")
     family = path.parent.name
