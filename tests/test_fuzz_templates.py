@@ -56,7 +56,7 @@ def _address_space() -> int:
         return int(handle.read().split()[0]) * resource.getpagesize()
 
 
-def bounded(task: Callable[[], object]) -> tuple[str, str]:
+def bounded(task: Callable[[], object], seconds: float = SECONDS) -> tuple[str, str]:
     """Run `task` in a forked child under the limits: ("ok", repr of the result),
     ("lmaudit", message), ("other", traceback), ("timeout", "") or ("crash", status)."""
     reader, writer = os.pipe()
@@ -75,7 +75,7 @@ def bounded(task: Callable[[], object]) -> tuple[str, str]:
         os._exit(0)
     os.close(writer)
     try:
-        ready, _, _ = select.select([reader], [], [], SECONDS)
+        ready, _, _ = select.select([reader], [], [], seconds)
         if not ready:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
@@ -304,7 +304,7 @@ def test_the_harness_reports_hangs_memory_blowups_and_foreign_errors() -> None:
     import time
 
     assert bounded(lambda: 6 * 7) == ("ok", "42")
-    assert bounded(lambda: time.sleep(30))[0] == "timeout"
+    assert bounded(lambda: time.sleep(30), seconds=1)[0] == "timeout"
     kind, text = bounded(lambda: bytearray(4 * MEMORY_MB * 2**20))
     assert kind == "other" and "MemoryError" in text
     kind, text = bounded(lambda: [][1])
