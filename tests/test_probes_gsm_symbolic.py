@@ -128,6 +128,13 @@ def test_probe_run_on_gsm8k_gives_the_paired_drop_per_family(tmp_path: Path) -> 
         fam = result["families"][family]
         assert fam["n_items"] == n_items and fam["drop"]["value"] == -1.0
         assert fam["instance_sets"]["per_set"] == [0.0, 0.0]
+    import pandas as pd
+
+    rows = pd.read_parquet(out / "samples.parquet")
+    links = {row.sample_id: json.loads(row.extra)["probe"] for row in rows.itertuples()}
+    # row ids are "<item>~<family><set>"; each variant row names its template
+    assert links["11~p11"]["template_id"] == "gsm-symbolic/p1/0036"
+    assert links["11~p11"]["original_id"] == "11" and links["11"]["variant"] == "original"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "probe"
     assert json.loads((out / "results.json").read_text())["n_samples"] == 3

@@ -236,6 +236,9 @@ def relabel_options(sample: Sample, variant_set: int = 0) -> Sample | None:
 
 
 def link_fields(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """The probe fields of a sample's metadata (what the run store keeps per record)."""
-    keys = ("original_id", "variant", "variant_set", "meaning_may_change", "target_position")
+    """The probe fields of a sample's metadata (what the run store keeps per record):
+    the link to the original, and where present the template a variant came from
+    (`template_id`) and an inserted clause (`clause`)."""
+    keys = ("original_id", "variant", "variant_set", "meaning_may_change", "target_position",
+            "template_id", "clause")
     return {k: metadata[k] for k in keys if k in metadata}
