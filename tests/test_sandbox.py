@@ -232,3 +232,27 @@ def test_the_program_sees_only_its_own_pid_namespace() -> None:
     if result.pids != "isolated":
         pytest.skip("no PID namespace here (unshare refused)")
     assert result.passed, result.describe()
+
+
+def test_without_a_zygote_each_run_starts_the_launcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lmaudit.sandbox.execute as execute
+
+    def no_zygote(*args: object) -> None:
+        raise OSError("no zygote")
+
+    monkeypatch.setattr(execute, "zygote_for", no_zygote)
+    assert run_program("print('fresh')\n", FAST).output == "fresh\n"
+    assert run_program("import os\nos._exit(0)\n", FAST).status == "exited"
+    assert run_program("import time\ntime.sleep(30)\n", SandboxLimits(wall_s=1.0)).status == (
+        "timeout"
+    )
+
+
+def test_a_dead_zygote_is_replaced() -> None:
+    from lmaudit.sandbox.zygote import zygote_for
+
+    assert run_program("pass\n", FAST, slot=5).passed
+    zygote = zygote_for(INFO.interpreter, Path(__file__), 5)  # the slot's running zygote
+    zygote.process.kill()
+    zygote.process.wait()
+    assert run_program("pass\n", FAST, slot=5).passed

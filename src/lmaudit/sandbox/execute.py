@@ -1,10 +1,12 @@
 """Run untrusted Python programs: one process each, in a fresh temporary directory.
 
-Each program runs under `launcher.py` (a new session, so its whole process group can be
-killed), with the limits of `SandboxLimits`, its stdin at /dev/null and its output in a
-file bounded by RLIMIT_FSIZE. It passes only when the launcher reports, on a private pipe,
-that the program ran to its end and echoes this run's random token; exiting early (even
-with status 0), being killed by a limit, or hanging past `wall_s` is a failure.
+Each program runs under `launcher.py`, in a child forked for it by the slot's zygote
+(`lmaudit.sandbox.zygote`; a freshly started launcher when there is none), in a new session
+so that its whole process group can be killed, with the limits of `SandboxLimits`, its
+stdin at /dev/null and its output in a file bounded by RLIMIT_FSIZE. It passes only when
+the launcher reports, on a private pipe, that the program ran to its end and echoes this
+run's random token; exiting early (even with status 0), being killed by a limit, or
+hanging past `wall_s` is a failure.
 
 The program runs in its own network and PID namespaces where the kernel allows
 (`unshare`, with a user namespace when not root): no network, nothing outside visible or
@@ -35,11 +37,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lmaudit.sandbox.launcher import settings_text
 from lmaudit.sandbox.limits import SandboxLimits
 from lmaudit.sandbox.outcome import ExecutionResult, output_tail, parse_records, verdict
+from lmaudit.sandbox.zygote import discard, zygote_for
 
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 SANDBOX_UID_BASE = 1_500_000_000
@@ -171,6 +174,54 @@ def _read_pipe(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+def _launch(
+    interpreter: str, slot: int, settings: str, output: BinaryIO, result_fd: int, wall_s: float
+) -> tuple[int | None, bool]:
+    """Start one run (through the slot's zygote, else a freshly started launcher), wait at
+    most `wall_s`, then kill its process group. Returns (exit status, timed out)."""
+    try:
+        zygote = zygote_for(interpreter, LAUNCHER, slot)
+        pid = zygote.start(settings, output.fileno(), result_fd)
+    except OSError:
+        discard(interpreter, slot)
+    else:
+        try:
+            returncode = zygote.wait(wall_s)
+            _kill_group(pid)
+            if returncode is None:
+                return zygote.wait(30.0), True
+            return returncode, False
+        except OSError:
+            _kill_group(pid)
+            discard(interpreter, slot)
+            raise
+    process = subprocess.Popen(
+        [interpreter, "-I", str(LAUNCHER)],
+        stdin=subprocess.PIPE,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        cwd=_workdir(settings),
+        pass_fds=(result_fd,),
+        start_new_session=True,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": _workdir(settings)},
+    )
+    try:
+        assert process.stdin is not None
+        process.stdin.write(settings.encode())
+        process.stdin.close()
+    except BrokenPipeError:
+        pass
+    returncode = _wait(process, wall_s)
+    _kill_group(process.pid)
+    if returncode is None:
+        return process.wait(), True
+    return returncode, False
+
+
+def _workdir(settings: str) -> str:
+    return next(line[8:] for line in settings.splitlines() if line.startswith("workdir="))
+
+
 def run_program(
     program: str,
     limits: SandboxLimits | None = None,
@@ -204,29 +255,9 @@ def run_program(
         timed_out, returncode = False, None
         try:
             with open(output_path, "wb") as output:
-                process = subprocess.Popen(
-                    [info.interpreter, "-I", str(LAUNCHER)],
-                    stdin=subprocess.PIPE,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    cwd=workdir,
-                    pass_fds=(write_fd,),
-                    start_new_session=True,
-                    env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": work},
-                )
-            os.close(write_fd)
-            write_fd = -1
-            try:
-                assert process.stdin is not None
-                process.stdin.write(settings_text(settings).encode())
-                process.stdin.close()
-            except BrokenPipeError:
-                pass
-            returncode = _wait(process, limits.wall_s)
-            timed_out = returncode is None
-            _kill_group(process.pid)
-            if timed_out:
-                returncode = process.wait()
+                text = settings_text({**settings, "workdir": work})
+                returncode, timed_out = _launch(info.interpreter, slot, text, output, write_fd,
+                                                limits.wall_s)  # fmt: skip
             records = parse_records(_read_pipe(read_fd))
             own_pids = any(r.get("pids") == "isolated" for r in records)
             if uid is not None and (timed_out or not own_pids):
@@ -237,8 +268,7 @@ def run_program(
             return ExecutionResult("error", f"the sandbox could not run it: {failure}")
         finally:
             os.close(read_fd)
-            if write_fd >= 0:
-                os.close(write_fd)
+            os.close(write_fd)
         status, error = verdict(records, token, returncode, timed_out)
         network = next((str(r["network"]) for r in records if "network" in r), None)
         return ExecutionResult(

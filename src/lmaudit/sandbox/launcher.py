@@ -207,16 +207,9 @@ def _flush() -> None:
             pass
 
 
-def main() -> None:
-    settings = _read_settings()
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
+def _run(settings: dict[str, str], result_fd: int) -> None:
+    """Isolate this process, run the program, report on `result_fd`; never returns."""
     write, exit_now, json_line = os.write, os._exit, _json_line
-    if settings.get("result_fd"):
-        result_fd = int(settings["result_fd"])
-    else:
-        result_fd = os.open(settings["result_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     token = settings["token"]
     network, own_pids = _unshare(settings.get("isolate_network") == "1")
     if own_pids:
@@ -240,6 +233,69 @@ def main() -> None:
     _flush()
     write(result_fd, json_line({"outcome": "passed", "token": token}))
     exit_now(0)
+
+
+def _parse_settings(text: str) -> dict[str, str]:
+    settings = {}
+    for line in text.split("\n"):
+        if line:
+            key, _, value = line.partition("=")
+            settings[key] = value
+    return settings
+
+
+def _serve(fd: int) -> None:
+    """The zygote (`lmaudit.sandbox.zygote`): on the SOCK_SEQPACKET socket `fd`, each
+    message is one run's settings (with `workdir`) carrying two descriptors, the output
+    file and the result pipe. Fork a child per run (a new session, in `workdir`, output on
+    stdout and stderr) that `_run`s it; answer its pid, then its exit status (negative:
+    killed by that signal). This process never runs a program itself."""
+    import _posixsubprocess  # noqa: F401 - imported once here, not in every child
+    import ctypes  # noqa: F401
+    import faulthandler  # noqa: F401
+    import socket
+
+    server = socket.socket(fileno=fd)
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(server, 1 << 16, 2)
+        except OSError:
+            return
+        if not message or len(fds) != 2:
+            return
+        pid = os.fork()
+        if pid == 0:
+            server.close()
+            output, result_fd = fds
+            os.setsid()
+            os.dup2(output, 1)
+            os.dup2(output, 2)
+            os.close(output)
+            settings = _parse_settings(message.decode())
+            os.chdir(settings["workdir"])
+            os.environ["HOME"] = settings["workdir"]
+            _run(settings, result_fd)
+        for descriptor in fds:
+            os.close(descriptor)
+        server.send(str(pid).encode())
+        _, status = os.waitpid(pid, 0)
+        server.send(str(os.waitstatus_to_exitcode(status)).encode())
+
+
+def main() -> None:
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    if sys.argv[1:2] == ["--zygote"]:
+        os.dup2(devnull, 0)
+        _serve(int(sys.argv[2]))
+        return
+    settings = _read_settings()
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    if settings.get("result_fd"):
+        result_fd = int(settings["result_fd"])
+    else:
+        result_fd = os.open(settings["result_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    _run(settings, result_fd)
 
 
 if __name__ == "__main__":
