@@ -136,6 +136,7 @@ def test_run_with_several_samples_gives_unbiased_pass_at_k(tmp_path: Path) -> No
     extra = json.loads(str(stored.loc["Toy/0", "extra"]))
     assert extra["correct"] == 2 and extra["n"] == 4
     assert extra["results"][:2] == ["passed", "passed"]
+    assert len(extra["network"]) == 1 and len(extra["pids"]) == 1  # how isolation went
 
 
 def test_an_early_exit_completion_never_passes(tmp_path: Path) -> None:

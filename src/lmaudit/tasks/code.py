@@ -202,6 +202,8 @@ class CodeTask:
             "correct": c,
             "results": [r.describe() for r in results],
             "seconds": [r.seconds for r in results],
+            "network": sorted({str(r.network) for r in results}),
+            "pids": sorted({str(r.pids) for r in results}),
         }
         if n > 1:
             extra["completions"] = list(completions)
