@@ -254,3 +254,33 @@ def test_the_reasoning_suite_probes_gsm8k_with_the_published_templates(
     result = json.loads((tmp_path / "audit" / stage.dir / "probe_results.json").read_text())
     assert list(result["families"]) == ["symbolic", "p1", "p2", "noop", "noop_numeric"]
     assert result["families"]["symbolic"]["instance_sets"]["n_sets"] == 50
+
+
+def test_a_task_s_own_reference_lines_fill_in_where_the_suite_gives_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lmaudit.audit.stages as stages
+
+    real = stages._load_task
+
+    class WithReferences:
+        def __init__(self, task: Any) -> None:
+            self.task = task
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.task, name)
+
+        def references(self) -> dict[str, Any]:
+            return {"chance": 0.25, "human": {"expert": 0.8}}
+
+    monkeypatch.setattr(stages, "_load_task",
+                        lambda t, extra=None: WithReferences(real(t, extra)))
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("tasks:\n  arith: {}\n  arith_mc: {references: {chance: 0.3}}\n")
+    outcome = _audit(tmp_path / "audit", Loader(), models=["fake:a"], suite=str(suite), limit=2)
+    expected = {"arith": {"chance": 0.25, "human": {"expert": 0.8}},
+                "arith_mc": {"chance": 0.3, "human": None}}  # the suite's own lines win
+    assert outcome.index.references == expected
+    again = _audit(tmp_path / "audit", Loader(), models=["fake:a"], suite=str(suite), limit=2)
+    assert again.computed == ()
+    assert json.loads((tmp_path / "audit" / AUDIT_JSON).read_text())["references"] == expected

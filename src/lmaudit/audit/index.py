@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,14 @@ class AuditIndex:
             replace(s, state=state, error=error) if s.id == stage_id else s for s in self.stages
         )
         return replace(self, stages=stages)
+
+    def with_task_references(self, task: str, references: Mapping[str, Any]) -> AuditIndex:
+        """A copy in which a task whose suite gives no reference lines (chance and human
+        both null) takes `references` (the task's own)."""
+        current = self.references.get(task) or {}
+        if current.get("chance") is not None or current.get("human") is not None:
+            return self
+        return replace(self, references={**self.references, task: dict(references)})
 
     def stage(self, stage_id: str) -> StageState:
         for s in self.stages:
@@ -156,4 +164,8 @@ def resumed_index(previous: AuditIndex, fresh: AuditIndex, audit_dir: Path) -> A
         )
     done = {s.id for s in previous.stages if s.state == "done"}
     stages = tuple(replace(s, state="done") if s.id in done else s for s in fresh.stages)
-    return replace(fresh, created=previous.created, stages=stages)
+    resumed = replace(fresh, created=previous.created, stages=stages)
+    for task, refs in previous.references.items():  # task-given lines found last time
+        if task in fresh.references and refs:
+            resumed = resumed.with_task_references(task, refs)
+    return resumed

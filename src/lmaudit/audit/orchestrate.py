@@ -160,12 +160,14 @@ def _run_one(
     progress.set(stage, "running")
     began = time.perf_counter()
     try:
-        run_stage(stage, audit_dir, backend, context)
+        references = run_stage(stage, audit_dir, backend, context)
     except Exception as error:  # recorded; the audit goes on
         log.debug("stage %s failed", stage.id, exc_info=True)
         progress.set(stage, "failed", one_line(error))
         progress.say(stage, f"failed: {one_line(error)}")
         return
+    if references is not None:
+        progress.index = progress.index.with_task_references(stage.task, references)
     progress.set(stage, "done")
     progress.say(stage, f"done ({time.perf_counter() - began:.1f} s)")
 

@@ -98,14 +98,32 @@ def _load_task(t: TaskSpec, extra: dict[str, str] | None = None) -> Any:
     return load_task(t.task, {**t.options, **(extra or {})})
 
 
+def task_references(task: Any) -> dict[str, Any] | None:
+    """The reference lines a task states itself (`task.references()`: `{"chance": p,
+    "human": {label: p}}`), None when it states none or they cannot be computed."""
+    method = getattr(task, "references", None)
+    if not callable(method):
+        return None
+    try:
+        refs = method()
+    except Exception:  # a task's data may be unreachable here; references are optional
+        return None
+    if not isinstance(refs, Mapping):
+        return None
+    human = refs.get("human")
+    return {"chance": None if refs.get("chance") is None else float(refs["chance"]),
+            "human": None if not human else {str(k): float(v) for k, v in human.items()}}
+
+
 def run_stage(
     stage: StagePlan, audit_dir: Path, backend: Any, context: StageContext
-) -> None:
-    """Compute one stage into `audit_dir / stage.dir` (resuming a partial directory)."""
+) -> dict[str, Any] | None:
+    """Compute one stage into `audit_dir / stage.dir` (resuming a partial directory).
+    A run stage returns the task's own reference lines (`task_references`)."""
     out = Path(audit_dir) / stage.dir
     if stage.kind in ("run", "prompt_variant"):
-        _run(stage, out, backend, context)
-    elif stage.kind == "probe":
+        return _run(stage, out, backend, context)
+    if stage.kind == "probe":
         _probe(stage, out, backend, context)
     elif stage.kind == "contamination" and stage.variant == "scan":
         _scan(stage, out)
@@ -113,9 +131,12 @@ def run_stage(
         _likelihood(stage, out, backend, context)
     else:
         raise LmauditError(f"stage {stage.id}: unknown kind {stage.kind!r}")
+    return None
 
 
-def _run(stage: StagePlan, out: Path, backend: Any, context: StageContext) -> None:
+def _run(
+    stage: StagePlan, out: Path, backend: Any, context: StageContext
+) -> dict[str, Any] | None:
     from lmaudit.audit.prompts import PromptVariantTask
     from lmaudit.core.runner import run_task
 
@@ -132,6 +153,7 @@ def _run(stage: StagePlan, out: Path, backend: Any, context: StageContext) -> No
                       "seed": context.seed}
     run_task(task, backend, out, limit=stage.limit, seed=context.seed, model_spec=stage.model,
              show_progress=context.show_progress, cache=context.cache, invocation=invocation)
+    return task_references(task)
 
 
 def _probe(stage: StagePlan, out: Path, backend: Any, context: StageContext) -> None:

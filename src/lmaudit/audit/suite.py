@@ -10,7 +10,8 @@ tasks:
     task: arith                    # registered task or YAML task file (default: the id)
     options: {fewshot: 0}          # task options, as `--task-option KEY=VALUE`
     limit: 200                     # evaluate only the first N items (with --limit: the smaller)
-    references: {chance: 0.0, human: null}   # human: null, a number, or {label: number}
+    references: {chance: 0.0, human: null}   # human: null, a number, or {label: number};
+                                   # none given: the task's own (`task.references()`)
     probes:                        # each entry is one probe run (stage)
       - {name: symbolic, variants: [symbolic], sets: 10, seed: 0}
       - {variants: [noop]}         # name defaults to the variants joined with '+'
