@@ -27,6 +27,7 @@ from lmaudit.core.types import LmauditError
 # epoch, so the number of exposures is copies × epochs (stored in the model's lab card).
 DEMO_COPIES = 24
 DEMO_MODELS = {"demo-clean": None, "demo-contaminated": "test"}
+VALIDATION_TABLE = "validation.txt"
 DEMO_SUITE = "demo"  # lmaudit/audit/suites/demo.yaml: arith and arith_mc, probes, likelihood
 
 
@@ -119,8 +120,9 @@ def run_demo(out: Path, *, copies: int = DEMO_COPIES, limit: int | None = None) 
 
 def validated_detectors(out: Path) -> dict[str, Any]:
     """Run the small validation lab once (planted leaks in three tiny models; no semantic
-    detector, to keep the demo short), print its table and return the figures that the
-    contamination verdicts print beside their signals."""
+    detector, to keep the demo short), write its table to `out/validation.txt` and return
+    the figures that the contamination verdicts (and the report) show beside their
+    signals."""
     from dataclasses import replace
 
     from lmaudit.commands._contamination_validate import install_verdict_characteristics
@@ -132,15 +134,18 @@ def validated_detectors(out: Path) -> dict[str, Any]:
     )
     from lmaudit.contamination.verdicts import load_operating_characteristics
 
+    table = out / VALIDATION_TABLE
     if not (out / VERDICT_CHARACTERISTICS).is_file():
         result = run_validation(replace(preset("small"), semantic=False), out)
         write_outputs(result, out)
-        print(summary_text(result))
+        table.write_text(summary_text(result) + "\n", encoding="utf-8")
         if not result.gate.passed:
-            print("the validation lab failed its validity gate: no detector figures shown")
+            print(f"the validation lab failed its validity gate ({table}): no detector "
+                  "figures shown")
             return {}
+        print(f"measured on lab models with planted leaks; table: {table}")
     else:
-        print(f"(measured before: {out})")
+        print(f"(measured before: {table if table.is_file() else out})")
     install_verdict_characteristics(out)
     return dict(load_operating_characteristics(out / VERDICT_CHARACTERISTICS))
 
