@@ -66,7 +66,9 @@ def test_serve_subprocess_announces_answers_and_stops(
         reply = http(f"{url}/completions", body, headers={"Authorization": "Bearer k3y"})
         assert reply.status == 200, reply.data
         assert reply.json()["usage"]["completion_tokens"] <= 3
-        assert http(f"{origin}/lmaudit/stats").json()["requests_completed"] == 1
+        assert http(f"{origin}/lmaudit/stats").status == 401  # behind the key too
+        stats = http(f"{origin}/lmaudit/stats", headers={"Authorization": "bearer k3y"})
+        assert stats.json()["requests_completed"] == 1
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     finally:
