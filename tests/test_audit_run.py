@@ -210,26 +210,21 @@ def test_a_corpus_scan_runs_once_without_a_model(tmp_path: Path) -> None:
     assert loader.loads == ["fake:a"]  # for its run; the scan needs no model
 
 
-def test_the_end_of_an_audit_without_or_with_a_failing_report_stage(
+def test_the_end_of_an_audit_with_a_failing_report_stage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import lmaudit.audit.finish as finish
 
     outcome = _audit(tmp_path / "audit", Loader(), models=["fake:a"], limit=2)
-    monkeypatch.setattr(finish, "report_api", lambda: None)
-    summary = finish.finish_audit(tmp_path / "audit", outcome.index)
-    assert summary.html is None and summary.error is None
-    assert "done     run/fake:a/arith " in summary.text and "runs/a/arith" in summary.text
 
-    class Broken:
-        @staticmethod
-        def load_report(paths: list[Path]) -> None:
-            raise LmauditError(f"{paths[0]}/runs/a/arith is unreadable")
+    def unreadable(paths: list[Path]) -> None:
+        raise LmauditError(f"{paths[0]}/runs/a/arith is unreadable")
 
-    monkeypatch.setattr(finish, "report_api", lambda: Broken)
+    monkeypatch.setattr(finish.report, "load_report", unreadable)
     summary = finish.finish_audit(tmp_path / "audit", outcome.index)
     assert summary.html is None and "is unreadable" in (summary.error or "")
     assert "the report could not be built" in summary.text
+    assert "done     run/fake:a/arith " in summary.text and "runs/a/arith" in summary.text
 
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"

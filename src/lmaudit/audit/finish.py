@@ -1,17 +1,18 @@
-"""The end of an audit: the Report stage's outputs, or a status table while it is absent.
+"""The end of an audit: the Report stage's outputs (or, if the report cannot be built, the
+stage table from `audit.json`, so the user still sees what was done; the runs stay as they
+are).
 
 `lmaudit.report` renders every output from the same typed report (`load_report`): the
-terminal summary, `report.html` in the audit directory and, on request, JSON. Until that
-API is installed (or when the report cannot be built), `finish_audit` gives the stage table
-from `audit.json` instead; the audit's runs stay as they are.
+terminal summary, `report.html` in the audit directory and, on request, JSON.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from lmaudit import report
 from lmaudit.audit.index import AuditIndex
 from lmaudit.core.types import LmauditError
 
@@ -28,14 +29,6 @@ class AuditSummary:
     error: str | None = None
 
 
-def report_api() -> Any | None:
-    """The `lmaudit.report` module when it offers the Report stage's API, else None."""
-    import lmaudit.report as report
-
-    names = ("load_report", "render_terminal", "write_html", "render_json")
-    return report if all(hasattr(report, n) for n in names) else None
-
-
 def status_table(index: AuditIndex) -> str:
     """One line per stage: state, id, directory, error."""
     width = max((len(s.id) for s in index.stages), default=0)
@@ -48,22 +41,17 @@ def status_table(index: AuditIndex) -> str:
 def finish_audit(audit_dir: Path, index: AuditIndex, *, json_file: Path | None = None
                  ) -> AuditSummary:
     """Build the report of `audit_dir`: terminal summary, report.html, optional JSON."""
-    api = report_api()
-    if api is None:
-        return AuditSummary(status_table(index) + "\n(report stage not installed: no "
-                            "report.html written)", None, None)
     try:
-        report = api.load_report([Path(audit_dir)])
-        html = Path(audit_dir) / REPORT_HTML
-        api.write_html(report, html)
+        built = report.load_report([Path(audit_dir)])
+        html = report.write_html(built, Path(audit_dir) / REPORT_HTML)
         written = None
         if json_file is not None:
             json_file = Path(json_file)
             json_file.parent.mkdir(parents=True, exist_ok=True)
-            text = api.render_json(report)
-            json_file.write_text(text if isinstance(text, str) else str(text), encoding="utf-8")
+            payload = json.dumps(report.render_json(built), indent=2, ensure_ascii=False)
+            json_file.write_text(payload + "\n", encoding="utf-8")
             written = json_file
-        return AuditSummary(str(api.render_terminal(report)), html, written)
+        return AuditSummary(report.render_terminal(built), html, written)
     except (LmauditError, OSError) as error:
         message = f"the report could not be built: {error}"
         return AuditSummary(f"{status_table(index)}\n{message}", None, None, message)

@@ -11,7 +11,7 @@ from lmaudit.commands._common import add_model_options, model_options
 
 DESCRIPTION = """\
 Audit one or several models on a suite: for every task of the suite, a run (every metric
-with its 95%% interval), the memorization probes, the contamination tests and the prompt
+with its 95% interval), the memorization probes, the contamination tests and the prompt
 variants the suite lists, each stored as a run directory under --out and indexed in
 audit.json. Each model is loaded once. A killed or failed audit continues where it stopped
 when started again with the same --out: finished stages are never recomputed, unfinished

@@ -14,7 +14,7 @@ def register(subparsers: Any) -> None:
         help="paired difference (B − A) with its interval and McNemar's exact test",
         description=(
             "Compare two runs sample by sample on the samples they share: each run's "
-            "mean, the paired difference B − A with its 95%% interval (clustered when "
+            "mean, the paired difference B − A with its 95% interval (clustered when "
             "samples carry a cluster), and McNemar's exact test for 0/1 metrics."
         ),
     )

@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
         description=(
             "Evaluate a model on a task. Writes a run directory (manifest.json, "
             "responses.jsonl journal, samples.parquet, results.json) and prints every metric "
-            "with its 95%% confidence interval. Every answer is journaled as it arrives: a "
+            "with its 95% confidence interval. Every answer is journaled as it arrives: a "
             "killed or failed run continues with --resume (or by re-running the same command "
             "with the same --out) without sending finished requests again. Answers are also "
             "kept in a request cache shared by all runs (--no-cache to skip it)."
