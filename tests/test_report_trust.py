@@ -25,9 +25,9 @@ def est(value: float, low: float, high: float, n: int = 400) -> Estimate:
 SCORE = ScoreEvidence("acc", est(0.80, 0.76, 0.84), True, 400)
 
 
-def probe(drop: float, low: float, high: float) -> ProbeEvidence:
+def probe(drop: float, low: float, high: float, p: float = 0.01) -> ProbeEvidence:
     family = FamilyResult("symbolic", 400, 10, est(0.8, 0.76, 0.84), est(0.8 + drop, 0, 1),
-                          est(drop, low, high), McNemarResult(10, 5, 400, 5.0, 0.01),
+                          est(drop, low, high), McNemarResult(10, 5, 400, 5.0, p),
                           SetSummary((0.7,) * 10, 0.7, 0.0, 0.7, 0.7), 0.7)
     analysis = ProbeAnalysis(est(0.8, 0.76, 0.84), {"symbolic": family}, 0.7, 400, "symbolic")
     return ProbeEvidence("m", "t", "acc", analysis)
@@ -110,3 +110,12 @@ def test_dirty_corpus_scan_is_caution() -> None:
         trust.sentence
     trust = assess_trust(SCORE, probe(0.0, -0.02, 0.02), none, scan=scan(4))
     assert trust.level == TRUSTED and "4 of 100 items dirty" in trust.sentence
+
+
+def test_a_drop_the_exact_test_does_not_confirm_is_no_verdict_against() -> None:
+    """On 20 items the clustered interval may exclude 0 while McNemar's p = 0.065: one
+    lucky original score must not condemn the model."""
+    trust = assess_trust(SCORE, probe(-0.30, -0.55, -0.05, p=0.065), contamination(NONE))
+    assert trust.level != NOT_TRUSTED
+    assert "probe drop" not in trust.reasons
+    assert assess_trust(SCORE, probe(-0.30, -0.55, -0.05, p=0.01), None).level == NOT_TRUSTED

@@ -2,8 +2,8 @@
 
 `assess_trust` is a pure function of a card's evidence. Rules, checked in this order:
 
-- **not trusted** when the probe's primary family shows a significant drop (95% interval
-  entirely below 0) of at least `MATERIAL_DROP` (5 points), or when the contamination tests
+- **not trusted** when the probe's primary family shows a significant drop of at least
+  `MATERIAL_DROP` (5 points), or when the contamination tests
   give strong evidence that the test split was seen. The sentence names every such piece
   of evidence (e.g. "probe drop", "Δ1", "Min-K%"), then ("Also: ...") any reason for caution.
 - **caution** when anything weakens the score without refuting it: a significant but small
@@ -14,6 +14,11 @@
   ±`WIDE_HALF_WIDTH` (10 points), or no memorization evidence at all (no probe, likelihood
   test or scan ran: the interval then only covers sampling error).
 - **trusted** otherwise: "within its interval".
+
+A probe drop is significant when both paired tests say so: its clustered 95% interval lies
+entirely below 0 and McNemar's exact test gives p < `PROBE_ALPHA` (0.05). The two can
+disagree on few items (e.g. 20), where one chance-level original score would otherwise
+condemn a model.
 
 Missing or failed stages are not evidence either way; they are named in the sentence.
 """
@@ -40,6 +45,7 @@ MATERIAL_DROP = 0.05
 HIGH_EXTRACTION_FAILURE = 0.10
 WIDE_HALF_WIDTH = 0.10
 SCAN_DIRTY_SHARE = 0.05
+PROBE_ALPHA = 0.05
 
 SIGNAL_NAMES = {
     "delta1": "Δ1",
@@ -84,7 +90,7 @@ def assess_trust(
     reasons: list[str] = []
     doubts: list[str] = []
     family = probe.primary_family if probe is not None else None
-    if family is not None and family.drop.ci_high < 0:
+    if family is not None and family.drop.ci_high < 0 and family.mcnemar.p_value < PROBE_ALPHA:
         drop = f"{_points(-family.drop.value)} points"
         interval = f"[{_points(-family.drop.ci_high)}, {_points(-family.drop.ci_low)}]"
         if -family.drop.value >= MATERIAL_DROP:
