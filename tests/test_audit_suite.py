@@ -20,7 +20,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_builtin_suites_parse_with_their_references() -> None:
-    assert {"demo", "reasoning", "knowledge"} <= set(builtin_suites())
+    assert {"demo", "reasoning", "knowledge", "instructions"} <= set(builtin_suites())
     demo = load_suite("demo")
     assert demo.path is None and len(demo.sha256) == 64
     arith = {t.id: t for t in demo.tasks}["arith"]
@@ -29,7 +29,10 @@ def test_builtin_suites_parse_with_their_references() -> None:
     assert arith.likelihood is not None and arith.references.chance == 0.0
     knowledge = {t.id: t for t in load_suite("knowledge").tasks}
     assert knowledge["mmlu"].references.human == {"expert": 0.898, "non_expert": 0.345}
-    (gsm8k,) = load_suite("reasoning").tasks
+    assert {"mmlu_pro", "hellaswag", "truthfulqa_mc1", "truthfulqa_mc2"} <= set(knowledge)
+    assert [t.task for t in load_suite("instructions").tasks] == ["ifeval", "humaneval", "mbpp"]
+    gsm8k, *others = load_suite("reasoning").tasks
+    assert [t.task for t in others] == ["math500", "aime24", "aime25", "gpqa_diamond"]
     assert gsm8k.task == "gsm8k" and gsm8k.probes[0].sets == 50
     assert gsm8k.probes[0].variants == ("symbolic", "p1", "p2", "noop", "noop_numeric")
 

@@ -20,8 +20,10 @@ summary: one trust card per model.
 """
 
 EPILOG = """\
-built-in suites: demo (arith, arith_mc), reasoning (gsm8k + GSM-Symbolic), knowledge (mmlu,
-arc_challenge); or a YAML suite file (see lmaudit.audit.suite for its keys).
+built-in suites: demo (arith, arith_mc on the lab models), reasoning (gsm8k + GSM-Symbolic,
+math500, aime24, aime25, gpqa_diamond), knowledge (mmlu, arc_challenge, mmlu_pro, hellaswag,
+truthfulqa_mc1/mc2), instructions (ifeval, humaneval, mbpp); or a YAML suite file (see
+lmaudit.audit.suite for its keys).
 
 examples:
   lmaudit audit --model lab:demo-clean --model lab:demo-contaminated --suite demo
@@ -43,7 +45,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--model", action="append", required=True, metavar="SPEC",
                         help=f"a model to audit, repeatable. {SPEC_HELP}")
     parser.add_argument("--suite", required=True, metavar="NAME_OR_FILE",
-                        help="a built-in suite (demo, reasoning, knowledge) or a YAML file")
+                        help="a built-in suite (demo, reasoning, knowledge, instructions) or a "
+                        "YAML file")
     parser.add_argument("--out", type=Path,
                         help="audit directory (default runs/audit-<time>-<suite>); an audit "
                         "already there is continued")
