@@ -63,15 +63,17 @@ def test_no_observed_variation_is_not_a_zero_width_interval() -> None:
     assert (single.ci_low, single.ci_high) == wilson_interval(0.25, 1)
 
 
-def test_clustered_bounded_mean_uses_kish_effective_clusters() -> None:
-    # cluster sizes 1, 1, 8: n_eff = 10^2 / (1 + 1 + 64) = 100 / 66.
+def test_clustered_bounded_mean_uses_the_design_effect_sample_size() -> None:
     codes = np.array([0, 1] + [2] * 8)
+    # cluster sizes 1, 1, 8: Kish's effective number of clusters 10^2 / (1 + 1 + 64)
     assert effective_clusters(codes) == pytest.approx(100.0 / 66.0)
     # mean 0.82; clustered-t on 2 dof: 0.82 +- 4.303 * 0.1293 reaches past 1.
     values = np.array([1.0, 0.0] + [0.9] * 8)
-    assert mean_estimate(values, clusters=codes).ci_high > 1.0
+    t_interval = mean_estimate(values, clusters=codes)
+    assert t_interval.ci_high > 1.0 and t_interval.stderr == pytest.approx(0.12929, abs=1e-5)
     est = mean_estimate(values, clusters=codes, bounds=PROBABILITY)
-    n_eff = 100.0 / 66.0
+    n_eff = 0.82 * 0.18 / t_interval.stderr**2  # 8.83: p (1 - p) / SE^2, below n = 10
+    assert n_eff == pytest.approx(8.830, abs=1e-3)
     assert est.method == "wilson-bounded-clusters" and est.n_clusters == 3
     assert (est.ci_low, est.ci_high) == pytest.approx(wilson_interval(0.82 * n_eff, n_eff))
     one = mean_estimate([0.2, 0.4], clusters=["a", "a"], bounds=PROBABILITY)
@@ -91,7 +93,28 @@ def test_clustered_proportion_few_clusters_stays_in_unit_interval() -> None:
     est = proportion_estimate(values, clusters=clusters)
     assert 0.0 <= est.ci_low <= est.value <= est.ci_high <= 1.0
     assert est.method == "wilson-clusters"
-    assert (est.ci_low, est.ci_high) == wilson_interval(values.mean() * 4, 4)
+    # clustered SE = sqrt(4/3 * 0.75) / 12 = 1/12, so n_eff = (11/12)(1/12) * 144 = 11
+    assert (est.ci_low, est.ci_high) == pytest.approx(wilson_interval(values.mean() * 11, 11))
+    # no observed variation: each cluster counts once (Kish), Wilson(0, 4)
+    none = proportion_estimate(np.zeros(12), clusters=clusters)
+    assert (none.ci_low, none.ci_high) == pytest.approx(wilson_interval(0.0, 4))
+
+
+def test_rare_successes_in_many_clusters_are_not_read_as_one_observation_per_cluster() -> None:
+    """4 successes in 200 items, 40 templates of 5, two templates holding 2 each: the
+    clustered-t interval crosses 0 (SE = sqrt(40/39 * 7.6) / 200 = 0.013959). The bounded
+    reading uses n_eff = 0.02 * 0.98 / SE^2 = 100.6 observations, not 40."""
+    values = np.zeros(200)
+    values[[0, 1, 5, 6]] = 1.0
+    clusters = np.arange(200) // 5
+    assert mean_estimate(values, clusters=clusters).ci_low < 0.0
+    est = proportion_estimate(values, clusters=clusters)
+    stderr = math.sqrt(40 / 39 * 7.6) / 200
+    n_eff = 0.02 * 0.98 / stderr**2
+    assert n_eff == pytest.approx(100.6, abs=0.1)
+    assert est.method == "wilson-clusters"
+    assert (est.ci_low, est.ci_high) == pytest.approx(wilson_interval(0.02 * n_eff, n_eff))
+    assert est.ci_high < wilson_interval(0.02 * 40, 40)[1]
 
 
 def test_paired_difference_of_proportions_is_clipped_and_says_so() -> None:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from lmaudit import __version__
 from lmaudit.core.redact import redact, redact_logging
 from lmaudit.core.types import LmauditError
-from lmaudit.quiet import quiet_third_party
+from lmaudit.quiet import VERBOSE_HELP, quiet_third_party
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,12 +43,6 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(subparsers)
     _add_verbose_everywhere(subparsers)
     return parser
-
-
-VERBOSE_HELP = (
-    "also show other libraries' progress bars, warnings and log lines (transformers, "
-    "datasets, Ray, ...), hidden by default, and lmaudit's INFO lines"
-)
 
 
 def _add_verbose_everywhere(subparsers: argparse._SubParsersAction) -> None:

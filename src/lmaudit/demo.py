@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lmaudit.core.types import LmauditError
+from lmaudit.quiet import VERBOSE_HELP, quiet_third_party
 
 # Copies of each test item in the contaminated corpus; the model sees each copy once per
 # epoch, so the number of exposures is copies × epochs (stored in the model's lab card).
@@ -157,7 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--copies", type=int, default=DEMO_COPIES, help="copies of each test item planted"
     )
     parser.add_argument("--limit", type=int, help="evaluate only the first N items per task")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     args = parser.parse_args(argv)
+    quiet_third_party(verbose=args.verbose)
     try:
         return run_demo(args.out, copies=args.copies, limit=args.limit)
     except LmauditError as error:

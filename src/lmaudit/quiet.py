@@ -40,6 +40,11 @@ THIRD_PARTY_LOGGERS = (
     "vllm",
 )
 
+VERBOSE_HELP = (
+    "also show other libraries' progress bars, warnings and log lines (transformers, "
+    "datasets, Ray, ...), hidden by default, and lmaudit's INFO lines"
+)
+
 _WARNING_MODULES = r"(transformers|datasets|huggingface_hub|sentence_transformers|torch|ray)(\.|$)"
 
 

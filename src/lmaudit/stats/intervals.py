@@ -14,11 +14,13 @@ Conventions
   it lies inside the range and has a positive stderr; otherwise (small n or few clusters,
   a mean near a bound, no observed variation) the mean is rescaled to [0, 1] and given a
   Wilson interval on the effective number of observations: n without clusters (method
-  `wilson-bounded`; proportions: `wilson`), Kish's effective number of clusters
-  n^2 / sum_g n_g^2 with clusters (method `wilson-bounded-clusters`; proportions:
-  `wilson-clusters`): each cluster counted as one observation; equal to G for equal
-  cluster sizes. A score in [0, 1] with mean p has
-  variance at most p (1 - p), so this reading is conservative.
+  `wilson-bounded`; proportions: `wilson`); with clusters (method
+  `wilson-bounded-clusters`; proportions: `wilson-clusters`) the design-effect sample size
+  p (1 - p) / SE^2 of the clustered standard error (Kish; the Korn-Graubard reading of
+  Wilson for clustered samples), at most n; with no observed variation (SE = 0) Kish's
+  effective number of clusters n^2 / sum_g n_g^2, each cluster counted as one observation
+  (G for equal cluster sizes). A score in [0, 1] with mean p has variance at most
+  p (1 - p), so this reading is conservative.
 - Edge cases: n = 0 or any NaN/inf raises `StatsInputError` (a `ValueError`). When there is
   only one sample (or one cluster) no spread can be estimated: unbounded means and ratios
   get NaN bounds and NaN stderr; bounded metrics keep the Wilson interval (defined for
@@ -192,6 +194,15 @@ def effective_clusters(codes: IntArray) -> float:
     return float(sizes.sum() ** 2 / np.sum(sizes**2))
 
 
+def design_effective_n(share: float, stderr: float | None, n: int, codes: IntArray) -> float:
+    """Effective sample size of a clustered mean of scores in [0, 1]: share (1 - share) /
+    stderr^2 (the design effect's reading), at most n and at least 1; Kish's effective number
+    of clusters when the data show no variation (stderr 0 or undefined, share 0 or 1)."""
+    if stderr is not None and math.isfinite(stderr) and stderr > 0.0 and 0.0 < share < 1.0:
+        return min(float(n), max(1.0, share * (1.0 - share) / stderr**2))
+    return effective_clusters(codes)
+
+
 def _within_bounds(
     estimate: Estimate, bounds: tuple[float, float], codes: IntArray | None
 ) -> Estimate:
@@ -207,9 +218,13 @@ def _within_bounds(
         return estimate
     if codes is not None and (estimate.n_clusters or 0) < 2:
         return dataclasses.replace(estimate, ci_low=lower, ci_high=upper)
-    n_eff = float(estimate.n) if codes is None else effective_clusters(codes)
     width = upper - lower
     share = min(1.0, max(0.0, (estimate.value - lower) / width))
+    if codes is None:
+        n_eff = float(estimate.n)
+    else:
+        scaled = None if stderr is None else stderr / width
+        n_eff = design_effective_n(share, scaled, estimate.n, codes)
     w_low, w_high = wilson_interval(share * n_eff, n_eff, estimate.confidence)
     return dataclasses.replace(
         estimate,
