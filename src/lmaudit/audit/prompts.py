@@ -9,11 +9,10 @@ the template, so its manifest and hash differ from the base run's.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Any
 
-from lmaudit.core.task import MetricSpec, Task
-from lmaudit.core.types import Request, RequestKind, Response, Sample, SampleRecord
+from lmaudit.core.task import Task, WrappedTask
+from lmaudit.core.types import Sample
 
 PLACEHOLDER = "{input}"
 
@@ -23,23 +22,12 @@ def apply_template(template: str, text: str) -> str:
     return template.replace(PLACEHOLDER, text)
 
 
-class PromptVariantTask:
+class PromptVariantTask(WrappedTask):
     """`base` with each sample's input wrapped in `template` (a Task)."""
 
     def __init__(self, base: Task, name: str, template: str) -> None:
-        self.base, self.variant, self.template = base, name, template
-
-    @property
-    def name(self) -> str:
-        return self.base.name
-
-    @property
-    def request_kinds(self) -> frozenset[RequestKind]:
-        return self.base.request_kinds
-
-    @property
-    def metrics(self) -> Sequence[MetricSpec]:
-        return self.base.metrics
+        super().__init__(base)
+        self.variant, self.template = name, template
 
     def spec(self) -> dict[str, Any]:
         return {**self.base.spec(), "prompt_variant": {"name": self.variant,
@@ -48,9 +36,3 @@ class PromptVariantTask:
     def samples(self) -> list[Sample]:
         return [dataclasses.replace(s, input=apply_template(self.template, s.input))
                 for s in self.base.samples()]
-
-    def requests(self, sample: Sample) -> list[Request]:
-        return self.base.requests(sample)
-
-    def score(self, sample: Sample, responses: Sequence[Response]) -> SampleRecord:
-        return self.base.score(sample, responses)

@@ -87,3 +87,36 @@ def task_annotations(task: object) -> dict[str, Any]:
             if value:
                 found[key] = list(value) if key == "notes" else dict(value)
     return found
+
+
+class WrappedTask:
+    """A task that asks another task's questions differently: name, request kinds, metrics,
+    requests and scoring are `base`'s; subclasses change `samples` and add to `spec` (so the
+    run's manifest and spec hash say what changed)."""
+
+    def __init__(self, base: Task) -> None:
+        self.base = base
+
+    @property
+    def name(self) -> str:
+        return self.base.name
+
+    @property
+    def request_kinds(self) -> frozenset[RequestKind]:
+        return self.base.request_kinds
+
+    @property
+    def metrics(self) -> Sequence[MetricSpec]:
+        return self.base.metrics
+
+    def spec(self) -> dict[str, Any]:
+        return self.base.spec()
+
+    def samples(self) -> list[Sample]:
+        return self.base.samples()
+
+    def requests(self, sample: Sample) -> list[Request]:
+        return self.base.requests(sample)
+
+    def score(self, sample: Sample, responses: Sequence[Response]) -> SampleRecord:
+        return self.base.score(sample, responses)

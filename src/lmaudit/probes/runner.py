@@ -24,11 +24,9 @@ from lmaudit.core.aggregate import aggregate_records
 from lmaudit.core.backend import Backend
 from lmaudit.core.runner import evaluate, results_payload
 from lmaudit.core.store import RunWriter, base_manifest, spec_hash
-from lmaudit.core.task import MetricSpec, Task
+from lmaudit.core.task import Task, WrappedTask
 from lmaudit.core.types import (
     LmauditError,
-    Request,
-    RequestKind,
     Response,
     Sample,
     SampleRecord,
@@ -140,34 +138,19 @@ def _why_not(family: str) -> str:
     }.get(family, "no sample has a question sentence ending in '?'")
 
 
-class ProbeTask:
+class ProbeTask(WrappedTask):
     """A task whose samples are given (originals + variants); the rest is the base task's."""
 
     def __init__(self, base: Task, samples: Sequence[Sample], probe_spec: dict[str, Any]):
-        self.base = base
+        super().__init__(base)
         self._samples = list(samples)
         self.probe_spec = probe_spec
-
-    @property
-    def name(self) -> str:
-        return self.base.name
-
-    @property
-    def request_kinds(self) -> frozenset[RequestKind]:
-        return self.base.request_kinds
-
-    @property
-    def metrics(self) -> Sequence[MetricSpec]:
-        return self.base.metrics
 
     def spec(self) -> dict[str, Any]:
         return {**self.base.spec(), "probe": self.probe_spec}
 
     def samples(self) -> list[Sample]:
         return list(self._samples)
-
-    def requests(self, sample: Sample) -> list[Request]:
-        return self.base.requests(sample)
 
     def score(self, sample: Sample, responses: Sequence[Response]) -> SampleRecord:
         record = self.base.score(sample, responses)

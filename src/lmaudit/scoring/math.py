@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from lmaudit.scoring.registry import ScoreOutcome, Scorer, register_scorer
+from lmaudit.scoring.registry import (
+    STRICT_FLEXIBLE_METRICS,
+    ScoreOutcome,
+    Scorer,
+    register_scorer,
+    strict_flexible_outcome,
+)
 
 EXTRACT_VERSION = "math-extract-v1"
 
@@ -152,7 +158,7 @@ class MathScorer:
         return f"math-v1/{EXTRACT_VERSION}/math-verify-{_verifier_version()}"
 
     def metric_names(self) -> tuple[str, ...]:
-        return ("acc_strict", "acc_flexible", "extract_fail_strict", "extract_fail_flexible")
+        return STRICT_FLEXIBLE_METRICS
 
     def __call__(self, response: str, target: str) -> ScoreOutcome:
         gold = gold_answer(target)
@@ -163,16 +169,7 @@ class MathScorer:
             flexible_ok = strict_ok
         else:
             flexible_ok = flexible is not None and math_equal(flexible, gold)
-        return ScoreOutcome(
-            correct=flexible_ok,
-            extracted=flexible,
-            metrics={
-                "acc_strict": float(strict_ok),
-                "acc_flexible": float(flexible_ok),
-                "extract_fail_strict": float(strict is None),
-                "extract_fail_flexible": float(flexible is None),
-            },
-        )
+        return strict_flexible_outcome(strict, flexible, strict_ok, flexible_ok)
 
 
 @register_scorer("math")

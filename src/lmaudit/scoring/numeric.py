@@ -29,7 +29,13 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from lmaudit.core.types import LmauditError
-from lmaudit.scoring.registry import ScoreOutcome, Scorer, register_scorer
+from lmaudit.scoring.registry import (
+    STRICT_FLEXIBLE_METRICS,
+    ScoreOutcome,
+    Scorer,
+    register_scorer,
+    strict_flexible_outcome,
+)
 
 STRICT_VERSION = "strict-v1"
 FLEXIBLE_VERSION = "flexible-v1"
@@ -242,7 +248,7 @@ class NumericScorer:
         return f"{NUMERIC_SCORER_VERSION}/marker={self.strict_marker!r}"
 
     def metric_names(self) -> tuple[str, ...]:
-        return ("acc_strict", "acc_flexible", "extract_fail_strict", "extract_fail_flexible")
+        return STRICT_FLEXIBLE_METRICS
 
     def __call__(self, response: str, target: str) -> ScoreOutcome:
         expected = parse_gsm8k_target(target)
@@ -250,16 +256,7 @@ class NumericScorer:
         flexible = extract_flexible(response)
         strict_ok = strict is not None and numbers_equal(strict, expected)
         flexible_ok = flexible is not None and numbers_equal(flexible, expected)
-        return ScoreOutcome(
-            correct=flexible_ok,
-            extracted=flexible,
-            metrics={
-                "acc_strict": float(strict_ok),
-                "acc_flexible": float(flexible_ok),
-                "extract_fail_strict": float(strict is None),
-                "extract_fail_flexible": float(flexible is None),
-            },
-        )
+        return strict_flexible_outcome(strict, flexible, strict_ok, flexible_ok)
 
 
 @register_scorer("numeric")

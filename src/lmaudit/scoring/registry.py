@@ -45,6 +45,28 @@ class ScoreOutcome:
         object.__setattr__(self, "metrics", MappingProxyType(dict(self.metrics)))
 
 
+STRICT_FLEXIBLE_METRICS = ("acc_strict", "acc_flexible", "extract_fail_strict",
+                           "extract_fail_flexible")
+
+
+def strict_flexible_outcome(
+    strict: str | None, flexible: str | None, strict_ok: bool, flexible_ok: bool
+) -> ScoreOutcome:
+    """The outcome of a scorer with two extractions (strict and flexible, each None when it
+    found nothing): the verdict and extracted answer are the flexible ones; the metrics are
+    `STRICT_FLEXIBLE_METRICS` (0/1)."""
+    return ScoreOutcome(
+        correct=flexible_ok,
+        extracted=flexible,
+        metrics={
+            "acc_strict": float(strict_ok),
+            "acc_flexible": float(flexible_ok),
+            "extract_fail_strict": float(strict is None),
+            "extract_fail_flexible": float(flexible is None),
+        },
+    )
+
+
 @runtime_checkable
 class Scorer(Protocol):
     """Scores a single response. `name` and `version` identify it in the manifest."""

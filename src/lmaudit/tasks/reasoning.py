@@ -42,10 +42,10 @@ from lmaudit.core.types import (
 )
 from lmaudit.data.source import DataSource
 from lmaudit.scoring.thinking import THINKING_VERSION, parse_tags, split_thinking
-from lmaudit.tasks.fewshot import FewshotConfig, FewshotSelector
+from lmaudit.tasks.fewshot import FewshotConfig
 from lmaudit.tasks.generic import GenerateTask
 from lmaudit.tasks.registry import TaskOptions
-from lmaudit.tasks.rows import RowFormat, RowPrepare
+from lmaudit.tasks.rows import RowFormat, RowPrepare, sample_loaders
 
 REASONING_OPTIONS = {
     "samples": "answers per problem (default 1); metrics are averaged over them (avg@k)",
@@ -288,33 +288,10 @@ def build_reasoning_task(
     **task_kwargs: Any,
 ) -> ReasoningTask:
     """A `ReasoningTask` over `source` (as `rows.build_task` builds a generic task)."""
-    where = f"{origin}: {source.label()}"
-    cache: dict[str, list[Sample]] = {}
-
-    def load() -> list[Sample]:
-        if "eval" not in cache:
-            cache["eval"] = row_format.samples(source, where=where, prepare=prepare)
-        return cache["eval"]
-
-    selector = None
-    if fewshot is not None and fewshot.n > 0:
-        pool = fewshot_source or source
-        same = pool.same_as(source)
-        pool_where = f"{origin}: {pool.label()}"
-
-        def load_pool() -> list[Sample]:
-            if same:
-                return load()
-            return row_format.samples(pool, where=pool_where, prepare=fewshot_prepare or prepare)
-
-        selector = FewshotSelector(fewshot, load_pool, exclude_self=same, pool_name=pool.label())
-
-    def data_spec(load_data: bool) -> dict[str, Any]:
-        info = {"eval": source.describe(hash_files=load_data)}
-        if selector is not None and fewshot_source is not None:
-            info["fewshot"] = fewshot_source.describe(hash_files=load_data)
-        return info
-
+    load, selector, data_spec = sample_loaders(
+        row_format, source, origin=origin, prepare=prepare, fewshot=fewshot,
+        fewshot_source=fewshot_source, fewshot_prepare=fewshot_prepare,
+    )
     return ReasoningTask(
         name, load, scorer=scorer, fewshot=selector, data_spec=data_spec,
         config={**dict(config), "row_format": {"prompt": row_format.prompt,

@@ -133,23 +133,23 @@ class RowFormat:
         return samples
 
 
-def build_task(
-    name: str,
+DataSpec = Callable[[bool], dict[str, Any]]
+
+
+def sample_loaders(
     row_format: RowFormat,
     source: DataSource,
     *,
     origin: str,
+    prepare: RowPrepare | None = None,
     fewshot: FewshotConfig | None = None,
     fewshot_source: DataSource | None = None,
-    prepare: RowPrepare | None = None,
-    target_delimiter: str = " ",
-    fewshot_delimiter: str = "\n\n",
-    config: Mapping[str, Any] | None = None,
-    generate_options: Mapping[str, Any] | None = None,
-) -> Task:
-    """A generic task over `source`. Few-shot examples come from `fewshot_source` (default:
-    `source` itself); a sample is never its own example when both name the same rows.
-    Errors about a row name `origin` (the task file or name) and the data source."""
+    fewshot_prepare: RowPrepare | None = None,
+) -> tuple[Callable[[], list[Sample]], FewshotSelector | None, DataSpec]:
+    """What a task built from rows needs: a loader of its samples (read once, on first use),
+    its few-shot selector (examples from `fewshot_source`, default `source`; a sample is
+    never its own example when both name the same rows; `fewshot_prepare` defaults to
+    `prepare`) and its data description (`data_spec(load_data)`)."""
     where = f"{origin}: {source.label()}"
     cache: dict[str, list[Sample]] = {}
 
@@ -167,7 +167,9 @@ def build_task(
         def load_pool() -> list[Sample]:
             if same:
                 return load()
-            return row_format.samples(pool_source, where=pool_where, prepare=prepare)
+            return row_format.samples(
+                pool_source, where=pool_where, prepare=fewshot_prepare or prepare
+            )
 
         selector = FewshotSelector(
             fewshot, load_pool, exclude_self=same, pool_name=pool_source.label()
@@ -178,6 +180,31 @@ def build_task(
         if selector is not None and fewshot_source is not None:
             info["fewshot"] = fewshot_source.describe(hash_files=load_data)
         return info
+
+    return load, selector, data_spec
+
+
+def build_task(
+    name: str,
+    row_format: RowFormat,
+    source: DataSource,
+    *,
+    origin: str,
+    fewshot: FewshotConfig | None = None,
+    fewshot_source: DataSource | None = None,
+    prepare: RowPrepare | None = None,
+    target_delimiter: str = " ",
+    fewshot_delimiter: str = "\n\n",
+    config: Mapping[str, Any] | None = None,
+    generate_options: Mapping[str, Any] | None = None,
+) -> Task:
+    """A generic task over `source`. Few-shot examples come from `fewshot_source` (default:
+    `source` itself); a sample is never its own example when both name the same rows.
+    Errors about a row name `origin` (the task file or name) and the data source."""
+    load, selector, data_spec = sample_loaders(
+        row_format, source, origin=origin, prepare=prepare, fewshot=fewshot,
+        fewshot_source=fewshot_source,
+    )
 
     common: dict[str, Any] = dict(
         fewshot=selector,
