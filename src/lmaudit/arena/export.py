@@ -65,5 +65,7 @@ def rank_report_to_dict(
             "smallest_votes_to_change_top": smallest.votes_removed if smallest else None,
             "audits": report.robustness.audits,
         }
+    if report.position is not None:
+        out["position_term"] = report.position
     out.update(extra or {})
     return dict(clean(out))

@@ -28,6 +28,7 @@ from lmaudit.arena.contextual import (
 )
 from lmaudit.arena.elo import battle_sequence, bootstrap_elo, online_elo
 from lmaudit.arena.leaderboard import Leaderboard, RankChange, build_leaderboard, rank_changes
+from lmaudit.arena.position_bt import PositionTerm, fit_position_bt
 from lmaudit.arena.robustness import RobustnessAudit, audit_top_model
 from lmaudit.arena.style import style_design, with_inverse_propensity_rows
 from lmaudit.arena.ties import TieModelFit, fit_davidson, fit_rao_kupper
@@ -69,6 +70,7 @@ class RankOptions:
     style_penalty: str = "none"
     robustness: bool = False
     robustness_challengers: int = 3
+    position_term: bool = False  # also fit BT with a first-shown advantage (position_bt)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class RankReport:
     robustness: RobustnessAudit | None = None
     timings: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    position: PositionTerm | None = None
 
 
 def _check(options: RankOptions) -> None:
@@ -115,6 +118,8 @@ def _check(options: RankOptions) -> None:
         )
     if options.style_control and options.method != "bt":
         raise LmauditError("style control extends Bradley-Terry; use --method bt")
+    if options.position_term and options.method != "bt":
+        raise LmauditError("the position term extends Bradley-Terry; use --method bt")
     if options.intervals == "bootstrap" and options.bootstrap_rounds < 2:
         raise LmauditError("--bootstrap needs at least 2 rounds (or use --intervals none)")
     if not 0.0 < options.confidence < 1.0:  # NaN fails too
@@ -311,5 +316,16 @@ def rank_battles(battles: Battles, options: RankOptions = RankOptions()) -> Rank
         fit = fit_bradley_terry(cells, ridge=options.ridge)
         audit = audit_top_model(cells, fit, options.robustness_challengers)
         timings["robustness_s"] = time.perf_counter() - started
+    position = None
+    if options.position_term:
+        started = time.perf_counter()
+        position = fit_position_bt(
+            battles, confidence=options.confidence, anchor=options.anchor, ridge=options.ridge
+        )
+        timings["position_s"] = time.perf_counter() - started
+        if options.inverse_propensity:
+            notes.append("the position term is fitted without inverse-propensity weights")
     info["elo_scale"] = ELO_SCALE
-    return RankReport(board, info, probabilities, style, audit, timings, tuple(notes))
+    return RankReport(
+        board, info, probabilities, style, audit, timings, tuple(notes), position=position
+    )

@@ -103,6 +103,12 @@ def _register_rank(commands: Any) -> None:
         action="store_true",
         help="smallest number of votes whose removal changes the top model",
     )
+    rank.add_argument(
+        "--position-term",
+        action="store_true",
+        help="also fit Bradley-Terry with a first-shown (model_a) advantage and print it "
+        "with its interval",
+    )
     rank.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     rank.add_argument("--workers", type=int, help="bootstrap worker processes (default: all CPUs)")
     rank.add_argument("--top", type=int, help="print only the first N rows")
@@ -220,6 +226,7 @@ def run_rank(args: argparse.Namespace) -> int:
         style_control=args.style_control,
         style_penalty=args.style_penalty,
         robustness=args.robustness,
+        position_term=args.position_term,
     )
     report = rank_battles(battles, options)
     print(
@@ -253,6 +260,10 @@ def run_rank(args: argparse.Namespace) -> int:
                 f"\nrobustness: no removal along the influence order dethroned "
                 f"{report.robustness.top_model}"
             )
+    if report.position is not None:
+        from lmaudit.arena.position_bt import format_position_term
+
+        print("\n" + format_position_term(report.position))
     for note in report.notes:
         print(f"note: {note}")
     if args.json:
