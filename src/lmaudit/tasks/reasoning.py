@@ -9,7 +9,9 @@ problem, multi-turn few-shot, reference lines.
   `seed, seed + 1, ..., seed + k - 1`. Each per-sample metric is the mean over the k
   answers (avg@k, a value in [0, 1]; the interval then treats the problem as the unit, so
   the k answers of one problem are never counted as independent), and `pass_at_k` is 1 when
-  any answer is correct.
+  any answer is correct. The metrics over samples of `lmaudit.stats.sampling` join them:
+  unbiased `pass@k` (k = 2, 4, ...), `maj@k` (majority vote, earliest-first tie rule),
+  `vote_share`, and `best_of_k` when stored answers carry verifier scores.
 
 Per sample, `extra` keeps every answer, its extraction and its thinking counts
 (`thinking_segments`, `thinking_chars`, `thinking_words`, `thinking_unclosed`,
@@ -42,6 +44,7 @@ from lmaudit.core.types import (
 )
 from lmaudit.data.source import DataSource
 from lmaudit.scoring.thinking import THINKING_VERSION, parse_tags, split_thinking
+from lmaudit.stats.sampling import ProblemSamples, per_problem_metrics, sample_metric_names
 from lmaudit.tasks.fewshot import FewshotConfig
 from lmaudit.tasks.generic import GenerateTask
 from lmaudit.tasks.registry import TaskOptions
@@ -115,6 +118,7 @@ class ReasoningTask(GenerateTask):
         if samples < 1:
             raise ValueError(f"samples must be >= 1, got {samples}")
         self.n_answers = samples
+        self.verifier_scores = False  # stored answers with verifier scores: best_of_k
         self.temperature = temperature
         self.seed = seed
         self.think_tags = think_tags
@@ -155,6 +159,10 @@ class ReasoningTask(GenerateTask):
         ]
         if self.n_answers > 1:
             specs.append(MetricSpec("pass_at_k", Aggregation.PROPORTION))
+            specs.extend(
+                MetricSpec(m, Aggregation.MEAN, bounds=(0.0, 1.0))
+                for m in sample_metric_names(self.n_answers, verifier=self.verifier_scores)
+            )
         if self.think_tags is not None:
             specs.append(MetricSpec("thinking_unclosed", Aggregation.PROPORTION,
                                     higher_is_better=False))
@@ -230,9 +238,11 @@ def score_answers(
     answers: Sequence[tuple[str, int, str]],
     *,
     prompt: str | None = None,
+    scores: Sequence[float | None] | None = None,
 ) -> SampleRecord:
     """One record from k answers `(text, completion_tokens, finish_reason)` of a sample
-    (shared by runs and by `lmaudit score`); `prompt` defaults to the sample's context."""
+    (shared by runs and by `lmaudit score`); `prompt` defaults to the sample's context;
+    `scores`: one verifier score per answer (higher is better) for `best_of_k`."""
     target = str(sample.target)
     outcomes, thinking = [], []
     for text, tokens, _ in answers:
@@ -245,6 +255,10 @@ def score_answers(
     }
     if task.n_answers > 1:
         metrics["pass_at_k"] = float(any(o.correct for o in outcomes))
+        metrics.update(per_problem_metrics(ProblemSamples(
+            sample.id, tuple(o.extracted for o in outcomes), tuple(o.correct for o in outcomes),
+            None if scores is None else tuple(scores),
+        )))
     if task.think_tags is not None:
         metrics["thinking_unclosed"] = sum(bool(t["thinking_unclosed"]) for t in thinking) / k
         metrics["thinking_words"] = sum(int(str(t["thinking_words"])) for t in thinking) / k

@@ -9,7 +9,11 @@ strings: several samples of one problem), and says which problem it answers:
 - without a `target`, `id` (the task's sample id) or the exact `prompt` joins it to the
   task's data (`--task-option data=PATH` for a local copy).
 
-Lines with the same `id` are several answers to one problem, in file order. Every problem
+Lines with the same `id` are several answers to one problem, in file order, or in the
+order of their `sample_index` (an int per line) when every line of the problem has one.
+`verifier_score` (a number, or a list with one per answer; higher is better, e.g. a reward
+model's score or the mean token log-probability) adds `best_of_k` when every line has it.
+Every problem
 must have the same number k of answers: with k > 1 the metrics are avg@k and `pass_at_k`
 (the task's `samples` option may be left at 1; it then becomes k). Thinking segments are
 removed before extraction, as in a live run; `completion_tokens` (an int, or a list with
@@ -51,29 +55,59 @@ def _tokens(row: dict[str, Any], n: int, where: str) -> list[int]:
     return list(values)
 
 
+def _scores(row: dict[str, Any], n: int, where: str) -> list[float] | None:
+    raw = row.get("verifier_score")
+    if raw is None:
+        return None
+    values = raw if isinstance(raw, list) else [raw] * n
+    if len(values) != n or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                   for v in values):
+        raise LmauditError(f"{where}: `verifier_score` must be a number or {n} numbers")
+    return [float(v) for v in values]
+
+
+def _sample_order(lines: list[tuple[Any, list[str], list[int], list[float] | None]],
+                  where: str) -> list[tuple[Any, list[str], list[int], list[float] | None]]:
+    """A problem's lines in `sample_index` order when every line has one (file order else)."""
+    indices = [line[0] for line in lines]
+    if any(i is None for i in indices):
+        return lines
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in indices) or \
+            len(set(indices)) != len(indices):
+        raise LmauditError(f"{where}: `sample_index` must be distinct ints within a problem")
+    return sorted(lines, key=lambda line: int(line[0]))
+
+
 def score_stored_answers(
     task: ReasoningTask, rows: Sequence[dict[str, Any]], *, source: Path
 ) -> list[SampleRecord]:
     """One record per problem (rules in the module docstring)."""
     from lmaudit.tasks.reasoning import score_answers
 
-    groups: dict[str, list[Any]] = {}  # key -> [first row, answers, tokens, where]
+    groups: dict[str, list[Any]] = {}  # key -> [first row, answers, tokens, where, lines]
     for row in rows:
         where = f"{source}: line {row['_line']}"
         texts = _answers(row, where)
         tokens = _tokens(row, len(texts), where)
+        scores = _scores(row, len(texts), where)
         if row.get("id") is not None:
             key = f"id:{row['id']}"
         elif isinstance(row.get("prompt"), str) and "target" not in row:
             key = f"prompt:{row['prompt']}"
         else:
             key = f"line:{row['_line']}"
-        group = groups.setdefault(key, [row, [], [], where])
+        group = groups.setdefault(key, [row, [], [], where, []])
         if "target" in row and str(row["target"]) != str(group[0].get("target")):
             raise LmauditError(f"{where}: id {row.get('id')!r} has another target on "
                                f"line {group[0]['_line']}")
-        group[1].extend(texts)
-        group[2].extend(tokens)
+        group[4].append((row.get("sample_index"), texts, tokens, scores))
+    for group in groups.values():
+        lines = _sample_order(group[4], group[3])
+        group[1] = [t for line in lines for t in line[1]]
+        group[2] = [t for line in lines for t in line[2]]
+        scored = [line[3] for line in lines]
+        group[4] = (None if any(s is None for s in scored)
+                    else [v for line_scores in scored for v in line_scores or []])
     counts = {len(g[1]) for g in groups.values()}
     if len(counts) > 1:
         raise LmauditError(
@@ -81,6 +115,7 @@ def score_stored_answers(
             f"{sorted(counts)}"
         )
     k = counts.pop()
+    task.verifier_scores = k > 1 and all(g[4] is not None for g in groups.values())
     if task.n_answers == 1 and k > 1:
         task.n_answers = k
     elif k != task.n_answers:
@@ -89,7 +124,7 @@ def score_stored_answers(
     by_prompt: dict[str, Sample] = {}
     records: list[SampleRecord] = []
     stored: list[Sample] = []
-    for first, texts, tokens, where in groups.values():
+    for first, texts, tokens, where, scores in groups.values():
         if "target" in first:
             if first["target"] is None:
                 raise LmauditError(f"{where}: `target` is null")
@@ -112,7 +147,8 @@ def score_stored_answers(
             sample, prompt = found, None
         answers = [(text, count, "stop") for text, count in zip(texts, tokens, strict=True)]
         try:
-            records.append(score_answers(task, sample, answers, prompt=prompt))
+            records.append(score_answers(task, sample, answers, prompt=prompt,
+                                         scores=scores if task.verifier_scores else None))
         except LmauditError as error:
             raise LmauditError(f"{where}: {error}") from None
     if len(stored) == len(records):  # self-contained: the task describes these problems
