@@ -21,6 +21,9 @@ def register(subparsers: Any) -> None:
     commands = parser.add_subparsers(dest="arena_command", metavar="SUBCOMMAND")
     _register_rank(commands)
     _register_judge(commands)
+    from lmaudit.commands._arena_app import register_app_commands
+
+    register_app_commands(commands)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 

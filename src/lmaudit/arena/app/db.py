@@ -1,0 +1,112 @@
+"""The arena's database: SQLAlchemy 2 models, the engine (SQLite WAL or PostgreSQL), migrations.
+
+The schema is owned by Alembic (`alembic/versions`); `upgrade` brings a database to head and is
+called when the app starts. One vote per battle is a UNIQUE constraint on `votes.battle_id`, so
+the database refuses a second vote even when two requests race.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+DEFAULT_URL = "sqlite:///arena.db"
+VOTES: tuple[str, ...] = ("a", "b", "tie", "both_bad")
+ALEMBIC_DIR = Path(__file__).with_name("alembic")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the arena tables."""
+
+
+class ArenaSession(Base):
+    """A visitor, known by the id inside the signed session cookie."""
+
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Battle(Base):
+    """One prompt answered by two distinct models, shown as A and B."""
+
+    __tablename__ = "battles"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    prompt: Mapped[str] = mapped_column(Text)
+    model_a: Mapped[str] = mapped_column(String(200))
+    model_b: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Answer(Base):
+    """One side's finished answer; (battle_id, side) is unique."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("battle_id", "side", name="uq_answers_battle_side"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    battle_id: Mapped[str] = mapped_column(ForeignKey("battles.id", ondelete="CASCADE"))
+    side: Mapped[str] = mapped_column(String(1))
+    text: Mapped[str] = mapped_column(Text)
+    finish_reason: Mapped[str] = mapped_column(String(32))
+
+
+class Vote(Base):
+    """The one vote of a battle: a, b, tie or both_bad (UNIQUE battle_id)."""
+
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("battle_id", name="uq_votes_battle"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    battle_id: Mapped[str] = mapped_column(ForeignKey("battles.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    choice: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")  # a committed vote survives SIGKILL and power loss
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def make_engine(url: str = DEFAULT_URL) -> Engine:
+    """An engine for `url`; SQLite gets WAL, full sync, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def upgrade(engine: Engine) -> None:
+    """Run Alembic's `upgrade head` on the engine's database."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
