@@ -1,0 +1,61 @@
+"""The arena web app on a real PostgreSQL server started by `pgserver` (bundled PostgreSQL 16).
+
+The server lives in a temporary directory for the module; the whole module skips with one
+line when pgserver is missing or its server cannot start (e.g. no shared memory).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
+
+from arena_app_fixtures import ADMIN, battle, csrf, make_client
+
+
+@pytest.fixture(scope="module")
+def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    try:
+        import pgserver
+
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+        server.psql("CREATE DATABASE arena;")
+    except Exception as error:  # any failure to start means: no PostgreSQL here
+        pytest.skip(f"PostgreSQL tests skipped: pgserver could not start a server ({error})")
+    uri = server.get_uri("arena")
+    yield uri.replace("postgresql://", "postgresql+psycopg2://", 1)
+    server.cleanup()
+
+
+def test_flow_and_unique_vote_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    client = make_client(pg_url)
+    headers = csrf(client)
+    battle_id, _ = battle(client, headers, "hello postgres")
+    url = f"/api/battles/{battle_id}/vote"
+    assert client.post(url, json={"choice": "a"}, headers=headers).status_code == 200
+    assert client.post(url, json={"choice": "b"}, headers=headers).status_code == 409
+    engine = create_engine(pg_url)
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO votes (battle_id, session_id, choice, created_at) "
+                 "VALUES (:b, 'x', 'b', now())"),
+            {"b": battle_id},
+        )
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        votes = connection.execute(text("SELECT count(*) FROM votes WHERE battle_id = :b"),
+                                   {"b": battle_id}).scalar()
+    engine.dispose()
+    assert votes == 1
+    exported = client.get("/api/admin/export", headers={"Authorization": f"Bearer {ADMIN}"})
+    rows = [json.loads(line) for line in exported.text.splitlines()]
+    assert any(r["prompt_id"] == battle_id and r["winner"] == "model_a" for r in rows)
+    from lmaudit.cli import main
+
+    out = tmp_path / "pg.jsonl"
+    assert main(["arena", "export", "--db", pg_url, "--out", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == len(rows)
