@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from lmaudit.arena.agreement import Agreement, human_agreement
 from lmaudit.arena.battles import Battles
+from lmaudit.arena.judge_agreement import JudgesAgreement, judges_agreement
+from lmaudit.arena.judge_bias import JudgeBias, format_judge_bias, judge_bias
 from lmaudit.arena.judges import (
     JudgeSummary,
     Judgment,
@@ -37,6 +39,7 @@ class JudgeReport:
     agreement: Agreement | None
     judgments: tuple[Judgment, ...]
     notes: tuple[str, ...] = ()
+    bias: JudgeBias | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +48,7 @@ class JudgeReport:
             "leaderboard": self.leaderboard.to_dict(),
             "against_baseline": [asdict(r) for r in self.against_baseline],
             "agreement": asdict(self.agreement) if self.agreement else None,
+            "bias": asdict(self.bias) if self.bias else None,
             "judgments": [asdict(j) for j in self.judgments],
             "notes": list(self.notes),
         }
@@ -60,8 +64,13 @@ def evaluate_judgments(
     strong_weight: int = 3,
     bootstrap: int = 1000,
     seed: int = 0,
+    families: Mapping[str, str] | None = None,
+    other_judges: Mapping[str, Sequence[Judgment]] | None = None,
 ) -> JudgeReport:
-    """Summary, Bradley-Terry leaderboard, win rates against the baseline, agreement."""
+    """Summary, Bradley-Terry leaderboard, win rates against the baseline, agreement with
+    human labels and the judge-bias report (`judge_bias`; `families` maps model names or
+    judge specs to families, `other_judges` are other judges' verdicts on the same calls
+    for the matched self-preference comparison)."""
     notes: list[str] = []
     battles = judgments_to_battles(judgments, strong_weight=strong_weight, judge=judge)
     options = RankOptions(bootstrap_rounds=bootstrap, seed=seed, workers=1)
@@ -106,7 +115,37 @@ def evaluate_judgments(
         agreement,
         tuple(judgments),
         tuple(notes),
+        judge_bias(judgments, outputs, judge=judge, families=families, other_judges=other_judges),
     )
+
+
+def evaluate_judges(
+    judgments: Mapping[str, Sequence[Judgment]],
+    outputs: Sequence[ModelOutputs],
+    *,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    **options: Any,
+) -> tuple[list[JudgeReport], JudgesAgreement | None]:
+    """One report per judge (each judge's self-preference matched against the others)
+    and, with two or more judges, their agreement (kappa per pair, Krippendorff's alpha).
+    `options` go to `evaluate_judgments`."""
+    reports = [
+        evaluate_judgments(
+            js,
+            outputs,
+            judge=name,
+            bootstrap=bootstrap,
+            seed=seed,
+            other_judges={k: v for k, v in judgments.items() if k != name},
+            **options,
+        )
+        for name, js in judgments.items()
+    ]
+    agreement = (
+        judges_agreement(judgments, rounds=bootstrap, seed=seed) if len(judgments) > 1 else None
+    )
+    return reports, agreement
 
 
 def _pct(value: float) -> str:
@@ -147,5 +186,8 @@ def format_judge_report(report: JudgeReport) -> str:
             f"agreement with human labels: {a.n} votes, {_pct(a.agreement)} agree, "
             f"Cohen's kappa {a.kappa:.3f} ({a.n_unmatched} human votes unmatched)"
         )
+    if report.bias is not None:
+        lines.append("")
+        lines.append(format_judge_bias(report.bias))
     lines += [f"note: {n}" for n in report.notes]
     return "\n".join(lines)

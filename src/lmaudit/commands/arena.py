@@ -144,7 +144,19 @@ def _register_judge(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     judge.add_argument(
-        "--judge", required=True, metavar="SPEC", help="judge model spec (hf:..., lab:...)"
+        "--judge",
+        required=True,
+        action="append",
+        metavar="SPEC",
+        help="judge model spec (hf:..., lab:...); repeat for several judges (their "
+        "agreement: Cohen's kappa, Krippendorff's alpha)",
+    )
+    judge.add_argument(
+        "--family",
+        action="append",
+        metavar="NAME=FAMILY",
+        help="family of a model or judge spec for self-preference (default: the leading "
+        "letters of the name after any 'backend:' and '/', e.g. hf:Qwen/Qwen2.5-7B -> qwen)",
     )
     judge.add_argument(
         "--outputs",
@@ -303,47 +315,63 @@ def _rank_plots(report: Any, directory: Path) -> None:
 
 def run_judge(args: argparse.Namespace) -> int:
     from lmaudit.arena.battles import read_battles
-    from lmaudit.arena.judge_report import evaluate_judgments, format_judge_report
+    from lmaudit.arena.families import parse_family_mapping
+    from lmaudit.arena.judge_agreement import format_judges_agreement
+    from lmaudit.arena.judge_report import evaluate_judges, format_judge_report
     from lmaudit.arena.judges import read_outputs, run_judge
     from lmaudit.backends.registry import load_backend
-    from lmaudit.core.types import GenerationParams
+    from lmaudit.core.types import GenerationParams, LmauditError
 
     outputs = [read_outputs(path) for path in args.outputs]
     human = read_battles(args.human) if args.human else None
-    backend = load_backend(
-        args.judge, {"batch_size": args.batch_size, "dtype": args.dtype, "device": args.device}
-    )
-    judgments = run_judge(
-        backend,
-        outputs,
-        baseline=args.baseline,
-        params=GenerationParams(max_tokens=args.max_tokens, temperature=0.0),
-    )
-    report = evaluate_judgments(
+    if len(set(args.judge)) != len(args.judge):
+        raise LmauditError(f"a judge is named twice: {args.judge}")
+    judgments: dict[str, Any] = {}
+    for spec in args.judge:
+        backend = load_backend(
+            spec, {"batch_size": args.batch_size, "dtype": args.dtype, "device": args.device}
+        )
+        judgments[spec] = run_judge(
+            backend,
+            outputs,
+            baseline=args.baseline,
+            params=GenerationParams(max_tokens=args.max_tokens, temperature=0.0),
+        )
+    reports, agreement = evaluate_judges(
         judgments,
         outputs,
         baseline=args.baseline,
         human=human,
-        judge=args.judge,
         strong_weight=args.strong_weight,
         bootstrap=args.bootstrap,
         seed=args.seed,
+        families=parse_family_mapping(args.family),
     )
-    print(format_judge_report(report))
+    print("\n\n".join(format_judge_report(report) for report in reports))
+    if agreement is not None:
+        print("\n" + format_judges_agreement(agreement))
     if args.battles_out:
+        import pandas as pd
+
         args.battles_out.parent.mkdir(parents=True, exist_ok=True)
-        report.battles.frame.drop(columns=["location"]).to_json(
-            args.battles_out, orient="records", lines=True
-        )
+        frames = [report.battles.frame.drop(columns=["location"]) for report in reports]
+        pd.concat(frames, ignore_index=True).to_json(args.battles_out, orient="records", lines=True)
         print(f"wrote {args.battles_out}")
     if args.json:
         from lmaudit.arena.export import clean
 
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(clean(report.to_dict()), indent=2))
+        payload = (
+            reports[0].to_dict()
+            if agreement is None
+            else {"judges": [r.to_dict() for r in reports], "judge_agreement": agreement}
+        )
+        args.json.write_text(json.dumps(clean(payload), indent=2))
         print(f"wrote {args.json}")
     if args.plot:
         from lmaudit.arena.plots import plot_ratings
 
-        print(f"wrote {plot_ratings(report.leaderboard, args.plot / 'judge_ratings.png')}")
+        for i, report in enumerate(reports):
+            name = "judge_ratings.png" if len(reports) == 1 else f"judge_ratings_{i + 1}.png"
+            print(f"wrote {plot_ratings(report.leaderboard, args.plot / name)}")
     return 0

@@ -22,35 +22,50 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 
-def nominal_coincidences(
+def unit_coincidences(
     units: Sequence[Sequence[Hashable | None]],
 ) -> tuple[tuple[Hashable, ...], np.ndarray]:
-    """Categories (sorted by their string form) and the coincidence matrix o_ck."""
+    """Categories (sorted by their string form) and each unit's coincidences, shape
+    (units, categories, categories); units with fewer than two values contribute zeros.
+    Summing over units (or over a bootstrap resample of them) gives o_ck."""
     categories = sorted({value for unit in units for value in unit if value is not None}, key=str)
     index = {c: i for i, c in enumerate(categories)}
-    matrix = np.zeros((len(categories), len(categories)))
-    for unit in units:
+    out = np.zeros((len(units), len(categories), len(categories)))
+    for u, unit in enumerate(units):
         counts = np.zeros(len(categories))
         for value in unit:
             if value is not None:
                 counts[index[value]] += 1
         m = counts.sum()
-        if m < 2:
-            continue
-        pairs = np.outer(counts, counts) - np.diag(counts)  # ordered pairs of distinct raters
-        matrix += pairs / (m - 1)
-    return tuple(categories), matrix
+        if m >= 2:  # ordered pairs of values from distinct raters, weighted 1 / (m_u - 1)
+            out[u] = (np.outer(counts, counts) - np.diag(counts)) / (m - 1)
+    return tuple(categories), out
+
+
+def nominal_coincidences(
+    units: Sequence[Sequence[Hashable | None]],
+) -> tuple[tuple[Hashable, ...], np.ndarray]:
+    """Categories (sorted by their string form) and the coincidence matrix o_ck."""
+    categories, per_unit = unit_coincidences(units)
+    return categories, per_unit.sum(axis=0)
+
+
+def alpha_from_coincidences(o: np.ndarray) -> np.ndarray:
+    """Nominal alpha from coincidence matrices (..., categories, categories); NaN where
+    fewer than two values are pairable or no disagreement is expected."""
+    o = np.asarray(o, dtype=float)
+    n_c = o.sum(axis=-1)
+    n = n_c.sum(axis=-1)
+    observed = o.sum(axis=(-2, -1)) - np.trace(o, axis1=-2, axis2=-1)
+    expected = n * n - np.sum(n_c * n_c, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = 1.0 - (n - 1.0) * observed / expected
+    return np.asarray(np.where((n >= 2) & (expected > 0), alpha, np.nan))
 
 
 def krippendorff_alpha_nominal(units: Sequence[Sequence[Hashable | None]]) -> float:
     """Krippendorff's alpha (nominal) of `units` (each a sequence of raters' labels)."""
     _, o = nominal_coincidences(units)
-    n_c = o.sum(axis=1)
-    n = float(n_c.sum())
-    if n < 2:
+    if o.size == 0:
         return float("nan")
-    observed = float(o.sum() - np.trace(o))
-    expected = float(n * n - np.sum(n_c * n_c))
-    if expected <= 0:
-        return float("nan")
-    return 1.0 - (n - 1.0) * observed / expected
+    return float(alpha_from_coincidences(o))
