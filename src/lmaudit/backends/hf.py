@@ -29,6 +29,7 @@ from lmaudit.backends.hf_generate import (
     eos_token_ids,
     fit_prompt,
     generate_batch,
+    sample_shared_prompts,
 )
 from lmaudit.backends.hf_loading import hub_commit, load, max_length_of, weights_digest
 from lmaudit.backends.hf_prefix import (
@@ -400,6 +401,47 @@ class HFBackend:
                 logger.warning("%s", note)
         return fitted
 
+    def _sample(
+        self,
+        requests: Sequence[GenerateRequest],
+        prompts: Sequence[list[int]],
+        params: GenerationParams,
+        members: Sequence[int],
+        eos_ids: set[int],
+        results: list[Generation | None],
+        progress: ProgressCallback | None,
+    ) -> None:
+        """Sampled requests that share `params` but for their seeds: each distinct prompt is
+        computed once for all its samples (`sample_shared_prompts`); calls pack whole
+        prompts, longest first, up to `batch_size` samples (a prompt with more samples
+        gets one call per `batch_size` of them)."""
+        by_prompt: dict[tuple[int, ...], list[int]] = {}
+        for i in sorted(members, key=lambda i: (-len(prompts[i]), i)):
+            by_prompt.setdefault(tuple(prompts[i]), []).append(i)
+        chunks = [rows[start : start + self._batch_size] for rows in by_prompt.values()
+                  for start in range(0, len(rows), self._batch_size)]
+        packed: list[list[list[int]]] = []
+        for chunk in chunks:
+            if packed and sum(map(len, packed[-1])) + len(chunk) <= self._batch_size:
+                packed[-1].append(chunk)
+            else:
+                packed.append([chunk])
+        for call in packed:
+            outputs = sample_shared_prompts(
+                self.model,
+                self.tokenizer,
+                [prompts[chunk[0]] for chunk in call],
+                [[requests[i].params.seed for i in chunk] for chunk in call],
+                params,
+                pad_id=self._pad_id,
+                eos_ids=eos_ids,
+            )
+            for chunk, generations in zip(call, outputs, strict=True):
+                for i, generation in zip(chunk, generations, strict=True):
+                    results[i] = generation
+            if progress is not None:
+                progress(sum(map(len, call)))
+
     @property
     def prompt_format(self) -> dict[str, Any]:
         """Chat template hash and BOS handling (`backends.prompt_format`), for the manifest."""
@@ -429,11 +471,16 @@ class HFBackend:
         by_params: dict[GenerationParams, list[int]] = {}
         for i, request in enumerate(requests):
             params = dataclasses.replace(request.params, max_tokens=fitted[i].max_new_tokens)
+            if not params.greedy:  # samples differing only in seed share their prompt
+                params = dataclasses.replace(params, seed=None)
             by_params.setdefault(params, []).append(i)
         eos_ids = eos_token_ids(self.model, self.tokenizer)
         results: list[Generation | None] = [None] * len(requests)
         with torch.inference_mode():
             for params, members in by_params.items():
+                if not params.greedy:
+                    self._sample(requests, prompts, params, members, eos_ids, results, progress)
+                    continue
                 order = sorted(members, key=lambda i: (-len(prompts[i]), i))
                 for start in range(0, len(order), self._batch_size):
                     batch = order[start : start + self._batch_size]

@@ -5,6 +5,9 @@ each row from its own `torch.Generator` seeded with `params.seed` (temperature, 
 filtering with the smallest set of tokens whose probability reaches `top_p`), so a seeded
 request gives the same text whatever it is batched with; without a seed, rows draw from
 generators seeded by the global torch RNG.
+Repeated sampling (`sample_shared_prompts`): the samples of one prompt that differ only in
+their seed share one prefill of the prompt; each keeps its own generator, so a rerun
+reproduces every sample.
 Budget (`fit_prompt`): the prompt is kept whole and `max_tokens` shrinks to what the
 context leaves (never the reverse), and `budget_note` says so in one line.
 `finish_reason` is "stop" when a stop string or an end-of-sequence token ended the text,
@@ -151,18 +154,38 @@ def finish_generation(
     return Generation(text, "length", prompt_tokens, len(generated))
 
 
-def _nucleus_sampler(params: GenerationParams, rows: int) -> Any:  # LogitsProcessor
+def sample_rows(
+    scores: torch.Tensor, generators: Sequence[torch.Generator], params: GenerationParams
+) -> torch.Tensor:
+    """One token per row of `scores` (rows x vocab logits), row r drawn with
+    `generators[r]`: temperature, then nucleus filtering (the smallest set of tokens whose
+    probability reaches `top_p`). Every path that samples uses this, so a seed draws the
+    same tokens whichever path computed the logits."""
+    chosen = torch.empty(scores.shape[0], dtype=torch.long, device=scores.device)
+    for r in range(scores.shape[0]):
+        probs = torch.softmax(scores[r].float() / params.temperature, dim=-1)
+        sorted_probs, order = probs.sort(descending=True)
+        if params.top_p < 1.0:
+            before = sorted_probs.cumsum(0) - sorted_probs  # mass of better tokens
+            sorted_probs[before >= params.top_p] = 0.0
+        pick = torch.multinomial(sorted_probs, 1, generator=generators[r])
+        chosen[r] = order[pick[0]]
+    return chosen
+
+
+def row_seeds(seeds: Sequence[int | None]) -> list[int]:
+    """Each row's seed; a row without one gets a seed drawn from the global torch RNG."""
+    return [int(s) if s is not None else int(torch.randint(0, 2**62, (1,))) for s in seeds]
+
+
+def _nucleus_sampler(params: GenerationParams, seeds: Sequence[int | None]) -> Any:
     """Samples each row's next token with its own generator; returns one-hot scores.
 
     Decoding then runs greedy over these scores, so the argmax is the sampled token.
     """
     from transformers import LogitsProcessor
 
-    seeds = (
-        [params.seed] * rows
-        if params.seed is not None
-        else torch.randint(0, 2**62, (rows,)).tolist()
-    )
+    fixed = row_seeds(seeds)
 
     class NucleusSampler(LogitsProcessor):
         def __init__(self) -> None:
@@ -171,17 +194,9 @@ def _nucleus_sampler(params: GenerationParams, rows: int) -> Any:  # LogitsProce
         def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
             if not self.generators:
                 self.generators = [
-                    torch.Generator(device=scores.device).manual_seed(int(s)) for s in seeds
+                    torch.Generator(device=scores.device).manual_seed(s) for s in fixed
                 ]
-            chosen = torch.empty(scores.shape[0], dtype=torch.long, device=scores.device)
-            for r in range(scores.shape[0]):
-                probs = torch.softmax(scores[r].float() / params.temperature, dim=-1)
-                sorted_probs, order = probs.sort(descending=True)
-                if params.top_p < 1.0:
-                    before = sorted_probs.cumsum(0) - sorted_probs  # mass of better tokens
-                    sorted_probs[before >= params.top_p] = 0.0
-                pick = torch.multinomial(sorted_probs, 1, generator=self.generators[r])
-                chosen[r] = order[pick[0]]
+            chosen = sample_rows(scores, self.generators, params)
             one_hot = torch.full_like(scores, float("-inf"))
             one_hot.scatter_(1, chosen.unsqueeze(1), 0.0)
             return one_hot
@@ -214,8 +229,10 @@ def generate_batch(
     *,
     pad_id: int,
     eos_ids: set[int],
+    seeds: Sequence[int | None] | None = None,
 ) -> list[Generation]:
-    """Generate for left-padded `prompts` (token ids) that share `params`."""
+    """Generate for left-padded `prompts` (token ids) that share `params`; sampling row r
+    uses `seeds[r]` (default: `params.seed` for every row)."""
     device = model.device
     width = max(len(p) for p in prompts)
     ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
@@ -226,7 +243,9 @@ def generate_batch(
     stops = tuple(s for s in params.stop if s)
     criteria = [_stopping_criteria(tokenizer, width, stops)] if stops else None
     config = _generation_config(params, pad_id, sorted(eos_ids))
-    processors = None if params.greedy else [_nucleus_sampler(params, len(prompts))]
+    if seeds is None:
+        seeds = [params.seed] * len(prompts)
+    processors = None if params.greedy else [_nucleus_sampler(params, seeds)]
     out = model.generate(
         input_ids=ids.to(device),
         attention_mask=mask.to(device),
@@ -244,3 +263,87 @@ def generate_batch(
         )
         for r, prompt in enumerate(prompts)
     ]
+
+
+def _cache_keyword(model: Any) -> str:
+    """The keyword a model's forward takes its key/value cache by (`cache` from
+    transformers 5.x, `past_key_values` before)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _output_cache(out: Any) -> Any:
+    """The key/value cache a model output carries (under either name)."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
+def sample_shared_prompts(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[list[int]],
+    seeds: Sequence[Sequence[int | None]],
+    params: GenerationParams,
+    *,
+    pad_id: int,
+    eos_ids: set[int],
+) -> list[list[Generation]]:
+    """`len(seeds[p])` samples of each prompt `prompts[p]`, one prefill per prompt.
+
+    The prompts run through the model once (left-padded together); the key/value cache is
+    then copied to one row per sample, and every decoding step samples row r with its own
+    generator seeded with its seed (`sample_rows`; a None seed draws one from the global
+    torch RNG). A rerun with the same prompts and seeds gives the same samples, and a seeded
+    sample's tokens depend on its seed, not on which other samples share its batch (up to
+    floating-point differences between batch shapes). A row ends at an end-of-sequence
+    token or a stop string, as in `generate_batch` (`finish_generation`); its generator
+    keeps drawing while others run, as Hugging Face's `generate` does, so both paths draw
+    the same tokens from the same logits. Returns the generations per prompt, in seed order.
+    """
+    device = model.device
+    flat = row_seeds([s for group in seeds for s in group])
+    owner = [p for p, group in enumerate(seeds) for _ in group]
+    if params.max_tokens <= 0 or not owner:
+        return [[Generation("", "length", len(prompts[p]), 0) for _ in group]
+                for p, group in enumerate(seeds)]
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for r, prompt in enumerate(prompts):
+        ids[r, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
+        mask[r, width - len(prompt):] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+    rows = torch.tensor(owner, dtype=torch.long, device=device)
+    cache, keyword = _output_cache(out), _cache_keyword(model)
+    cache.batch_select_indices(rows)  # one copy of its prompt's cache per sample
+    logits = out.logits[rows, -1, :].float()
+    mask, position = mask[rows], positions[rows, -1]
+    generators = [torch.Generator(device=device).manual_seed(s) for s in flat]
+    stops = tuple(s for s in params.stop if s)
+    criterion = _stopping_criteria(tokenizer, 0, stops) if stops else None
+    eos = torch.tensor(sorted(eos_ids), dtype=torch.long, device=device)
+    done = torch.zeros(len(owner), dtype=torch.bool, device=device)
+    steps: list[torch.Tensor] = []
+    for step in range(params.max_tokens):
+        chosen = torch.where(done, pad_id, sample_rows(logits, generators, params))
+        steps.append(chosen)
+        done |= torch.isin(chosen, eos)
+        if criterion is not None:
+            done |= criterion(torch.stack(steps, dim=1), None)
+        if bool(done.all()) or step == params.max_tokens - 1:
+            break
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        position = position + 1
+        out = model(input_ids=chosen[:, None], attention_mask=mask,
+                    position_ids=position[:, None], use_cache=True, **{keyword: cache})
+        cache = _output_cache(out)
+        logits = out.logits[:, -1, :].float()
+    generated = torch.stack(steps, dim=1).tolist()
+    results: list[list[Generation]] = [[] for _ in prompts]
+    for r, p in enumerate(owner):
+        results[p].append(finish_generation(tokenizer, generated[r], eos_ids=eos_ids,
+                                            stops=stops, prompt_tokens=len(prompts[p])))
+    return results
