@@ -242,6 +242,8 @@ def test_judge_command_with_two_judges(
     assert "judge bias (fake:scripted" in out and "judge bias (fake:first" in out
     assert "Krippendorff's alpha (nominal)" in out and "Cohen's kappa fake:scripted vs" in out
     assert re.search(r"position flips: 100\.0% \[[\d.]+%, 100\.0%\]", out)
+    assert "position term: no finite estimate (the first answer always won)" in out
+    assert "position term (Bradley-Terry, first shown)" in out  # the scripted judge's
     payload = json.loads((tmp_path / "j.json").read_text())
     first_judge = payload["judges"][1]
     assert first_judge["bias"]["flip_rate"]["value"] == 1.0

@@ -85,6 +85,12 @@ def test_no_position_effect_when_orders_balance() -> None:
     assert term.ci_low < 0 < term.ci_high
 
 
+def test_first_always_wins_has_no_finite_term() -> None:
+    battles = _battles([("x", "y", "model_a", 5), ("y", "x", "model_a", 5)])
+    with pytest.raises(LmauditError, match="no finite estimate"):
+        fit_position_bt(battles)
+
+
 def test_position_term_needs_bt() -> None:
     battles = _battles([("x", "y", "model_a", 3), ("y", "x", "model_a", 2)])
     with pytest.raises(LmauditError, match="position term"):

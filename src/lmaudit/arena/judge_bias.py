@@ -17,6 +17,12 @@ Conventions (every judgment is a call with `first` shown as A; levels +2 .. -2 f
   prompt. The matched comparison takes the same calls (prompt, order, pair) judged by
   other judges and reports the mean of (this judge's score - the other judges' mean
   score): positive means this judge favours its own family more than its peers do.
+  The raw win rate mixes bias with quality; only the matched comparison separates them.
+- The length slope is an association: when the longer answers are also the better ones,
+  quality shows up in the slope too. Compare it with the length-controlled win rates.
+- Position term: with the judge's battles (shown-first model as model_a, strong verdicts
+  weighted as in the leaderboard), Bradley-Terry with a first-shown advantage h
+  (`position_bt`): the position bias after the models' strengths are accounted for.
 """
 
 from __future__ import annotations
@@ -28,8 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from lmaudit.arena.battles import Battles
 from lmaudit.arena.families import family_of
 from lmaudit.arena.judges import Judgment, ModelOutputs, paired_levels
+from lmaudit.arena.position_bt import PositionTerm, fit_position_bt
+from lmaudit.core.types import LmauditError
 from lmaudit.stats.intervals import Estimate, mean_estimate, proportion_estimate
 from lmaudit.stats.validation import normal_quantile
 
@@ -67,6 +76,7 @@ class JudgeBias:
     length_slope: LengthSlope | None
     self_preference: SelfPreference | None
     notes: tuple[str, ...] = ()
+    position_term: PositionTerm | None = None
 
 
 def position_flip_rate(judgments: Sequence[Judgment], confidence: float = 0.95) -> Estimate | None:
@@ -211,10 +221,22 @@ def judge_bias(
     judge: str,
     families: Mapping[str, str] | None = None,
     other_judges: Mapping[str, Sequence[Judgment]] | None = None,
+    battles: Battles | None = None,
     confidence: float = 0.95,
 ) -> JudgeBias:
-    """Position-flip rate, length slope and self-preference of one judge's verdicts."""
+    """Position-flip rate, length slope and self-preference of one judge's verdicts, and
+    the Bradley-Terry position term when the judge's `battles` are given."""
     notes: list[str] = []
+    term = None
+    if battles is not None:
+        try:
+            term = fit_position_bt(battles, confidence=confidence)
+        except LmauditError:
+            try:
+                term = fit_position_bt(battles, confidence=confidence, ridge=0.1)
+                notes.append("position term: some model won or lost every battle; ridge 0.1")
+            except LmauditError:
+                notes.append("position term: no finite estimate (the first answer always won)")
     family = family_of(judge, families)
     flips = position_flip_rate(judgments, confidence)
     if flips is None:
@@ -230,7 +252,7 @@ def judge_bias(
         notes.append(f"no judged model is of the judge's family {family!r} (set one with --family)")
     elif preference.matched is None:
         notes.append("self-preference is unmatched: no other judge rated the same calls")
-    return JudgeBias(judge, family, flips, slope, preference, tuple(notes))
+    return JudgeBias(judge, family, flips, slope, preference, tuple(notes), term)
 
 
 def _interval(e: Estimate, percent: bool = True) -> str:
@@ -253,6 +275,13 @@ def format_judge_bias(bias: JudgeBias) -> str:
             f"  length slope: {s.value:+.3f} [{s.ci_low:+.3f}, {s.ci_high:+.3f}] log-odds that "
             f"the first answer wins per 100 characters longer (intercept {s.intercept:+.3f}; "
             f"{s.n} decisive verdicts, {s.n_clusters} prompts)"
+        )
+    if bias.position_term is not None:
+        t = bias.position_term
+        lines.append(
+            f"  position term (Bradley-Terry, first shown): {t.value:+.3f} "
+            f"[{t.ci_low:+.3f}, {t.ci_high:+.3f}] log-odds; at equal strength the first "
+            f"answer wins {t.first_win_probability:.1%}"
         )
     if bias.self_preference is not None:
         p = bias.self_preference

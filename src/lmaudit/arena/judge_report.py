@@ -115,7 +115,14 @@ def evaluate_judgments(
         agreement,
         tuple(judgments),
         tuple(notes),
-        judge_bias(judgments, outputs, judge=judge, families=families, other_judges=other_judges),
+        judge_bias(
+            judgments,
+            outputs,
+            judge=judge,
+            families=families,
+            other_judges=other_judges,
+            battles=battles,
+        ),
     )
 
 

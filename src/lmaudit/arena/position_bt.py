@@ -28,6 +28,7 @@ from lmaudit.arena.cells import FloatArray, cells_from_battles
 from lmaudit.core.types import LmauditError
 from lmaudit.stats.validation import normal_quantile
 
+SEPARATION_LOG_ODDS = 20.0  # a coefficient this large means an infinite MLE (separation)
 _SCORE = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
 
 
@@ -90,6 +91,8 @@ def fit_position_bt(
     """Fit strengths and the first-shown advantage jointly (see the module docstring).
 
     `ridge` (natural-log units) penalises the strengths only, as in `fit_bradley_terry`.
+    Raises `LmauditError` when the fit does not converge or a coefficient reaches
+    `SEPARATION_LOG_ODDS` (the MLE is infinite, e.g. the first-shown model always won).
     """
     cells_check = cells_from_battles(battles)
     if ridge == 0.0:
@@ -125,8 +128,11 @@ def fit_position_bt(
     h = float(beta[-1])
     se = math.sqrt(max(float(cov[-1, -1]), 0.0))
     z = normal_quantile(confidence)
-    if not math.isfinite(h):
-        raise LmauditError("the position term did not converge to a finite value")
+    if not converged or not np.all(np.abs(beta) < SEPARATION_LOG_ODDS):
+        raise LmauditError(
+            "the position term has no finite estimate: the model shown first won (or lost) "
+            "every battle that decides it, or some model never lost; try --ridge"
+        )
     theta = np.concatenate([[0.0], beta[:-1]])
     ratings = to_elo(theta, models, anchor)
     return PositionTerm(
