@@ -203,6 +203,31 @@ def test_judges_agreement_known_values() -> None:
     same = judges_agreement({"j1": _labelled(one), "j2": _labelled(one)}, rounds=50)
     assert same.alpha == 1.0 and same.pairs[0].kappa == 1.0
     assert judge_verdicts(_labelled(one))[("p0", "a", "b")] == "first"
+    with pytest.raises(LmauditError, match="two judges"):
+        judges_agreement({"j1": _labelled(one)})
+
+
+def test_human_agreement_kappa_has_an_interval() -> None:
+    import pandas as pd
+
+    from lmaudit.arena.agreement import human_agreement
+    from lmaudit.arena.battles import battles_from_frame
+
+    labels = ["first"] * 8 + ["second"] * 8 + ["tie"] * 4
+    human_labels = [*labels[:-3], "first", "second", "first"]
+    winner = {"first": "model_a", "second": "model_b", "tie": "tie"}
+    frame = pd.DataFrame(
+        {
+            "model_a": ["a"] * 20,
+            "model_b": ["b"] * 20,
+            "winner": [winner[x] for x in human_labels],
+            "prompt_id": [f"p{i}" for i in range(20)],
+        }
+    )
+    human = battles_from_frame(frame, source="h", locations=[str(i) for i in range(20)])
+    result = human_agreement(_labelled(labels), human, rounds=300)
+    assert result.kappa == pytest.approx(cohen_kappa(human_labels, labels))
+    assert result.kappa_ci_low < result.kappa < result.kappa_ci_high <= 1.0
 
 
 class AlwaysFirstJudge:

@@ -6,6 +6,7 @@ pair). Cohen's kappa for every pair of judges on the items both labelled; Krippe
 alpha (nominal) over all judges, a judge that did not label an item counting as missing.
 95% intervals: percentile bootstrap over prompts (all items of a drawn prompt together),
 `rounds` resamples from `seed`; resamples where a statistic is undefined are skipped.
+Kappa intervals resample the prompts of the items both judges labelled.
 """
 
 from __future__ import annotations
@@ -16,8 +17,15 @@ from itertools import combinations
 
 import numpy as np
 
-from lmaudit.arena.agreement import LABELS, cohen_kappa, judge_verdicts
+from lmaudit.arena.agreement import (
+    bootstrap_kappa,
+    cohen_kappa,
+    judge_verdicts,
+    percentile_interval,
+    prompt_resample_weights,
+)
 from lmaudit.arena.judges import Judgment
+from lmaudit.core.types import LmauditError
 from lmaudit.stats.krippendorff import alpha_from_coincidences, unit_coincidences
 
 
@@ -44,25 +52,6 @@ class JudgesAgreement:
     confidence: float
 
 
-def _kappa_from_confusion(table: np.ndarray) -> np.ndarray:
-    """Cohen's kappa of confusion tables (..., labels, labels); NaN where undefined."""
-    n = table.sum(axis=(-2, -1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        observed = np.trace(table, axis1=-2, axis2=-1) / n
-        expected = np.sum(table.sum(axis=-1) * table.sum(axis=-2), axis=-1) / (n * n)
-        kappa = (observed - expected) / (1 - expected)
-    return np.asarray(np.where((n > 0) & (expected < 1), kappa, np.nan))
-
-
-def _percentile(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    if len(finite) < 2:
-        return float("nan"), float("nan")
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(finite, [tail, 100 - tail])
-    return float(low), float(high)
-
-
 def judges_agreement(
     judgments: Mapping[str, Sequence[Judgment]],
     *,
@@ -74,36 +63,35 @@ def judges_agreement(
     judges = tuple(judgments)
     verdicts = {name: judge_verdicts(js) for name, js in judgments.items()}
     items = sorted({key for v in verdicts.values() for key in v})
-    prompts, prompt_of = np.unique([key[0] for key in items], return_inverse=True)
-    rng = np.random.default_rng(seed)
-    draws = rng.multinomial(len(prompts), np.full(len(prompts), 1 / len(prompts)), rounds)
-    # weight of each item in each resample: the count of its prompt
-    item_weights = draws[:, prompt_of].astype(float)  # (rounds, items)
+    if len(judges) < 2 or not items:
+        raise LmauditError("agreement between judges needs two judges and a parsed verdict")
+    item_weights = prompt_resample_weights([key[0] for key in items], rounds, seed)
     units = [[verdicts[name].get(key) for name in judges] for key in items]
     _, per_unit = unit_coincidences(units)
     alpha = float(alpha_from_coincidences(per_unit.sum(axis=0)))
     boot_alpha = alpha_from_coincidences(np.einsum("ri,ijk->rjk", item_weights, per_unit))
     pairs = []
-    code = {label: i for i, label in enumerate(LABELS)}
     for a, b in combinations(judges, 2):
-        shared = [i for i, key in enumerate(items) if key in verdicts[a] and key in verdicts[b]]
+        shared = [key for key in items if key in verdicts[a] and key in verdicts[b]]
         if not shared:
             pairs.append(PairKappa(a, b, 0, float("nan"), float("nan"), float("nan")))
             continue
-        labels_a = [verdicts[a][items[i]] for i in shared]
-        labels_b = [verdicts[b][items[i]] for i in shared]
-        one_hot = np.zeros((len(shared), len(LABELS), len(LABELS)))
-        one_hot[
-            np.arange(len(shared)), [code[x] for x in labels_a], [code[x] for x in labels_b]
-        ] = 1
-        boot = _kappa_from_confusion(np.einsum("ri,ijk->rjk", item_weights[:, shared], one_hot))
-        low, high = _percentile(boot, confidence)
+        labels_a = [verdicts[a][key] for key in shared]
+        labels_b = [verdicts[b][key] for key in shared]
+        low, high = bootstrap_kappa(
+            labels_a,
+            labels_b,
+            [key[0] for key in shared],
+            rounds=rounds,
+            seed=seed,
+            confidence=confidence,
+        )
         pairs.append(PairKappa(a, b, len(shared), cohen_kappa(labels_a, labels_b), low, high))
-    alpha_low, alpha_high = _percentile(boot_alpha, confidence)
+    alpha_low, alpha_high = percentile_interval(boot_alpha, confidence)
     return JudgesAgreement(
         judges=judges,
         n_items=len(items),
-        n_prompts=len(prompts),
+        n_prompts=len({key[0] for key in items}),
         alpha=alpha,
         alpha_ci_low=alpha_low,
         alpha_ci_high=alpha_high,

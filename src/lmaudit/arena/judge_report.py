@@ -105,7 +105,11 @@ def evaluate_judgments(
                     seed=seed,
                 )
             )
-    agreement = human_agreement(judgments, human) if human is not None else None
+    agreement = (
+        human_agreement(judgments, human, rounds=bootstrap, seed=seed)
+        if human is not None
+        else None
+    )
     return JudgeReport(
         judge,
         summarize_judgments(judgments),
@@ -191,7 +195,8 @@ def format_judge_report(report: JudgeReport) -> str:
         lines.append("")
         lines.append(
             f"agreement with human labels: {a.n} votes, {_pct(a.agreement)} agree, "
-            f"Cohen's kappa {a.kappa:.3f} ({a.n_unmatched} human votes unmatched)"
+            f"Cohen's kappa {a.kappa:.3f} [{a.kappa_ci_low:.3f}, {a.kappa_ci_high:.3f}] "
+            f"(95% bootstrap over prompts; {a.n_unmatched} human votes unmatched)"
         )
     if report.bias is not None:
         lines.append("")
