@@ -41,6 +41,8 @@ def register(subparsers: Any) -> None:
     )
     add_model_options(parser, required=False)
     add_task_options(parser, required=False)
+    parser.add_argument("--trust-task-code", action="store_true",
+                        help="run an lm-eval task file's `!function` hooks (Python code)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N samples")
     parser.add_argument("--seed", type=int, default=0, help="seed for sampling and bootstrap")
     parser.add_argument("--out", type=Path, help="run directory (default: runs/<time>-<task>)")
@@ -175,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
     task_options = {
         **getattr(args, "stored_task_options", {}),
         **parse_key_values(args.task_option, flag="--task-option"),
+        **({"trust_task_code": "yes"} if getattr(args, "trust_task_code", False) else {}),
     }
     task = load_task(args.task, task_options)
     preflight(task, args.limit)  # data, templates and few-shot fail before the model loads

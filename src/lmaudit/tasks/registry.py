@@ -107,6 +107,10 @@ def is_task_file(name_or_path: str) -> bool:
 def load_task(name_or_path: str, options: Mapping[str, str] | None = None) -> Task:
     """A task by registered name or YAML path, built with `options`."""
     options = dict(options or {})
+    if name_or_path.startswith("lm-eval:"):
+        from lmaudit.interop.lm_eval_task import load_lm_eval_task
+
+        return load_lm_eval_task(name_or_path, options)
     if is_task_file(name_or_path):
         from lmaudit.tasks.yaml_task import load_yaml_task
 
