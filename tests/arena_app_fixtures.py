@@ -16,7 +16,7 @@ ADMIN = "admin-token-for-tests"
 
 
 class ScriptedBackend:
-    """Answers every prompt with a fixed text at once (or fails, when `fail` is set)."""
+    """Answers at once with a fixed text, `{prompt}` replaced by the prompt (or fails)."""
 
     def __init__(self, reply: str, *, fail: bool = False) -> None:
         self.reply = reply
@@ -43,14 +43,15 @@ class ScriptedBackend:
         out = []
         for request in requests:
             assert request.messages is not None
-            self.prompts.append(request.messages[-1].content)
-            out.append(Generation(self.reply, "stop", 3, 5))
+            prompt = request.messages[-1].content
+            self.prompts.append(prompt)
+            out.append(Generation(self.reply.replace("{prompt}", prompt), "stop", 3, 5))
         return out
 
 
 def make_pool(**replies: str) -> ModelPool:
     """A pool of scripted models, name -> reply (default: alpha, beta, gamma)."""
-    replies = replies or {"alpha": "I am **alpha**.", "beta": "- beta\n- list", "gamma": HOSTILE}
+    replies = replies or {"alpha": "I am **first**.", "beta": "- one\n- list", "gamma": HOSTILE}
     return ModelPool({name: ScriptedBackend(text) for name, text in replies.items()})
 
 

@@ -41,7 +41,8 @@ def test_battle_flow_hides_names_until_vote(db_url: str) -> None:
     shown = client.get(f"/api/battles/{battle_id}").json()
     assert "model_a" not in shown and shown["vote"] is None
     assert set(shown["answers"]) == {"a", "b"}
-    assert "alpha" not in stream and "gamma" not in stream.replace("window", "")
+    hidden = stream + json.dumps(shown)
+    assert not any(name in hidden for name in ("alpha", "beta", "gamma"))
     voted = client.post(f"/api/battles/{battle_id}/vote", json={"choice": "a"}, headers=headers)
     assert voted.status_code == 200
     assert {voted.json()["model_a"], voted.json()["model_b"]} <= {"alpha", "beta", "gamma"}
@@ -191,7 +192,7 @@ def test_crash_gives_generic_500(db_url: str, monkeypatch: pytest.MonkeyPatch) -
     def explode(*_args: object) -> None:
         raise RuntimeError("password=hunter2 at /srv/app.py line 7")
 
-    monkeypatch.setattr(web, "leaderboard", explode)
+    monkeypatch.setattr(web.CachedLeaderboard, "__call__", explode)
     client = make_client(db_url)
     for path in ("/api/leaderboard", "/leaderboard"):
         response = client.get(path)
@@ -221,3 +222,42 @@ def test_leaderboard_and_export_roundtrip(db_url: str, tmp_path: Path) -> None:
     assert battles.n_battles == 12
     assert battles.has_columns(["tokens_a", "tokens_b", "prompt_id", "judge"])
     assert main(["arena", "rank", str(out), "--intervals", "sandwich"]) == 0
+
+
+def test_rate_limit_per_address(db_url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    app = make_client(db_url, rate_capacity=2, rate_per_s=0.001).app
+    codes = []
+    for _ in range(7):  # new sessions, one address: the address bucket holds 5 x 2
+        client = TestClient(app)
+        headers = csrf(client)
+        codes += [
+            client.post("/api/battles", json={"prompt": "x"}, headers=headers).status_code
+            for _ in range(2)
+        ]
+    assert codes.count(200) == 10 and codes[-4:] == [429] * 4
+
+
+def test_style_controlled_leaderboard_updates_live(db_url: str) -> None:
+    pool = ModelPool({
+        "terse": ScriptedBackend("{prompt}"),
+        "listy": ScriptedBackend("{prompt}\n- extra\n- **more**"),
+        "plain": ScriptedBackend("Answer: {prompt} {prompt}"),
+    })
+    client = make_client(db_url, pool=pool, rate_capacity=200)
+    headers = csrf(client)
+    seen = []
+    for i in range(40):
+        prompt = "- item\n" * (1 + i % 4) + "**b** " * (i % 3) + "word " * (i % 5)
+        battle_id, _ = battle(client, headers, prompt)
+        choice = ("a", "b", "tie", "a", "b")[i % 5]
+        client.post(f"/api/battles/{battle_id}/vote", json={"choice": choice}, headers=headers)
+        if i in (19, 39):
+            seen.append(client.get("/api/leaderboard").json())
+    assert [b["votes"] for b in seen] == [20, 40]
+    assert seen[0]["rows"] != seen[1]["rows"]  # refitted as votes arrived
+    styled = {r["model"] for r in seen[1]["style_rows"]}
+    assert styled == {"terse", "listy", "plain"}, seen[1]["note"]
+    fragment = client.get("/leaderboard/board").text
+    assert "style-ratings" in fragment and ">40<" in fragment

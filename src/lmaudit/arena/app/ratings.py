@@ -10,6 +10,7 @@ ratings without style control) and says in `note` why the rest is missing.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import replace
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from lmaudit.arena.app.store import battle_records
+from lmaudit.arena.app.store import battle_records, vote_signature
 from lmaudit.arena.battles import battles_from_records
 from lmaudit.arena.ranking import RankOptions, rank_battles
 from lmaudit.core.types import LmauditError
@@ -74,3 +75,27 @@ def _row(row: Any) -> dict[str, Any]:
         "ci_high": round(float(row.ci_high), 1),
         "battles": float(row.n_battles),
     }
+
+
+class CachedLeaderboard:
+    """`leaderboard` refitted only when the votes changed (by `store.vote_signature`).
+
+    Pages poll the board every few seconds; the fit runs once per change of the votes, not
+    once per viewer.
+    """
+
+    def __init__(self, maker: sessionmaker[Session], models: tuple[str, ...]) -> None:
+        self._maker = maker
+        self._models = models
+        self._lock = threading.Lock()
+        self._key: tuple[int, int] | None = None
+        self._board: dict[str, Any] = {}
+
+    def __call__(self) -> dict[str, Any]:
+        """The current board (a copy-free shared dict: do not mutate it)."""
+        key = vote_signature(self._maker)
+        with self._lock:
+            if key != self._key:
+                self._board = leaderboard(self._maker, self._models)
+                self._key = key
+            return self._board

@@ -130,6 +130,13 @@ def vote_count(maker: sessionmaker[Session]) -> int:
         return int(db.scalar(select(func.count()).select_from(Vote)) or 0)
 
 
+def vote_signature(maker: sessionmaker[Session]) -> tuple[int, int]:
+    """(number of votes, largest vote id): changes whenever a vote is added or deleted."""
+    with maker() as db:
+        count, largest = db.execute(select(func.count(Vote.id), func.max(Vote.id))).one()
+        return int(count or 0), int(largest or 0)
+
+
 def battle_records(maker: sessionmaker[Session]) -> Iterator[dict[str, Any]]:
     """Voted battles as `lmaudit arena rank` rows, oldest vote first.
 

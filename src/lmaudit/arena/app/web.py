@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lmaudit.arena.app import pages, store
 from lmaudit.arena.app.db import VOTES, make_engine, upgrade
 from lmaudit.arena.app.models import ModelPool, chunks
-from lmaudit.arena.app.ratings import leaderboard
+from lmaudit.arena.app.ratings import CachedLeaderboard
 from lmaudit.arena.app.script import SCRIPT
 from lmaudit.arena.app.security import (
     COOKIE,
@@ -74,6 +74,7 @@ def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
     signer = Signer(config.secret or secrets.token_urlsafe(32))
     by_session = TokenBucket(config.rate_capacity, config.rate_per_s)
     by_address = TokenBucket(config.rate_capacity * 5, config.rate_per_s * 5)
+    board = CachedLeaderboard(maker, pool.names)
     app = FastAPI(title="lmaudit arena", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.maker = maker
     app.state.engine = engine
@@ -138,12 +139,11 @@ def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
 
     @app.get("/leaderboard", response_class=HTMLResponse)
     def leaderboard_page(request: Request) -> str:
-        board = leaderboard(maker, pool.names)
-        return pages.leaderboard_page(signer.csrf_token(request.state.session_id), board)
+        return pages.leaderboard_page(signer.csrf_token(request.state.session_id), board())
 
     @app.get("/leaderboard/board", response_class=HTMLResponse)
     def leaderboard_fragment() -> str:
-        return pages.leaderboard_body(leaderboard(maker, pool.names))
+        return pages.leaderboard_body(board())
 
     @app.get("/static/arena.js")
     def script() -> Response:
@@ -213,7 +213,7 @@ def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
 
     @app.get("/api/leaderboard")
     def api_leaderboard() -> dict[str, Any]:
-        return leaderboard(maker, pool.names)
+        return board()
 
     def admin(request: Request) -> None:
         given = request.headers.get("authorization", "")
