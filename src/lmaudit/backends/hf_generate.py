@@ -161,16 +161,14 @@ def sample_rows(
     `generators[r]`: temperature, then nucleus filtering (the smallest set of tokens whose
     probability reaches `top_p`). Every path that samples uses this, so a seed draws the
     same tokens whichever path computed the logits."""
-    chosen = torch.empty(scores.shape[0], dtype=torch.long, device=scores.device)
-    for r in range(scores.shape[0]):
-        probs = torch.softmax(scores[r].float() / params.temperature, dim=-1)
-        sorted_probs, order = probs.sort(descending=True)
-        if params.top_p < 1.0:
-            before = sorted_probs.cumsum(0) - sorted_probs  # mass of better tokens
-            sorted_probs[before >= params.top_p] = 0.0
-        pick = torch.multinomial(sorted_probs, 1, generator=generators[r])
-        chosen[r] = order[pick[0]]
-    return chosen
+    probs = torch.softmax(scores.float() / params.temperature, dim=-1)
+    sorted_probs, order = probs.sort(dim=-1, descending=True)
+    if params.top_p < 1.0:
+        before = sorted_probs.cumsum(-1) - sorted_probs  # mass of better tokens
+        sorted_probs[before >= params.top_p] = 0.0
+    picks = [torch.multinomial(sorted_probs[r], 1, generator=generators[r])
+             for r in range(scores.shape[0])]
+    return order.gather(1, torch.cat(picks).unsqueeze(1)).squeeze(1)
 
 
 def row_seeds(seeds: Sequence[int | None]) -> list[int]:
