@@ -132,8 +132,10 @@ def _register_judge(commands: Any) -> None:
         description=(
             "Judge every pair of models' answers in both orders with an LLM judge, parse the "
             "verdicts ([[A>>B]] ... [[B>>A]]), report position consistency, the leaderboard, "
-            "win rates against a baseline (raw and length-controlled) and agreement with "
-            "human labels."
+            "win rates against a baseline (raw and length-controlled), agreement with "
+            "human labels, and a judge-bias report with 95% intervals: position-flip rate, "
+            "length slope, self-preference for the judge's own model family, a Bradley-Terry "
+            "first-shown term and, with several --judge, Cohen's kappa and Krippendorff's alpha."
         ),
         epilog=(
             "outputs files: JSONL with id, prompt, output (and optionally model).\n"
