@@ -65,6 +65,8 @@ def test_planted_prompt_change_is_attributed_to_the_prompt(tmp_path: Path) -> No
     diff = diff_runs(load_run(a), load_run(b))
     causes = {c.cause: (c.count, c.gap) for c in diff.causes}
     assert causes == {"prompt": (2, pytest.approx(-0.2)), "response": (1, pytest.approx(-0.1))}
+    # item 5: prompt changed, still right: counted apart, no share of the gap
+    assert [(c.cause, c.count) for c in diff.same_score_differences] == [("prompt", 1)]
     prompt = next(d for d in diff.samples if d.cause == "prompt")
     assert prompt.key == "q3"
     assert prompt.detail == ("char 32: A […at is 3 + 3?\\nAnswer:] "

@@ -158,3 +158,4 @@ def test_real_lm_eval_log_matches_lm_eval_and_the_native_run(tmp_path: Path) -> 
     if (BENCH / "lmaudit_run" / "results.json").is_file():
         diff = diff_runs(load_run(BENCH / "lmaudit_run"), imported, "acc")
         assert diff.n_aligned == len(imported.samples) and diff.samples == ()
+        assert diff.same_score_differences == ()  # log-likelihoods agree within 1e-4

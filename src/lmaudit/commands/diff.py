@@ -49,6 +49,11 @@ def render(diff: RunDiff, limit: int = 20) -> str:
         lines += ["", text_table(("sample", "score", "cause", "where"), shown)]
         if len(diff.samples) > limit:
             lines.append(f"… {len(diff.samples) - limit} more (see --json)")
+    if diff.same_score_differences:
+        quiet = ", ".join(f"{c.cause} {c.count}" for c in diff.same_score_differences)
+        lines.append(f"same score, yet the runs part at: {quiet}")
+    elif not diff.samples:
+        lines.append("no difference: prompts, tokens, targets, responses and answers agree")
     return "\n".join(lines)
 
 

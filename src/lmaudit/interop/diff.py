@@ -15,7 +15,9 @@ which the two runs part, in pipeline order:
 
 The summary attributes the score gap (mean of B − mean of A over the aligned samples) to
 those causes: each cause's share is the sum of its samples' score differences divided by
-the number of aligned samples, so the shares add up to the gap exactly.
+the number of aligned samples, so the shares add up to the gap exactly. Samples with the
+same score whose stored parts still differ are counted by the same causes
+(`same_score_differences`): two runs that agree are ones where that is empty too.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class RunDiff:
     mean_b: float
     samples: tuple[SampleDiff, ...]
     causes: tuple[CauseShare, ...]
+    same_score_differences: tuple[CauseShare, ...] = ()
 
     @property
     def gap(self) -> float:
@@ -175,6 +178,13 @@ def locate(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[Cause, str]:
     return "comparison", f"same answer {ea!r}, scored {a.get('_score')} vs {b.get('_score')}"
 
 
+def parts_differ(a: Mapping[str, Any], b: Mapping[str, Any]) -> Cause | None:
+    """For two samples with the same score: the first stage at which they still part
+    (prompt ... extracted), or None when nothing stored differs."""
+    cause, _ = locate(a, b)
+    return None if cause == "comparison" else cause
+
+
 def content_key(prompt: Any) -> str:
     """A hash of the prompt with runs of whitespace collapsed (the content-alignment key)."""
     return hashlib.sha256(" ".join(_text(prompt).split()).encode()).hexdigest()[:16]
@@ -215,6 +225,7 @@ def diff_runs(run_a: Run, run_b: Run, metric: str | None = None) -> RunDiff:
     if not keys:
         raise LmauditError("the two runs share no sample (by id or by prompt content)")
     diffs: list[SampleDiff] = []
+    silent: list[Cause] = []
     total_a = total_b = 0.0
     counted = 0
     for key in keys:
@@ -225,6 +236,9 @@ def diff_runs(run_a: Run, run_b: Run, metric: str | None = None) -> RunDiff:
         counted += 1
         total_a, total_b = total_a + sa, total_b + sb
         if sa == sb:
+            quiet = parts_differ(a, b)
+            if quiet is not None:
+                silent.append(quiet)
             continue
         cause, detail = locate({**a, "_score": sa}, {**b, "_score": sb})
         diffs.append(SampleDiff(key, str(a["sample_id"]), str(b["sample_id"]), sa, sb,
@@ -234,5 +248,6 @@ def diff_runs(run_a: Run, run_b: Run, metric: str | None = None) -> RunDiff:
         CauseShare(c, sum(1 for d in diffs if d.cause == c),
                    sum(d.score_b - d.score_a for d in diffs if d.cause == c) / n)
         for c in CAUSES if any(d.cause == c for d in diffs))
+    quiet_shares = tuple(CauseShare(c, silent.count(c), 0.0) for c in CAUSES if c in silent)
     return RunDiff(metric, by, counted, len(rows_a) - len(keys), len(rows_b) - len(keys),
-                   total_a / n, total_b / n, tuple(diffs), shares)
+                   total_a / n, total_b / n, tuple(diffs), shares, quiet_shares)
