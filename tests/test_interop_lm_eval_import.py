@@ -97,7 +97,7 @@ def test_import_reproduces_reported_metrics(tmp_path: Path,
     assert "MISMATCH" not in capsys.readouterr().out
     mc = load_run(out / "quiz_mc")
     metric = mc.results["metrics"]["acc"]
-    assert metric["value"] == metric["lm_eval_value"] == 3 / 7
+    assert metric["value"] == metric["reported_value"] == 3 / 7
     assert metric["ci_low"] < metric["value"] < metric["ci_high"]
     first = mc.samples.iloc[0]
     assert (first["target"], first["response"], first["extracted"]) == ("red", "green blue", "1")
@@ -107,7 +107,7 @@ def test_import_reproduces_reported_metrics(tmp_path: Path,
     metrics = gen.results["metrics"]
     assert metrics["exact_match,strict-match"]["value"] == 0.25
     assert metrics["exact_match,flexible-extract"]["value"] == 0.5
-    assert all(m["matches_lm_eval"] for m in metrics.values())
+    assert all(m["matches_reported"] for m in metrics.values())
     row = gen.samples.iloc[1]
     assert (row["prompt"], row["response"], row["extracted"]) == ("Q: 3+3\nA:", "It is 7",
                                                                   "[invalid]")
@@ -154,7 +154,7 @@ def test_real_lm_eval_log_matches_lm_eval_and_the_native_run(tmp_path: Path) -> 
                  "--out", str(tmp_path)]) == 0
     imported = load_run(tmp_path / "lmaudit_bench_mc")
     metric = imported.results["metrics"]["acc"]
-    assert metric["value"] == metric["lm_eval_value"]
+    assert metric["value"] == metric["reported_value"]
     if (BENCH / "lmaudit_run" / "results.json").is_file():
         diff = diff_runs(load_run(BENCH / "lmaudit_run"), imported, "acc")
         assert diff.n_aligned == len(imported.samples) and diff.samples == ()

@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lmaudit.core.types import SampleRecord
+from lmaudit.interop.import_store import ImportedTask, write_imported_run
 from lmaudit.interop.lm_eval_log import (
     LmEvalTaskLog,
     metric_key,
@@ -28,32 +28,6 @@ from lmaudit.interop.lm_eval_log import (
 )
 
 MC_TYPES = ("multiple_choice",)
-
-
-@dataclass(frozen=True)
-class ImportedMetric:
-    """One imported metric: lmaudit's mean of the logged per-sample values beside the
-    value lm-eval reported (None when it reported none)."""
-
-    name: str
-    value: float
-    lm_eval_value: float | None
-
-    @property
-    def matches(self) -> bool:
-        """Whether the two agree to 1e-12 (or lm-eval reported nothing to compare)."""
-        return self.lm_eval_value is None or abs(self.value - self.lm_eval_value) <= 1e-12
-
-
-@dataclass(frozen=True)
-class ImportedTask:
-    """What `import lm-eval` wrote for one task."""
-
-    task: str
-    run_dir: Path
-    n_samples: int
-    metrics: tuple[ImportedMetric, ...]
-    not_imported: tuple[str, ...]
 
 
 def _args(sample: Mapping[str, Any]) -> list[list[Any]]:
@@ -154,41 +128,16 @@ def task_run_dir(out: Path, task: str) -> Path:
 def import_task(log: LmEvalTaskLog, run_dir: Path, *, seed: int = 0) -> ImportedTask:
     """Write one task's log as a finished lmaudit run directory (kind `import`): records,
     metrics with intervals, lm-eval's reported values beside lmaudit's."""
-    from lmaudit.core.aggregate import aggregate_records
-    from lmaudit.core.runlock import RunLock
-    from lmaudit.core.store import RunWriter, base_manifest, run_dir_state
-    from lmaudit.core.task import Aggregation, MetricSpec
-    from lmaudit.core.types import LmauditError
-
     records, skipped = task_records(log)
-    columns = sorted({name for r in records for name in r.metrics})
-    specs = [
-        MetricSpec(name, Aggregation.PROPORTION
-                   if all(r.metrics.get(name, 0.0) in (0.0, 1.0) for r in records)
-                   else Aggregation.MEAN)
-        for name in columns
-    ]
-    manifest = base_manifest(
-        kind="import", source="lm-evaluation-harness", task=log.task,
-        model_spec=log.model, model_fingerprint=log.model,
-        results_file=str(log.results_file.resolve()),
-        samples_file=str(log.samples_file.resolve()),
-        samples_sha256=file_sha256(log.samples_file), task_config=dict(log.config),
-        output_type=log.output_type, n_samples=len(records), seed=seed,
-        not_imported=skipped)
-    with RunLock(run_dir):
-        if run_dir_state(run_dir, "import") == "finished":
-            raise LmauditError(f"{run_dir} already holds a finished import; choose another --out")
-        writer = RunWriter(run_dir, manifest)
-        writer.append(records)
-        estimates = aggregate_records(specs, records, seed=seed)
-        imported = tuple(ImportedMetric(name, est.value, reported_value(log, name))
-                         for name, est in estimates.items())
-        payload = {}
-        for metric in imported:
-            payload[metric.name] = {**estimates[metric.name].to_dict(),
-                                    "lm_eval_value": metric.lm_eval_value,
-                                    "matches_lm_eval": metric.matches}
-        writer.finish({"task": log.task, "n_samples": len(records), "source": "lm-eval",
-                       "not_imported": skipped, "metrics": payload})
-    return ImportedTask(log.task, run_dir, len(records), imported, tuple(skipped))
+    columns = {name for r in records for name in r.metrics}
+    manifest = {
+        "model_spec": log.model, "model_fingerprint": log.model,
+        "results_file": str(log.results_file.resolve()),
+        "samples_file": str(log.samples_file.resolve()),
+        "samples_sha256": file_sha256(log.samples_file), "task_config": dict(log.config),
+        "output_type": log.output_type,
+    }
+    return write_imported_run(
+        run_dir, records, task=log.task, source="lm-evaluation-harness", manifest=manifest,
+        reported={name: reported_value(log, name) for name in columns},
+        not_imported=skipped, seed=seed)

@@ -1,0 +1,95 @@
+"""`lmaudit import inspect`: Inspect AI `.json` and `.eval` logs (the shapes Inspect's
+json and eval recorders write) become run directories that reproduce Inspect's reported
+accuracy; epochs become clusters; scorers without numeric values are named."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lmaudit.cli import main
+from lmaudit.core.store import load_run
+from lmaudit.core.types import LmauditError
+from lmaudit.interop.inspect_log import read_inspect_log, score_to_float
+
+VALUES = ["C", "I", "C", "P", "C", "N"]
+
+
+def _sample(i: int, value: str, epoch: int = 1) -> dict[str, object]:
+    return {
+        "id": f"q{i}", "epoch": epoch,
+        "input": [{"role": "system", "content": "Be brief."},
+                  {"role": "user", "content": [{"type": "text", "text": f"What is {i}+{i}?"}]}],
+        "target": [str(2 * i), f"{2 * i}.0"],
+        "messages": [],
+        "output": {"model": "mockllm/model",
+                   "choices": [{"message": {"role": "assistant", "content": f"ANSWER: {2 * i}"},
+                                "stop_reason": "stop"}],
+                   "completion": f"ANSWER: {2 * i}"},
+        "scores": {"match": {"value": value, "answer": str(2 * i), "explanation": "x"},
+                   "rubric": {"value": {"a": 1, "b": 0}}},
+        "metadata": {},
+    }
+
+
+def _log(epochs: int = 1) -> dict[str, object]:
+    samples = [_sample(i, v, e) for e in range(1, epochs + 1) for i, v in enumerate(VALUES)]
+    accuracy = sum(score_to_float(v) or 0.0 for v in VALUES) / len(VALUES)
+    return {
+        "version": 2, "status": "success",
+        "eval": {"run_id": "r1", "task": "sums", "task_version": 0, "model": "mockllm/model",
+                 "created": "2026-12-06T06:00:00+00:00", "dataset": {"samples": 6}},
+        "plan": {"name": "plan", "steps": []},
+        "results": {"total_samples": len(samples), "completed_samples": len(samples),
+                    "scores": [{"name": "match", "scorer": "match",
+                                "metrics": {"accuracy": {"name": "accuracy", "value": accuracy},
+                                            "stderr": {"name": "stderr", "value": 0.2}}}]},
+        "stats": {},
+        "samples": samples,
+    }
+
+
+def test_json_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "log.json"
+    path.write_text(json.dumps(_log()))
+    assert main(["import", "inspect", str(path), "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "not imported (per-sample values are not numbers): rubric" in out
+    run = load_run(tmp_path / "run")
+    metric = run.results["metrics"]["match"]
+    assert metric["value"] == metric["reported_value"] == 3.5 / 6
+    assert metric["method"] == "t"  # a partial credit: not a 0/1 proportion
+    row = run.samples.iloc[1]
+    assert row["prompt"] == "system: Be brief.\n\nuser: What is 1+1?"
+    assert (row["target"], row["response"], row["extracted"]) == ("2 | 2.0", "ANSWER: 2", "2")
+    assert run.manifest["model_spec"] == "inspect:mockllm/model"
+
+
+def test_eval_zip_log_with_epochs(tmp_path: Path) -> None:
+    log = _log(epochs=2)
+    path = tmp_path / "log.eval"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("header.json", json.dumps({k: v for k, v in log.items()
+                                                    if k != "samples"}))
+        for sample in log["samples"]:  # type: ignore[attr-defined]
+            archive.writestr(f"samples/{sample['id']}_epoch_{sample['epoch']}.json",
+                             json.dumps(sample))
+    assert main(["import", "inspect", str(path), "--out", str(tmp_path / "run")]) == 0
+    run = load_run(tmp_path / "run")
+    assert len(run.samples) == 12 and "q0#2" in set(run.samples["sample_id"])
+    assert set(run.samples["cluster"]) == {f"q{i}" for i in range(6)}
+    assert run.results["metrics"]["match"]["n_clusters"] == 6
+
+
+def test_logs_without_samples_are_refused(tmp_path: Path) -> None:
+    log = _log()
+    log["samples"] = []
+    path = tmp_path / "log.json"
+    path.write_text(json.dumps(log))
+    with pytest.raises(LmauditError, match="holds no samples"):
+        read_inspect_log(path)
+    assert score_to_float("yes") == 1.0 and score_to_float("0.25") == 0.25
+    assert score_to_float({"a": 1}) is None
