@@ -26,6 +26,14 @@ class AlreadyVoted(Exception):
     """The battle already has its vote (the database's UNIQUE constraint said so)."""
 
 
+class NoSuchBattle(Exception):
+    """No battle with that id belongs to the voting session."""
+
+
+class AnswersPending(Exception):
+    """The battle's two answers are not both stored yet."""
+
+
 @dataclass(frozen=True)
 class BattleView:
     """A battle as its owner may see it; model names only once voted."""
@@ -103,17 +111,32 @@ def save_answer(
             return stored if stored is not None else text
 
 
-def record_vote(maker: sessionmaker[Session], battle_id: str, session_id: str, choice: str) -> None:
-    """Commit the battle's vote; raise `AlreadyVoted` when it has one (UNIQUE battle_id)."""
+def cast_vote(
+    maker: sessionmaker[Session], battle_id: str, session_id: str, choice: str
+) -> tuple[str, str]:
+    """Check and commit a session's vote in one transaction; return (model_a, model_b).
+
+    Raises `NoSuchBattle` (not this session's battle), `AnswersPending`, or `AlreadyVoted`
+    (the UNIQUE constraint refused a second vote, even from a concurrent request).
+    """
     if choice not in VOTES:
         raise ValueError(f"vote must be one of {', '.join(VOTES)}")
     with maker() as db:
+        battle = db.get(Battle, battle_id)
+        if battle is None or battle.session_id != session_id:
+            raise NoSuchBattle(battle_id)
+        answered = db.scalar(
+            select(func.count()).select_from(Answer).where(Answer.battle_id == battle_id)
+        )
+        if answered != 2:
+            raise AnswersPending(battle_id)
         db.add(Vote(battle_id=battle_id, session_id=session_id, choice=choice))
         try:
             db.commit()
         except IntegrityError as error:
             db.rollback()
             raise AlreadyVoted(battle_id) from error
+        return battle.model_a, battle.model_b
 
 
 def delete_session_votes(maker: sessionmaker[Session], session_id: str) -> int:

@@ -15,6 +15,7 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +76,15 @@ def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
     by_session = TokenBucket(config.rate_capacity, config.rate_per_s)
     by_address = TokenBucket(config.rate_capacity * 5, config.rate_per_s * 5)
     board = CachedLeaderboard(maker, pool.names)
-    app = FastAPI(title="lmaudit arena", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()  # close pooled connections when the server stops
+
+    app = FastAPI(
+        title="lmaudit arena", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     app.state.maker = maker
     app.state.engine = engine
 
@@ -197,18 +206,18 @@ def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
         choice = payload.get("choice")
         if choice not in VOTES:
             raise HTTPException(422, f"choice must be one of {', '.join(VOTES)}")
-        battle = await run_in_threadpool(owned, request, battle_id)
-        if set(battle.answers) != {"a", "b"}:
-            raise HTTPException(409, "the answers are not finished yet")
         try:
-            await run_in_threadpool(
-                store.record_vote, maker, battle_id, request.state.session_id, choice
+            model_a, model_b = await run_in_threadpool(
+                store.cast_vote, maker, battle_id, request.state.session_id, choice
             )
+        except store.NoSuchBattle:
+            return _error(request, 404, "no such battle")
+        except store.AnswersPending:
+            return _error(request, 409, "the answers are not finished yet")
         except store.AlreadyVoted:
             return _error(request, 409, "this battle already has a vote")
-        return JSONResponse(
-            {"battle_id": battle_id, "choice": choice, "model_a": battle.model_a,
-             "model_b": battle.model_b}
+        return JSONResponse(  # sent only after the vote's transaction committed
+            {"battle_id": battle_id, "choice": choice, "model_a": model_a, "model_b": model_b}
         )
 
     @app.get("/api/leaderboard")
