@@ -37,6 +37,10 @@ def register_app_commands(commands: Any) -> None:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--max-tokens", type=int, default=512, help="answer budget (default 512)")
     serve.add_argument("--device", default="auto", help="cpu, cuda or auto (hf/lab models)")
+    serve.add_argument(
+        "--secure-cookie", action="store_true",
+        help="mark the session cookie Secure (behind HTTPS, e.g. a TLS proxy)",
+    )
     serve.set_defaults(func=run_serve)
 
     export = commands.add_parser(
@@ -82,6 +86,7 @@ def run_serve(args: argparse.Namespace) -> int:
         db_url=args.db,
         secret=os.environ.get("LMAUDIT_ARENA_SECRET"),
         admin_token=os.environ.get("LMAUDIT_ARENA_ADMIN_TOKEN"),
+        secure_cookie=args.secure_cookie,
     )
     app = create_app(pool, config)
     print(f"arena: {len(backends)} models, database {args.db}, http://{args.host}:{args.port}/")

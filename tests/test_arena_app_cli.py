@@ -1,0 +1,72 @@
+"""`lmaudit arena serve` wiring (backends from specs, config from the environment) and errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from arena_app_fixtures import ScriptedBackend
+from lmaudit.cli import main
+
+
+def test_serve_builds_app_from_specs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loaded: list[tuple[str, dict[str, Any]]] = []
+    served: dict[str, Any] = {}
+
+    def load_backend(spec: str, options: dict[str, Any]) -> ScriptedBackend:
+        loaded.append((spec, options))
+        return ScriptedBackend(f"answer of {spec}")
+
+    def run(app: Any, host: str, port: int, log_level: str) -> None:
+        served.update(app=app, host=host, port=port)
+
+    monkeypatch.setattr("lmaudit.backends.registry.load_backend", load_backend)
+    monkeypatch.setattr("uvicorn.run", run)
+    monkeypatch.setenv("LMAUDIT_ARENA_ADMIN_TOKEN", "tok")
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    code = main(["arena", "serve", "--model", "one=lab:demo", "--model", "two=openai:m@http://x",
+                 "--db", db, "--port", "8123", "--secure-cookie"])
+    assert code == 0 and served["port"] == 8123 and served["host"] == "127.0.0.1"
+    assert loaded == [("lab:demo", {"device": "auto"}), ("openai:m@http://x", {})]
+    client = TestClient(served["app"])
+    assert "secure" in client.get("/").headers["set-cookie"].lower()
+    board = client.get("/api/leaderboard").json()
+    assert board["counts"] == {"one": 0, "two": 0}
+    assert client.get("/api/admin/export", headers={"Authorization": "Bearer tok"}).text == ""
+    assert "2 models" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("models", "message"),
+    [
+        (["--model", "justname"], "NAME=SPEC"),
+        (["--model", "a=x:y", "--model", "a=x:z"], "given twice"),
+    ],
+)
+def test_serve_rejects_bad_models(
+    models: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["arena", "serve", *models]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_serve_needs_two_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("lmaudit.backends.registry.load_backend",
+                        lambda spec, options: ScriptedBackend("x"))
+    assert main(["arena", "serve", "--model", "a=lab:x", "--db",
+                 f"sqlite:///{tmp_path / 'a.db'}"]) == 2
+    assert "at least two models" in capsys.readouterr().err
+
+
+def test_export_empty_database(tmp_path: Path) -> None:
+    out = tmp_path / "sub" / "b.jsonl"
+    assert main(["arena", "export", "--db", f"sqlite:///{tmp_path / 'e.db'}", "--out",
+                 str(out)]) == 0
+    assert out.read_text() == ""
