@@ -4,6 +4,7 @@ admin token, generic errors, leaderboard via `lmaudit.arena`, and `arena export`
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,15 @@ def test_size_limits(db_url: str) -> None:
     assert too_long.status_code == 413
     huge = client.post("/api/battles", json={"prompt": "x" * 5000}, headers=headers)
     assert huge.status_code == 413
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the limit holds while reading
+        yield b'{"prompt": "'
+        for _ in range(100):
+            yield b"x" * 100
+        yield b'"}'
+
+    streamed = client.post("/api/battles", content=chunked(),
+                           headers={**headers, "Content-Type": "application/json"})
+    assert streamed.status_code == 413 and streamed.json() == {"error": "request too large"}
     battle_id, _ = battle(client, headers)
     answers = client.get(f"/api/battles/{battle_id}").json()["answers"]
     assert max(len(a["text"]) for a in answers.values()) == 100
