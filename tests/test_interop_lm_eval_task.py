@@ -93,8 +93,19 @@ def test_unsupported_pieces_are_one_clear_error(tmp_path: Path) -> None:
         load_task(f"lm-eval:{group}")
     rolling = tmp_path / "rolling.yaml"
     rolling.write_text(files["sums_gen"].read_text().replace(
-        "output_type: generate_until", "output_type: loglikelihood_rolling"))
-    with pytest.raises(LmauditError, match="output_type 'loglikelihood_rolling' is not "):
+        "output_type: generate_until", "output_type: loglikelihood"))
+    with pytest.raises(LmauditError, match="output_type 'loglikelihood' is not "):
         load_task(f"lm-eval:{rolling}")
     with pytest.raises(LmauditError, match="unknown option 'shots'"):
         load_task(f"lm-eval:{files['quiz_mc']}", {"shots": "1"})
+
+
+def test_rolling_loglikelihood_scores_the_target_text(tmp_path: Path) -> None:
+    files = write_tasks(tmp_path)
+    rolling = tmp_path / "rolling.yaml"
+    rolling.write_text(files["sums_gen"].read_text().replace(
+        "output_type: generate_until", "output_type: loglikelihood_rolling").replace(
+        "doc_to_target: \"{{answer.split('####')[-1].strip()}}\"", "doc_to_target: answer"))
+    task = load_task(f"lm-eval:{rolling}")
+    assert task.samples()[0].input == "1 + 2 = 3\n#### 3"
+    assert {m.name for m in task.metrics} >= {"word_perplexity", "bits_per_byte"}

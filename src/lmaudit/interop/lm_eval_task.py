@@ -7,6 +7,8 @@ Sample ids are lm-eval's `doc_id`s (the document's position in the evaluation sp
 runs align with imported lm-eval logs. Multiple choice reports lmaudit's MC metrics:
 lm-eval's `acc` is `acc` and its `acc_norm` (by characters) is `acc_norm_chars`.
 Generation scores each of the task's filter pipelines with `exact_match`.
+`loglikelihood_rolling` scores `doc_to_target` (as lm-eval does) with lmaudit's perplexity
+task: word_perplexity, byte_perplexity and bits_per_byte as lm-eval defines them.
 
 Task options: `fewshot` (n, overrides num_fewshot), `fewshot_seed` (default 1234, lm-eval's
 default), `trust_task_code` (yes: run `!function` hooks).
@@ -102,7 +104,7 @@ def _generation_options(config: Mapping[str, Any], file: Path) -> dict[str, Any]
 
 def load_lm_eval_task(spec: str, options: Mapping[str, str] | None = None) -> Task:
     """The task of `lm-eval:FILE.yaml` (see the module docstring)."""
-    from lmaudit.tasks.generic import GenerateTask, MultipleChoiceTask
+    from lmaudit.tasks.generic import GenerateTask, MultipleChoiceTask, PerplexityTask
 
     options = dict(options or {})
     unknown = sorted(set(options) - set(OPTIONS))
@@ -116,7 +118,10 @@ def load_lm_eval_task(spec: str, options: Mapping[str, str] | None = None) -> Ta
     n_shot = int(options.get("fewshot", config.get("num_fewshot") or 0))
     seed = int(options.get("fewshot_seed", 1234))
     evaluation, pool_split = _splits(config, file)
-    multiple_choice = config.get("output_type", "generate_until") == "multiple_choice"
+    output_type = config.get("output_type", "generate_until")
+    multiple_choice = output_type == "multiple_choice"
+    if output_type == "loglikelihood_rolling" and n_shot > 0:
+        raise LmauditError(f"{file}: loglikelihood_rolling takes no few-shot examples")
     sampler = str((config.get("fewshot_config") or {}).get("sampler", "default"))
 
     def load() -> list[Sample]:
@@ -130,6 +135,10 @@ def load_lm_eval_task(spec: str, options: Mapping[str, str] | None = None) -> Ta
         examples = fewshot_examples(docs, pool, n_shot, seed=seed, sampler=sampler,
                                     exclude_self=exclude)
         try:
+            if output_type == "loglikelihood_rolling":
+                return [Sample(str(i), str(renderer.target(doc)), "",
+                               metadata={"fields": dict(doc), "doc_id": i})
+                        for i, doc in enumerate(docs)]
             return [_sample(renderer, i, doc, renderer.context(doc, shots), multiple_choice)
                     for i, (doc, shots) in enumerate(zip(docs, examples, strict=True))]
         except LmauditError as error:
@@ -150,6 +159,8 @@ def load_lm_eval_task(spec: str, options: Mapping[str, str] | None = None) -> Ta
                    "num_fewshot": n_shot, "fewshot_seed": seed}
     common: dict[str, Any] = {"target_delimiter": str(config.get("target_delimiter", " ")),
                               "config": spec_config, "data_spec": data_spec}
+    if output_type == "loglikelihood_rolling":
+        return PerplexityTask(name, load, config=spec_config, data_spec=data_spec)
     if multiple_choice:
         return MultipleChoiceTask(name, load, **common)
     task = GenerateTask(name, load, scorer="exact", **common,
