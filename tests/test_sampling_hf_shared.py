@@ -76,3 +76,22 @@ def test_one_prefill_per_prompt(backend: HFBackend, monkeypatch: pytest.MonkeyPa
     assert shapes[0] == (1, width)  # the prompt, once, for all 4 samples
     assert all(shape == (4, 1) for shape in shapes[1:])  # then one token per sample per step
     assert len(shapes) <= 5
+
+
+def test_stop_strings_and_unseeded_samples_in_the_shared_path(backend: HFBackend) -> None:
+    requests = _requests(PROMPTS[0], range(4), max_tokens=20, stop=("e",))
+    ids = backend.tokenizer.encode(PROMPTS[0])
+    with torch.inference_mode():
+        reference = generate_batch(
+            backend.model, backend.tokenizer, [ids] * 4, requests[0].params,
+            pad_id=backend._pad_id, eos_ids=eos_token_ids(backend.model, backend.tokenizer),
+            seeds=[0, 1, 2, 3],
+        )
+    shared = backend.generate(requests)
+    assert shared == reference
+    assert any(g.finish_reason == "stop" for g in shared)
+    assert all("e" not in g.text for g in shared)
+    unseeded = backend.generate(
+        [GenerateRequest(prompt=PROMPTS[0], params=GenerationParams(12, 1.0)) for _ in range(4)]
+    )
+    assert len(unseeded) == 4 and all(g.completion_tokens >= 1 for g in unseeded)

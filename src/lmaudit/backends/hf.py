@@ -465,6 +465,8 @@ class HFBackend:
 
         A prompt is never cut to make room for `max_tokens`: the budget shrinks instead
         (see `hf_generate.fit_prompt`), with a warning and a line in `generation_notes`.
+        Sampled requests that differ only in their seed share one computation of their
+        prompt (`_sample`, `hf_generate.sample_shared_prompts`).
         """
         fitted = self._fit(requests)
         prompts = [f.ids for f in fitted]
