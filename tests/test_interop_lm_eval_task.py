@@ -96,6 +96,10 @@ def test_unsupported_pieces_are_one_clear_error(tmp_path: Path) -> None:
         "output_type: generate_until", "output_type: loglikelihood"))
     with pytest.raises(LmauditError, match="output_type 'loglikelihood' is not "):
         load_task(f"lm-eval:{rolling}")
+    with pytest.raises(LmauditError, match="is a directory: pass one of its task files"):
+        load_task(f"lm-eval:{tmp_path}")
+    with pytest.raises(LmauditError, match="no such lm-eval task file"):
+        load_task(f"lm-eval:{tmp_path / 'absent.yaml'}")
     with pytest.raises(LmauditError, match="unknown option 'shots'"):
         load_task(f"lm-eval:{files['quiz_mc']}", {"shots": "1"})
 

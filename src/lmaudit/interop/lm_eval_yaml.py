@@ -65,6 +65,9 @@ def _loader_for(folder: Path) -> type[yaml.SafeLoader]:
 
 
 def _read_one(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise LmauditError(f"{path} is a directory: pass one of its task files "
+                           "(lm-eval:DIR/TASK.yaml); a directory of tasks is not supported yet")
     try:
         value = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader_for(path.parent))
     except FileNotFoundError:
