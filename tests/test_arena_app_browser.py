@@ -3,7 +3,8 @@
 A uvicorn server runs the app on a free localhost port in a thread (SQLite in a temp dir).
 Checks: the vote flow (prompt, streamed answers, vote, names revealed), hostile model output
 shown as inert text, a second vote on the same battle refused, the leaderboard showing the
-vote, and the rate limit enforced.
+vote (live: a vote from another client appears without a reload), no CSP violation in the
+console, and the rate limit enforced.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
                 allow_module_level=True)
 pytest.importorskip("selenium", reason="browser tests need the selenium package")
 
+import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -73,6 +75,7 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrom
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     chrome = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     yield chrome
     chrome.quit()
@@ -107,10 +110,25 @@ def test_vote_flow_by_clicks(server: str, driver: webdriver.Chrome) -> None:
     )
     assert second == 409  # the same battle cannot be voted twice
 
+    messages = [entry["message"] for entry in driver.get_log("browser")]
+    broken = [m for m in messages if "Content Security Policy" in m or "Uncaught" in m]
+    assert broken == []  # the page's own script and styles pass the strict CSP
+
     driver.get(server + "/leaderboard")
     assert driver.find_element(By.ID, "vote-total").text == "1"
     counts = driver.find_element(By.ID, "counts").text
     assert "evil: 1" in counts and "plain: 1" in counts
+
+    with httpx.Client(base_url=server) as other:  # another voter; the open page updates itself
+        headers = {"X-CSRF-Token": other.get("/api/session").json()["csrf_token"]}
+        battle_id = other.post("/api/battles", json={"prompt": "q"}, headers=headers).json()[
+            "battle_id"
+        ]
+        other.get(f"/api/battles/{battle_id}/stream")
+        vote = other.post(f"/api/battles/{battle_id}/vote", json={"choice": "tie"},
+                          headers=headers)
+        assert vote.status_code == 200
+    wait.until(lambda d: d.find_element(By.ID, "vote-total").text == "2")
 
 
 def test_rate_limit_in_browser(server: str, driver: webdriver.Chrome) -> None:
