@@ -271,3 +271,34 @@ def test_style_controlled_leaderboard_updates_live(db_url: str) -> None:
     assert styled == {"terse", "listy", "plain"}, seen[1]["note"]
     fragment = client.get("/leaderboard/board").text
     assert "style-ratings" in fragment and ">40<" in fragment
+
+
+def test_migration_matches_models(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from lmaudit.arena.app.db import Base
+
+    make_client(db_url)
+    engine = make_engine(db_url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_racing_votes_one_wins(db_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = make_client(db_url)
+    headers = csrf(client)
+    battle_id, _ = battle(client, headers)
+    choices = ["a", "b", "tie", "both_bad"] * 3
+
+    def vote(choice: str) -> int:
+        url = f"/api/battles/{battle_id}/vote"
+        return client.post(url, json={"choice": choice}, headers=headers).status_code
+
+    with ThreadPoolExecutor(len(choices)) as pool:
+        codes = list(pool.map(vote, choices))
+    assert sorted(codes) == [200] + [409] * (len(choices) - 1)
+    with make_engine(db_url).connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM votes")).scalar() == 1
