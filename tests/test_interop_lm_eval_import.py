@@ -65,9 +65,9 @@ def write_log(root: Path) -> Path:
     for task, lines in (("quiz_mc", mc), ("quiz_gen", gen)):
         with (folder / f"samples_{task}_{DATE}.jsonl").open("w") as handle:
             handle.writelines(json.dumps(line) + "\n" for line in lines)
-    mc_acc = sum(float(line["acc"]) for line in mc) / len(mc)  # type: ignore[arg-type]
-    strict = sum(float(line["exact_match"]) for line in gen[0::2]) / len(GEN)  # type: ignore[arg-type]
-    flex = sum(float(line["exact_match"]) for line in gen[1::2]) / len(GEN)  # type: ignore[arg-type]
+    mc_acc = sum(float(str(line["acc"])) for line in mc) / len(mc)
+    strict = sum(float(str(line["exact_match"])) for line in gen[0::2]) / len(GEN)
+    flex = sum(float(str(line["exact_match"])) for line in gen[1::2]) / len(GEN)
     results = {
         "results": {
             "quiz_mc": {"alias": "quiz_mc", "acc,none": mc_acc, "acc_stderr,none": 0.1},

@@ -48,7 +48,8 @@ def _lm_eval_requests(folder: Path, shots: int) -> dict[str, list[list[object]]]
     done = subprocess.run([str(LM_EVAL_PYTHON), "-c", RENDER, str(folder), str(shots)],
                           capture_output=True, text=True, timeout=300, env=env, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    parsed: dict[str, list[list[object]]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return parsed
 
 
 @pytest.mark.parametrize("shots", [0, 2])
