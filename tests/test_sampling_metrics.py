@@ -103,6 +103,8 @@ def test_vote_share_calibration() -> None:
     # shares (1, 1, .5, .5) vs hits (1, 0, 1, 0): Brier = (0 + 1 + .25 + .25) / 4
     assert cal.brier == pytest.approx(0.375)
     assert cal.ece == pytest.approx(0.5 * 0.5 + 0.5 * 0.0)
+    per_problem = [per_problem_metrics(p)["vote_brier"] for p in problems]
+    assert sum(per_problem) / len(per_problem) == pytest.approx(cal.brier)
 
 
 def test_per_problem_metrics_and_names_agree() -> None:
@@ -113,6 +115,7 @@ def test_per_problem_metrics_and_names_agree() -> None:
     assert values["pass@4"] == 1.0
     assert values["maj@1"] == 0.0 and values["maj@2"] == 0.0  # tie b/a -> b
     assert values["vote_share"] == 0.75
+    assert values["vote_brier"] == 0.75**2  # the vote (b) is wrong
     assert values["best_of_2"] == 1.0 and values["best_of_1"] == 0.0
     with pytest.raises(StatsInputError):
         ProblemSamples("p", ("a",), (True, False))

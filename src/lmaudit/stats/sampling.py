@@ -224,10 +224,13 @@ def mean_token_logprob(logprobs: Sequence[float]) -> float | None:
 def sample_metric_names(n: int, *, verifier: bool = False) -> list[str]:
     """Per-problem metric names `per_problem_metrics` gives for n samples per problem:
     `pass@k` for k = 2, 4, ... <= n (pass@1 is the mean accuracy already), `maj@k` for
-    k = 1, 2, 4, ... <= n (maj@1 is the first sample's accuracy), `vote_share`, and with
-    verifier scores `best_of_{k}` for the same k."""
+    k = 1, 2, 4, ... <= n (maj@1 is the first sample's accuracy), `vote_share` (of all n
+    samples), `vote_brier` ((vote share - whether the vote over all n is right)^2: its mean
+    is the Brier score of the vote share as a confidence), and with verifier scores
+    `best_of_{k}` for the same k."""
     ks = k_values(n)
-    names = [f"pass@{k}" for k in ks if k > 1] + [f"maj@{k}" for k in ks] + ["vote_share"]
+    names = [f"pass@{k}" for k in ks if k > 1] + [f"maj@{k}" for k in ks]
+    names += ["vote_share", "vote_brier"]
     if verifier:
         names += [f"best_of_{k}" for k in ks]
     return names
@@ -241,7 +244,9 @@ def per_problem_metrics(samples: ProblemSamples) -> dict[str, float]:
     values = {f"pass@{k}": pass_at_k(samples.n, c, k) for k in ks if k > 1}
     for k in ks:
         values[f"maj@{k}"] = float(majority_vote(samples.answers[:k], samples.correct[:k]).correct)
-    values["vote_share"] = majority_vote(samples.answers, samples.correct).share
+    vote = majority_vote(samples.answers, samples.correct)
+    values["vote_share"] = vote.share
+    values["vote_brier"] = (vote.share - float(vote.correct)) ** 2
     if samples.scores is not None:
         for k in ks:
             values[f"best_of_{k}"] = float(samples.correct[best_of_n_pick(samples.scores[:k])])

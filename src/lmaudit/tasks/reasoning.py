@@ -11,7 +11,8 @@ problem, multi-turn few-shot, reference lines.
   the k answers of one problem are never counted as independent), and `pass_at_k` is 1 when
   any answer is correct. The metrics over samples of `lmaudit.stats.sampling` join them:
   unbiased `pass@k` (k = 2, 4, ...), `maj@k` (majority vote, earliest-first tie rule),
-  `vote_share`, and `best_of_k` when stored answers carry verifier scores.
+  `vote_share`, `vote_brier` (the vote share's Brier score as a confidence), and
+  `best_of_k` when stored answers carry verifier scores.
 
 Per sample, `extra` keeps every answer, its extraction and its thinking counts
 (`thinking_segments`, `thinking_chars`, `thinking_words`, `thinking_unclosed`,
@@ -160,7 +161,8 @@ class ReasoningTask(GenerateTask):
         if self.n_answers > 1:
             specs.append(MetricSpec("pass_at_k", Aggregation.PROPORTION))
             specs.extend(
-                MetricSpec(m, Aggregation.MEAN, bounds=(0.0, 1.0))
+                MetricSpec(m, Aggregation.MEAN, bounds=(0.0, 1.0),
+                           higher_is_better=m != "vote_brier")
                 for m in sample_metric_names(self.n_answers, verifier=self.verifier_scores)
             )
         if self.think_tags is not None:
