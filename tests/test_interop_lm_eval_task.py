@@ -113,3 +113,16 @@ def test_rolling_loglikelihood_scores_the_target_text(tmp_path: Path) -> None:
     task = load_task(f"lm-eval:{rolling}")
     assert task.samples()[0].input == "1 + 2 = 3\n#### 3"
     assert {m.name for m in task.metrics} >= {"word_perplexity", "bits_per_byte"}
+
+
+def test_process_docs_hook_gets_a_dataset(tmp_path: Path) -> None:
+    files = write_tasks(tmp_path)
+    (tmp_path / "hooks.py").write_text(
+        "def shout(dataset):\n"
+        "    return dataset.map(lambda d: {**d, 'q': d['q'].upper()})\n")
+    with files["quiz_mc"].open("a") as handle:
+        handle.write("process_docs: !function hooks.shout\n")
+    with pytest.raises(LmauditError, match=r"process_docs is `!function hooks\.shout`"):
+        load_task(f"lm-eval:{files['quiz_mc']}")
+    task = load_task(f"lm-eval:{files['quiz_mc']}", {"trust_task_code": "yes"})
+    assert task.samples()[0].input.endswith("NATURE: WHAT COLOUR IS THE SKY?\nAnswer:")

@@ -56,10 +56,23 @@ def _data_file(config: Mapping[str, Any], split: str, file: Path) -> Path | None
 
 
 def _docs(config: Mapping[str, Any], split: str, file: Path) -> list[dict[str, Any]]:
+    """The split's documents, through the task's `process_docs` hook when it has one (the
+    hook gets a `datasets.Dataset`, as in lm-eval)."""
     local = _data_file(config, split, file)
     if local is not None:
-        return load_rows(str(local))
-    return load_rows(str(config["dataset_path"]), split=split, name=config.get("dataset_name"))
+        rows = load_rows(str(local))
+    else:
+        rows = load_rows(str(config["dataset_path"]), split=split,
+                         name=config.get("dataset_name"))
+    process = config.get("process_docs")
+    if process is None:
+        return rows
+    if not callable(process):
+        raise LmauditError(f"{file}: process_docs must be a !function hook")
+    import datasets
+
+    processed = process(datasets.Dataset.from_list(rows))
+    return [dict(row) for row in processed]
 
 
 def _splits(config: Mapping[str, Any], file: Path) -> tuple[str, str | None]:

@@ -7,7 +7,8 @@ lists), `description`, `target_delimiter`, `fewshot_delimiter`, `num_fewshot`,
 `fewshot_config.sampler` (default, first_n), `output_type` (multiple_choice,
 generate_until, loglikelihood_rolling), `generation_kwargs`, `filter_list` (regex,
 take_first, lowercase, uppercase), `metric_list` (acc, acc_norm, exact_match with ignore_case,
-ignore_punctuation, ignore_numbers, regexes_to_ignore), `include`. Keys lm-eval only uses
+ignore_punctuation, ignore_numbers, regexes_to_ignore), `include`, `process_docs` (a
+`!function` hook: trusted code only). Keys lm-eval only uses
 for bookkeeping (`tag`, `metadata`, `dataset_kwargs` other than data_files, ...) are kept
 in the config but change nothing here.
 
@@ -29,7 +30,7 @@ import yaml
 from lmaudit.core.types import LmauditError
 
 OUTPUT_TYPES = ("multiple_choice", "generate_until", "loglikelihood_rolling")
-UNSUPPORTED = ("process_docs", "process_results", "doc_to_decontamination_query",
+UNSUPPORTED = ("process_results", "doc_to_decontamination_query",
                "use_prompt", "doc_to_image", "doc_to_audio")
 
 
