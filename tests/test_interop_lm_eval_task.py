@@ -65,6 +65,17 @@ def test_generation_filters_and_exact_match(tmp_path: Path) -> None:
                                "exact_match,flexible-extract": 1.0}
 
 
+def test_other_builtin_filters() -> None:
+    from lmaudit.interop.lm_eval_filters import build_filter
+
+    assert build_filter({"function": "remove_whitespace"})("  B \n") == "B"
+    mapping = build_filter({"function": "map", "mapping_dict": {"A": 0, "B": 1},
+                            "default_value": -1})
+    assert (mapping("B"), mapping("Z")) == ("1", "-1")
+    with pytest.raises(LmauditError, match="filter 'majority_vote' is not supported yet"):
+        build_filter({"function": "majority_vote"})
+
+
 def test_regex_filter_semantics() -> None:
     assert regex_filter()("#### 1,234 and #### 5") == "1,234"
     assert regex_filter(r"(a)|(b)", group_select=-1)("xa yb") == "b"

@@ -5,7 +5,9 @@ Filters (one response in, one answer out; lm-eval 0.4 semantics):
   `fallback`, default `[invalid]`): `findall`, the `group_select`-th match; for a pattern
   with several groups the first non-empty group; stripped; the fallback when nothing
   matches (or every group is empty);
-- `take_first` (one response per request here: the identity), `lowercase`, `uppercase`.
+- `take_first` (one response per request here: the identity), `lowercase`, `uppercase`,
+  `remove_whitespace` (strip both ends), `map` (`mapping_dict`, `default_value`: the
+  response looked up whole; a missing key gives the default, as text).
 
 `exact_match` (`ignore_case`, `ignore_punctuation`, `ignore_numbers`, `regexes_to_ignore`,
 applied to answer and target in lm-eval's order: regexes, case, punctuation, digits).
@@ -63,8 +65,14 @@ def build_filter(spec: Mapping[str, Any]) -> Filter:
         return str.lower
     if name == "uppercase":
         return str.upper
-    raise LmauditError(f"filter {name!r} is not supported yet "
-                       "(supported: regex, take_first, lowercase, uppercase)")
+    if name == "remove_whitespace":
+        return str.strip
+    if name == "map":
+        mapping = {str(k): v for k, v in (spec.get("mapping_dict") or {}).items()}
+        default = spec.get("default_value")
+        return lambda response: str(mapping.get(response, default))
+    raise LmauditError(f"filter {name!r} is not supported yet (supported: regex, take_first, "
+                       "lowercase, uppercase, remove_whitespace, map)")
 
 
 @dataclass(frozen=True)
