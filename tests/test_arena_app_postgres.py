@@ -1,12 +1,14 @@
 """The arena web app on a real PostgreSQL server started by `pgserver` (bundled PostgreSQL 16).
 
-The server lives in a temporary directory for the module; the whole module skips with one
-line when pgserver is missing or its server cannot start (e.g. no shared memory).
+The server lives in its own temporary directory for the module (deleted afterwards); the
+whole module skips with one line when pgserver is missing or its server cannot start.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,13 +20,17 @@ from arena_app_fixtures import ADMIN, battle, csrf, make_client
 
 
 @pytest.fixture(scope="module")
-def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_url() -> Iterator[str]:
+    # its own short directory: pytest's numbered temp dirs are pruned by concurrent runs, and
+    # the server's Unix socket path must stay short
+    data = tempfile.mkdtemp(prefix="arena-pg-")
     try:
         import pgserver
 
-        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+        server = pgserver.get_server(data, cleanup_mode="delete")
         server.psql("CREATE DATABASE arena;")
     except Exception as error:  # any failure to start means: no PostgreSQL here
+        shutil.rmtree(data, ignore_errors=True)
         pytest.skip(f"PostgreSQL tests skipped: pgserver could not start a server ({error})")
     uri = server.get_uri("arena")
     yield uri.replace("postgresql://", "postgresql+psycopg2://", 1)

@@ -32,7 +32,7 @@ def page(title: str, csrf: str, body: str) -> str:
 def arena_page(csrf: str, max_prompt_chars: int) -> str:
     """The battle page: a prompt form, two anonymous answer panes, four vote buttons."""
     body = f"""<h1>Which answer is better?</h1>
-<form id="prompt-form" method="post" action="/api/battles">
+<form id="prompt-form" method="post" action="/battle">
 <input type="hidden" name="csrf_token" value="{escape(csrf)}">
 <textarea id="prompt" name="prompt" maxlength="{max_prompt_chars}" rows="4" required
  placeholder="Ask both models anything"></textarea>
@@ -53,6 +53,32 @@ def arena_page(csrf: str, max_prompt_chars: int) -> str:
 </section>
 """
     return page("lmaudit arena", csrf, body)
+
+
+def battle_page(csrf: str, battle: dict[str, Any]) -> str:
+    """One battle without JavaScript: the answers (sanitized HTML), then a vote form or,
+    once voted, the vote and the model names."""
+    names = battle["models"] or ("", "")
+    panes = "".join(
+        f"<article><h2>Model {side.upper()} <span id='name-{side}' class='name'>"
+        f"{'(' + escape(name) + ')' if name else ''}</span></h2>"
+        f"<div id='answer-{side}'>{battle['answers'].get(side, '')}</div></article>"
+        for side, name in zip(("a", "b"), names, strict=True)
+    )
+    if battle["vote"] is None:
+        buttons = "".join(
+            f"<button name='choice' value='{v}' id='vote-{v}'>{label}</button>"
+            for v, label in (("a", "A is better"), ("b", "B is better"), ("tie", "Tie"),
+                             ("both_bad", "Both are bad"))
+        )
+        action = f"/battle/{escape(battle['id'])}/vote"
+        tail = (f"<form id='votes' method='post' action='{action}'>"
+                f"<input type='hidden' name='csrf_token' value='{escape(csrf)}'>{buttons}</form>")
+    else:
+        tail = f"<p id='status'>Vote recorded: {escape(battle['vote'])}.</p>"
+    body = (f"<h1>Which answer is better?</h1><p class='prompt'>{escape(battle['prompt'])}</p>"
+            f"<div class='panes'>{panes}</div>{tail}<p><a href='/'>New battle</a></p>")
+    return page("lmaudit arena battle", csrf, body)
 
 
 def _rows_html(rows: list[dict[str, Any]]) -> str:

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lmaudit.arena.app import pages, store
 from lmaudit.arena.app.db import VOTES, make_engine, upgrade
+from lmaudit.arena.app.forms import add_form_routes, form_fields, is_form
 from lmaudit.arena.app.models import ModelPool, chunks
 from lmaudit.arena.app.ratings import CachedLeaderboard
 from lmaudit.arena.app.script import SCRIPT
@@ -115,6 +116,10 @@ def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]], fresh: bool
     ) -> Response:
         token = request.headers.get("x-csrf-token")
+        if token is None and is_form(request):  # a plain HTML form: the token is a field
+            if request.headers.get("content-length") is None:
+                return _error(request, 411, "a form needs a Content-Length")
+            token = form_fields(await request.body()).get("csrf_token")
         if fresh or not signer.csrf_ok(request.state.session_id, token):
             return _error(request, 403, "missing or invalid CSRF token")
         address = request.client.host if request.client else "unknown"
@@ -161,6 +166,8 @@ def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
     @app.get("/static/arena.css")
     def stylesheet() -> Response:
         return Response(pages.STYLESHEET, media_type="text/css")
+
+    add_form_routes(app, pool, maker, signer, config.max_prompt_chars)
 
     @app.get("/api/session")
     def session(request: Request) -> dict[str, str]:
