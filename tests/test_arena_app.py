@@ -208,6 +208,7 @@ def test_crash_gives_generic_500(db_url: str, monkeypatch: pytest.MonkeyPatch) -
         response = client.get(path)
         assert response.status_code == 500
         assert "hunter2" not in response.text and "Traceback" not in response.text
+        assert "default-src 'none'" in response.headers["content-security-policy"]
 
 
 def test_leaderboard_and_export_roundtrip(db_url: str, tmp_path: Path) -> None:

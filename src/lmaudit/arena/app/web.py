@@ -63,9 +63,14 @@ class ArenaConfig:
 
 
 def _error(request: Request, status: int, message: str) -> Response:
+    """A generic error: JSON `{"error": message}` under /api/, else a page; no details."""
+    response: Response
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": message}, status_code=status)
-    return HTMLResponse(pages.error_page(status, message), status_code=status)
+        response = JSONResponse({"error": message}, status_code=status)
+    else:
+        response = HTMLResponse(pages.error_page(status, message), status_code=status)
+    response.headers.update(SECURITY_HEADERS)  # a 500 bypasses the middleware that adds them
+    return response
 
 
 def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
