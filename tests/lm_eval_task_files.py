@@ -79,9 +79,27 @@ metric_list:
     regexes_to_ignore: [",", "\\\\$"]
 """
 
+LL_YAML = """\
+task: sums_ll
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+fewshot_split: test
+output_type: loglikelihood
+doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
+doc_to_target: "{{{{answer.split('####')[-1].strip()}}}}"
+num_fewshot: {shots}
+metric_list:
+  - metric: perplexity
+  - metric: acc
+"""
+
 
 def write_tasks(root: Path, shots: int = 0) -> dict[str, Path]:
-    """quiz_mc.yaml (includes _base.yaml) and sums_gen.yaml with their data under root."""
+    """quiz_mc.yaml (includes _base.yaml), sums_gen.yaml and sums_ll.yaml (loglikelihood)
+    with their data under root."""
     root.mkdir(parents=True, exist_ok=True)
     quiz, sums = root / "quiz.jsonl", root / "sums.jsonl"
     quiz.write_text("".join(json.dumps(r) + "\n" for r in QUIZ))
@@ -89,4 +107,6 @@ def write_tasks(root: Path, shots: int = 0) -> dict[str, Path]:
     (root / "_base.yaml").write_text(BASE_YAML.format(data=quiz))
     (root / "quiz_mc.yaml").write_text(MC_YAML.format(shots=shots))
     (root / "sums_gen.yaml").write_text(GEN_YAML.format(data=sums, shots=shots))
-    return {"quiz_mc": root / "quiz_mc.yaml", "sums_gen": root / "sums_gen.yaml"}
+    (root / "sums_ll.yaml").write_text(LL_YAML.format(data=sums, shots=shots))
+    return {"quiz_mc": root / "quiz_mc.yaml", "sums_gen": root / "sums_gen.yaml",
+            "sums_ll": root / "sums_ll.yaml"}

@@ -1,9 +1,9 @@
 """End to end against lm-evaluation-harness 0.4.13 itself (its own environment,
 bench/.venvs/lm-eval): `lm_eval --log_samples` on a tiny local model runs a
-multiple-choice and a generation task file; `lmaudit run --task lm-eval:...` on the same
-model renders identical prompts (log-likelihoods within 1e-4, same generations),
-`lmaudit import lm-eval` reproduces lm-eval's reported metrics exactly, and `lmaudit diff`
-between the imported and the native runs finds no difference."""
+multiple-choice, a generation and a loglikelihood task file; `lmaudit run --task
+lm-eval:...` on the same model renders identical prompts (log-likelihoods within 1e-4,
+same generations), `lmaudit import lm-eval` reproduces lm-eval's reported metrics exactly,
+and `lmaudit diff` between the imported and the native runs finds no difference."""
 
 from __future__ import annotations
 
@@ -38,14 +38,15 @@ def test_lm_eval_run_import_and_native_run_agree(tmp_path: Path) -> None:
            "HF_DATASETS_CACHE": str(tmp_path / "hf-cache"), "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run(
         [str(LM_EVAL), "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
-         "--tasks", "quiz_mc,sums_gen", "--include_path", str(tmp_path / "tasks"),
+         "--tasks", "quiz_mc,sums_gen,sums_ll", "--include_path", str(tmp_path / "tasks"),
          "--device", "cpu", "--batch_size", "4", "--log_samples",
          "--output_path", str(tmp_path / "lm-eval")],
         capture_output=True, text=True, timeout=600, env=env, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert main(["import", "lm-eval", str(tmp_path / "lm-eval"),
                  "--out", str(tmp_path / "imported")]) == 0
-    for name, metric in (("quiz_mc", "acc"), ("sums_gen", "exact_match,strict-match")):
+    for name, metric in (("quiz_mc", "acc"), ("sums_gen", "exact_match,strict-match"),
+                         ("sums_ll", "acc")):
         assert main(["run", "--model", f"hf:{model}", "--task", f"lm-eval:{tasks[name]}",
                      "--dtype", "float32", "--device", "cpu",
                      "--out", str(tmp_path / "native" / name)]) == 0
@@ -55,3 +56,5 @@ def test_lm_eval_run_import_and_native_run_agree(tmp_path: Path) -> None:
         diff = diff_runs(imported, load_run(tmp_path / "native" / name), metric)
         assert diff.n_aligned == 6 and diff.n_only_a == diff.n_only_b == 0
         assert diff.samples == () and diff.same_score_differences == (), diff
+    perplexity = load_run(tmp_path / "imported" / "sums_ll").results["metrics"]["perplexity"]
+    assert perplexity["matches_reported"] and perplexity["reported_value"] is not None

@@ -23,7 +23,7 @@ from lm_eval.tasks import TaskManager, get_task_dict
 folder, shots = sys.argv[1], int(sys.argv[2])
 manager = TaskManager(include_path=folder, include_defaults=False)
 out = {}
-for name, task in get_task_dict(["quiz_mc", "sums_gen"], manager).items():
+for name, task in get_task_dict(["quiz_mc", "sums_gen", "sums_ll"], manager).items():
     task.set_config(key="num_fewshot", value=shots)
     task.set_fewshot_seed(seed=1234)
     task.build_all_requests(limit=None, rank=0, world_size=1)
@@ -66,3 +66,7 @@ def test_prompts_equal_lm_evals(tmp_path: Path, shots: int) -> None:
                       for s in gen.samples() for r in gen.requests(s))
     assert ours_gen == expected["sums_gen/gen"]
     assert len(ours_gen) == 6 and len(ours) == 18
+    ll = load_task(f"lm-eval:{files['sums_ll']}")
+    ours_ll = sorted([int(s.id), 0, r.context, r.continuation]  # type: ignore[union-attr]
+                     for s in ll.samples() for r in ll.requests(s))
+    assert ours_ll == expected["sums_ll"] and len(ours_ll) == 6

@@ -104,8 +104,8 @@ def test_unsupported_pieces_are_one_clear_error(tmp_path: Path) -> None:
         load_task(f"lm-eval:{group}")
     rolling = tmp_path / "rolling.yaml"
     rolling.write_text(files["sums_gen"].read_text().replace(
-        "output_type: generate_until", "output_type: loglikelihood"))
-    with pytest.raises(LmauditError, match="output_type 'loglikelihood' is not "):
+        "output_type: generate_until", "output_type: multiple_choice_matrix"))
+    with pytest.raises(LmauditError, match="output_type 'multiple_choice_matrix' is not "):
         load_task(f"lm-eval:{rolling}")
     with pytest.raises(LmauditError, match="is a directory: pass one of its task files"):
         load_task(f"lm-eval:{tmp_path}")
@@ -137,3 +137,17 @@ def test_process_docs_hook_gets_a_dataset(tmp_path: Path) -> None:
         load_task(f"lm-eval:{files['quiz_mc']}")
     task = load_task(f"lm-eval:{files['quiz_mc']}", {"trust_task_code": "yes"})
     assert task.samples()[0].input.endswith("NATURE: WHAT COLOUR IS THE SKY?\nAnswer:")
+
+
+def test_loglikelihood_continuation(tmp_path: Path) -> None:
+    from lmaudit.core.types import LoglikelihoodResult
+
+    files = write_tasks(tmp_path)
+    task = load_task(f"lm-eval:{files['sums_ll']}")
+    sample = task.samples()[1]
+    request = task.requests(sample)[0]
+    assert (request.context, request.continuation) == (  # type: ignore[union-attr]
+        "Question: What is 3 + 4?\nAnswer:", "7")  # lm-eval adds no target_delimiter
+    record = task.score(sample, [LoglikelihoodResult(-2.0, True, 1)])
+    assert record.metrics == {"acc": 1.0, "loglikelihood": -2.0, "nll": 2.0, "count": 1.0}
+    assert [m.name for m in task.metrics] == ["acc", "perplexity"]

@@ -23,8 +23,11 @@ class ImportedMetric:
 
     @property
     def matches(self) -> bool:
-        """Whether the two agree to 1e-12 (or nothing was reported to compare)."""
-        return self.reported is None or abs(self.value - self.reported) <= 1e-12
+        """Whether the two agree to 1e-12, relative for values over 1 (or nothing was
+        reported to compare)."""
+        if self.reported is None:
+            return True
+        return abs(self.value - self.reported) <= 1e-12 * max(1.0, abs(self.reported))
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,12 @@ class ImportedTask:
 def write_imported_run(
     run_dir: Path, records: Sequence[SampleRecord], *, task: str, source: str,
     manifest: Mapping[str, Any], reported: Mapping[str, float | None],
-    not_imported: Sequence[str], seed: int = 0,
+    not_imported: Sequence[str], seed: int = 0, specs: Sequence[Any] | None = None,
 ) -> ImportedTask:
     """Write `records` as a finished run; metrics whose values are all 0/1 get Wilson
     intervals (PROPORTION), others t intervals (MEAN), clustered when records carry a
-    cluster. `reported` maps metric names to the harness's own values."""
+    cluster. `reported` maps metric names to the harness's own values. `specs` (MetricSpecs)
+    replace the per-column default when given."""
     from lmaudit.core.aggregate import aggregate_records
     from lmaudit.core.runlock import RunLock
     from lmaudit.core.store import RunWriter, base_manifest, run_dir_state
@@ -54,7 +58,7 @@ def write_imported_run(
     if not records:
         raise LmauditError(f"{task}: no samples to import")
     columns = sorted({name for r in records for name in r.metrics})
-    specs = [MetricSpec(name, Aggregation.PROPORTION
+    specs = list(specs) if specs is not None else [MetricSpec(name, Aggregation.PROPORTION
                         if all(r.metrics.get(name, 0.0) in (0.0, 1.0) for r in records)
                         else Aggregation.MEAN) for name in columns]
     with RunLock(run_dir):

@@ -93,6 +93,13 @@ def task_records(log: LmEvalTaskLog) -> tuple[list[SampleRecord], list[str]]:
         if log.output_type in MC_TYPES:
             target, response, extracted, logprobs = _multiple_choice(first, delimiter)
             extra["is_greedy"] = [str(r[1]) == "True" for r in first["filtered_resps"]]
+        elif log.output_type == "loglikelihood":
+            response, extracted, target = str(first["target"]), None, str(first["target"])
+            ll = parse_number(first["filtered_resps"][0][0])
+            logprobs = (ll,)
+            if "perplexity" in metrics:  # lm-eval logs the log-likelihood under this name
+                del metrics["perplexity"]
+                metrics.update(loglikelihood=ll, nll=-ll, count=1.0)
         elif log.output_type == "generate_until":
             response, extracted, filtered = _generation(rows)
             target = str(first["target"])
@@ -128,8 +135,17 @@ def task_run_dir(out: Path, task: str) -> Path:
 def import_task(log: LmEvalTaskLog, run_dir: Path, *, seed: int = 0) -> ImportedTask:
     """Write one task's log as a finished lmaudit run directory (kind `import`): records,
     metrics with intervals, lm-eval's reported values beside lmaudit's."""
+    from lmaudit.core.task import Aggregation, MetricSpec
+
     records, skipped = task_records(log)
     columns = {name for r in records for name in r.metrics}
+    specs = None
+    if "nll" in columns:  # loglikelihood: lm-eval's perplexity is exp(-mean log-likelihood)
+        specs = [MetricSpec(c, Aggregation.PROPORTION if c == "acc" else Aggregation.MEAN)
+                 for c in sorted(columns - {"nll", "count"})]
+        specs.append(MetricSpec("perplexity", Aggregation.RATIO, "nll", "count", "exp",
+                                higher_is_better=False))
+        columns = (columns - {"nll", "count", "loglikelihood"}) | {"perplexity"}
     manifest = {
         "model_spec": log.model, "model_fingerprint": log.model,
         "results_file": str(log.results_file.resolve()),
@@ -140,4 +156,4 @@ def import_task(log: LmEvalTaskLog, run_dir: Path, *, seed: int = 0) -> Imported
     return write_imported_run(
         run_dir, records, task=log.task, source="lm-evaluation-harness", manifest=manifest,
         reported={name: reported_value(log, name) for name in columns},
-        not_imported=skipped, seed=seed)
+        not_imported=skipped, seed=seed, specs=specs)

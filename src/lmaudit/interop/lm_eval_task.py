@@ -7,8 +7,10 @@ Sample ids are lm-eval's `doc_id`s (the document's position in the evaluation sp
 runs align with imported lm-eval logs. Multiple choice reports lmaudit's MC metrics:
 lm-eval's `acc` is `acc` and its `acc_norm` (by characters) is `acc_norm_chars`.
 Generation scores each of the task's filter pipelines with `exact_match`.
-`loglikelihood_rolling` scores `doc_to_target` (as lm-eval does) with lmaudit's perplexity
-task: word_perplexity, byte_perplexity and bits_per_byte as lm-eval defines them.
+`loglikelihood` scores `doc_to_target` (no delimiter, as lm-eval) after the context
+(`lmaudit.interop.lm_eval_continuation`: acc and perplexity); `loglikelihood_rolling`
+scores `doc_to_target` (as lm-eval does) with lmaudit's perplexity task: word_perplexity,
+byte_perplexity and bits_per_byte as lm-eval defines them.
 
 Task options: `fewshot` (n, overrides num_fewshot), `fewshot_seed` (default 1234, lm-eval's
 default), `trust_task_code` (yes: run `!function` hooks).
@@ -174,6 +176,10 @@ def load_lm_eval_task(spec: str, options: Mapping[str, str] | None = None) -> Ta
                               "config": spec_config, "data_spec": data_spec}
     if output_type == "loglikelihood_rolling":
         return PerplexityTask(name, load, config=spec_config, data_spec=data_spec)
+    if output_type == "loglikelihood":
+        from lmaudit.interop.lm_eval_continuation import ContinuationTask
+
+        return ContinuationTask(name, load, **common)
     if multiple_choice:
         return MultipleChoiceTask(name, load, **common)
     task = GenerateTask(name, load, scorer="exact", **common,

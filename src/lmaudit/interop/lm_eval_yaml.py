@@ -5,7 +5,7 @@ local data), `test_split` / `validation_split` / `training_split` / `fewshot_spl
 `doc_to_text` / `doc_to_target` / `doc_to_choice` (Jinja templates, field names, ints or
 lists), `description`, `target_delimiter`, `fewshot_delimiter`, `num_fewshot`,
 `fewshot_config.sampler` (default, first_n), `output_type` (multiple_choice,
-generate_until, loglikelihood_rolling), `generation_kwargs`, `filter_list` (regex,
+generate_until, loglikelihood, loglikelihood_rolling), `generation_kwargs`, `filter_list` (regex,
 take_first, lowercase, uppercase), `metric_list` (acc, acc_norm, exact_match with ignore_case,
 ignore_punctuation, ignore_numbers, regexes_to_ignore), `include`, `process_docs` (a
 `!function` hook: trusted code only). Keys lm-eval only uses
@@ -29,7 +29,7 @@ import yaml
 
 from lmaudit.core.types import LmauditError
 
-OUTPUT_TYPES = ("multiple_choice", "generate_until", "loglikelihood_rolling")
+OUTPUT_TYPES = ("multiple_choice", "generate_until", "loglikelihood", "loglikelihood_rolling")
 UNSUPPORTED = ("process_results", "doc_to_decontamination_query",
                "use_prompt", "doc_to_image", "doc_to_audio")
 
