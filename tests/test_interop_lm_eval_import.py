@@ -159,3 +159,34 @@ def test_real_lm_eval_log_matches_lm_eval_and_the_native_run(tmp_path: Path) -> 
         diff = diff_runs(load_run(BENCH / "lmaudit_run"), imported, "acc")
         assert diff.n_aligned == len(imported.samples) and diff.samples == ()
         assert diff.same_score_differences == ()  # log-likelihoods agree within 1e-4
+
+
+def test_rolling_loglikelihood_pairs_become_perplexity_ratios(tmp_path: Path) -> None:
+    import math
+
+    folder = tmp_path / "lm-eval" / "m"
+    folder.mkdir(parents=True)
+    docs = [("alpha beta gamma delta epsilon", -10.0, 20), ("one two three four five", -20.0, 30)]
+    with (folder / f"samples_wiki_{DATE}.jsonl").open("w") as handle:
+        for i, (text, ll, n_bytes) in enumerate(docs):
+            handle.write(json.dumps({
+                "doc_id": i, "doc": {"page": text}, "target": text,
+                "arguments": {"gen_args_0": {"arg_0": text}}, "resps": [[str(ll)]],
+                "filtered_resps": [str(ll)], "filter": "none",
+                "metrics": ["word_perplexity", "byte_perplexity", "bits_per_byte"],
+                "word_perplexity": [ll, 5], "byte_perplexity": [ll, n_bytes],
+                "bits_per_byte": [ll, n_bytes]}) + "\n")
+    reported = {"word_perplexity,none": math.exp(30 / 10),
+                "byte_perplexity,none": math.exp(30 / 50),
+                "bits_per_byte,none": 30 / 50 / math.log(2)}
+    (folder / f"results_{DATE}.json").write_text(json.dumps({
+        "results": {"wiki": reported},
+        "configs": {"wiki": {"task": "wiki", "output_type": "loglikelihood_rolling"}},
+        "config": {"model": "hf", "model_args": "pretrained=tiny"}}))
+    assert main(["import", "lm-eval", str(tmp_path / "lm-eval"),
+                 "--out", str(tmp_path / "runs")]) == 0
+    metrics = load_run(tmp_path / "runs" / "wiki").results["metrics"]
+    for name in ("word_perplexity", "byte_perplexity", "bits_per_byte"):
+        assert metrics[name]["matches_reported"], name
+        assert metrics[name]["value"] == pytest.approx(reported[f"{name},none"], rel=1e-12)
+    assert load_run(tmp_path / "runs" / "wiki").results["not_imported"] == []

@@ -104,11 +104,31 @@ def task_records(log: LmEvalTaskLog) -> tuple[list[SampleRecord], list[str]]:
             response, extracted, filtered = _generation(rows)
             target = str(first["target"])
             extra["filtered"] = filtered
+        elif log.output_type == "loglikelihood_rolling":
+            response, extracted, target = "", None, ""
+            metrics.update(_rolling_columns(first))
+            skipped -= set(ROLLING_PAIRS)
         else:
             response, extracted, target = str(first.get("resps")), None, str(first["target"])
         records.append(SampleRecord(doc_id, prompt, target, response, extracted, metrics,
                                     choice_logprobs=logprobs, extra=extra))
     return records, sorted(skipped)
+
+
+ROLLING_PAIRS = {"word_perplexity": "n_words", "byte_perplexity": "n_bytes",
+                 "bits_per_byte": "n_bytes"}
+
+
+def _rolling_columns(sample: Mapping[str, Any]) -> dict[str, float]:
+    """A rolling sample's `(log-likelihood, count)` pairs as lmaudit's perplexity columns:
+    `nll` (nats) and `n_words` / `n_bytes`."""
+    columns: dict[str, float] = {}
+    for name, count_column in ROLLING_PAIRS.items():
+        pair = sample.get(name)
+        if isinstance(pair, list | tuple) and len(pair) == 2:
+            columns["nll"] = -parse_number(pair[0])
+            columns[count_column] = parse_number(pair[1])
+    return columns
 
 
 def reported_value(log: LmEvalTaskLog, column: str) -> float | None:
@@ -146,6 +166,15 @@ def import_task(log: LmEvalTaskLog, run_dir: Path, *, seed: int = 0) -> Imported
         specs.append(MetricSpec("perplexity", Aggregation.RATIO, "nll", "count", "exp",
                                 higher_is_better=False))
         columns = (columns - {"nll", "count", "loglikelihood"}) | {"perplexity"}
+    if "n_words" in columns or "n_bytes" in columns:  # loglikelihood_rolling
+        ratio = Aggregation.RATIO
+        specs = [MetricSpec("word_perplexity", ratio, "nll", "n_words", "exp",
+                            higher_is_better=False),
+                 MetricSpec("byte_perplexity", ratio, "nll", "n_bytes", "exp",
+                            higher_is_better=False),
+                 MetricSpec("bits_per_byte", ratio, "nll", "n_bytes", "bits",
+                            higher_is_better=False)]
+        columns = set(ROLLING_PAIRS)
     manifest = {
         "model_spec": log.model, "model_fingerprint": log.model,
         "results_file": str(log.results_file.resolve()),
