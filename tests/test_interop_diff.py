@@ -87,13 +87,16 @@ def test_content_alignment_tokens_and_comparison(tmp_path: Path) -> None:
     a = _write(tmp_path / "a", [record("0", "p one", 1.0, {"prompt_token_ids": [1, 2, 3]}),
                                 record("1", "p  two", 1.0, {}),
                                 record("2", "p three", 1.0, {}),
-                                record("3", "p four", 1.0, {})])
+                                record("3", "p four", 1.0, {}),
+                                record("4", "p four", 0.0, {})])
     b = _write(tmp_path / "b", [record("doc-0", "p one", 0.0, {"prompt_token_ids": [1, 5, 3]}),
                                 record("doc-1", "p two", 0.0, {}),
                                 record("doc-9", "elsewhere", 0.0, {}),
-                                record("doc-3", "p four", 0.0, {})])
+                                record("doc-3", "p four", 0.0, {}),
+                                record("doc-4", "p four", 0.0, {})])
     diff = diff_runs(load_run(a), load_run(b))
-    assert diff.aligned_by == "content" and diff.n_aligned == 3
+    # two documents share the prompt "p four": they pair up in order
+    assert diff.aligned_by == "content" and diff.n_aligned == 4
     assert (diff.n_only_a, diff.n_only_b) == (1, 1)
     assert [(d.sample_id_b, d.cause) for d in diff.samples] == [
         ("doc-0", "tokens"), ("doc-1", "prompt"), ("doc-3", "comparison")]

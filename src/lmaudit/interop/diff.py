@@ -191,10 +191,16 @@ def content_key(prompt: Any) -> str:
 
 
 def _keyed(frame: pd.DataFrame, by: str) -> dict[str, dict[str, Any]]:
+    """Rows by alignment key; a key seen again (two documents with the same prompt) gets
+    `#2`, `#3`, ... in row order, so repeats pair up in order instead of vanishing."""
     rows: dict[str, dict[str, Any]] = {}
+    seen: dict[str, int] = {}
     for row in frame.to_dict("records"):
         key = str(row["sample_id"]) if by == "id" else content_key(row.get("prompt"))
-        rows.setdefault(key, {str(k): v for k, v in row.items()})
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            key = f"{key}#{seen[key]}"
+        rows[key] = {str(k): v for k, v in row.items()}
     return rows
 
 
