@@ -7,6 +7,9 @@ the database refuses a second vote even when two requests race.
 
 from __future__ import annotations
 
+import threading
+import weakref
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -98,6 +101,23 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def writer(engine: Engine) -> AbstractContextManager[Any]:
+    """A lock that serializes this process's write transactions on SQLite (a no-op elsewhere).
+
+    SQLite allows one writer; without the lock, concurrent writers wait in SQLite's busy
+    handler, which sleeps in growing steps and makes the tail latency long under load.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    lock = _WRITERS.get(engine)
+    if lock is None:
+        lock = _WRITERS.setdefault(engine, threading.Lock())
+    return lock
 
 
 def upgrade(engine: Engine) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lmaudit.arena.app.db import VOTES, Answer, ArenaSession, Battle, Vote
+from lmaudit.arena.app.db import VOTES, Answer, ArenaSession, Battle, Vote, writer
 from lmaudit.arena.style import style_counts
 
 # The winner label `lmaudit arena rank` reads for each vote.
@@ -47,6 +48,11 @@ class BattleView:
     vote: str | None
 
 
+def _writing(maker: sessionmaker[Session]) -> AbstractContextManager[Any]:
+    """The database's writer lock (see `db.writer`)."""
+    return writer(maker.kw["bind"])
+
+
 def new_id() -> str:
     """A random URL-safe identifier (128 bits)."""
     return secrets.token_urlsafe(16)
@@ -54,7 +60,7 @@ def new_id() -> str:
 
 def ensure_session(maker: sessionmaker[Session], session_id: str) -> None:
     """Insert the session row if it is not there yet."""
-    with maker() as db:
+    with _writing(maker), maker() as db:
         if db.get(ArenaSession, session_id) is None:
             db.add(ArenaSession(id=session_id))
             try:
@@ -69,7 +75,7 @@ def create_battle(
     """Store a new battle and return its id."""
     ensure_session(maker, session_id)
     battle_id = new_id()
-    with maker() as db:
+    with _writing(maker), maker() as db:
         db.add(
             Battle(
                 id=battle_id, session_id=session_id, prompt=prompt, model_a=model_a,
@@ -98,7 +104,7 @@ def save_answer(
     maker: sessionmaker[Session], battle_id: str, side: str, text: str, finish_reason: str
 ) -> str:
     """Store one side's answer; if it is already stored, keep and return the stored text."""
-    with maker() as db:
+    with _writing(maker), maker() as db:
         db.add(Answer(battle_id=battle_id, side=side, text=text, finish_reason=finish_reason))
         try:
             db.commit()
@@ -121,7 +127,7 @@ def cast_vote(
     """
     if choice not in VOTES:
         raise ValueError(f"vote must be one of {', '.join(VOTES)}")
-    with maker() as db:
+    with _writing(maker), maker() as db:
         battle = db.get(Battle, battle_id)
         if battle is None or battle.session_id != session_id:
             raise NoSuchBattle(battle_id)
@@ -141,7 +147,7 @@ def cast_vote(
 
 def delete_session_votes(maker: sessionmaker[Session], session_id: str) -> int:
     """Delete every vote cast by a session; return how many were deleted."""
-    with maker() as db:
+    with _writing(maker), maker() as db:
         result = db.execute(delete(Vote).where(Vote.session_id == session_id))
         db.commit()
         return int(getattr(result, "rowcount", 0) or 0)
