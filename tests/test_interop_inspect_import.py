@@ -66,6 +66,7 @@ def test_json_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert row["prompt"] == "system: Be brief.\n\nuser: What is 1+1?"
     assert (row["target"], row["response"], row["extracted"]) == ("2 | 2.0", "ANSWER: 2", "2")
     assert run.manifest["model_spec"] == "inspect:mockllm/model"
+    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "r.html")]) == 0
 
 
 def test_eval_zip_log_with_epochs(tmp_path: Path) -> None:

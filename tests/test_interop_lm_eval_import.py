@@ -112,9 +112,12 @@ def test_import_reproduces_reported_metrics(tmp_path: Path,
     assert (row["prompt"], row["response"], row["extracted"]) == ("Q: 3+3\nA:", "It is 7",
                                                                   "[invalid]")
     assert json.loads(row["extra"])["filtered"]["flexible-extract"] == "7"
-    # the imported run works with compare and diff against itself
+    # the imported run works with compare, diff and report
     assert main(["compare", str(out / "quiz_mc"), str(out / "quiz_mc")]) == 0
     assert main(["diff", str(out / "quiz_gen"), str(out / "quiz_gen")]) == 0
+    assert main(["report", str(out / "quiz_mc"), str(out / "quiz_gen"),
+                 "--out", str(tmp_path / "report.html")]) == 0
+    assert "quiz_gen" in (tmp_path / "report.html").read_text()
 
 
 def test_a_tampered_value_is_reported_not_hidden(tmp_path: Path,
