@@ -18,9 +18,10 @@ ADMIN = "admin-token-for-tests"
 class ScriptedBackend:
     """Answers at once with a fixed text, `{prompt}` replaced by the prompt (or fails)."""
 
-    def __init__(self, reply: str, *, fail: bool = False) -> None:
+    def __init__(self, reply: str, *, fail: bool = False, chat: bool = True) -> None:
         self.reply = reply
         self.fail = fail
+        self.chat = chat
         self.prompts: list[str] = []
 
     @property
@@ -42,8 +43,13 @@ class ScriptedBackend:
             raise RuntimeError("backend exploded at /secret/path/model.py line 42")
         out = []
         for request in requests:
-            assert request.messages is not None
-            prompt = request.messages[-1].content
+            if request.messages is None:
+                assert request.prompt is not None
+                prompt = request.prompt
+            elif not self.chat:
+                raise LmauditError("no chat template, so it cannot take chat messages")
+            else:
+                prompt = request.messages[-1].content
             self.prompts.append(prompt)
             out.append(Generation(self.reply.replace("{prompt}", prompt), "stop", 3, 5))
         return out

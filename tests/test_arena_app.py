@@ -303,3 +303,12 @@ def test_racing_votes_one_wins(db_url: str) -> None:
     assert sorted(codes) == [200] + [409] * (len(choices) - 1)
     with make_engine(db_url).connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM votes")).scalar() == 1
+
+
+def test_base_model_gets_plain_prompts() -> None:
+    base = ScriptedBackend("base says {prompt}", chat=False)
+    pool = ModelPool({"base": base, "chat": ScriptedBackend("chat says {prompt}")})
+    assert pool.answer("base", "hi").text == "base says hi"
+    assert pool.answer("base", "again").text == "base says again"
+    assert pool.answer("chat", "yo").text == "chat says yo"
+    assert base.prompts == ["hi", "again"]

@@ -44,6 +44,7 @@ class ModelPool:
         self.params = params
         self.max_answer_chars = max_answer_chars
         self._rng = rng or random.SystemRandom()
+        self._plain: set[str] = set()  # models that take plain prompts, not chat messages
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -56,9 +57,21 @@ class ModelPool:
         return a, b
 
     def answer(self, model: str, prompt: str) -> Reply:
-        """Generate the model's answer to a one-turn chat prompt (blocking)."""
-        request = GenerateRequest(messages=(Message("user", prompt),), params=self.params)
-        generation = self.backends[model].generate([request])[0]
+        """Generate the model's answer to a one-turn chat prompt (blocking).
+
+        The prompt goes as one user message; a backend that refuses chat messages (a base
+        model without a chat template) gets it as a plain prompt instead, from then on.
+        """
+        backend = self.backends[model]
+        generation = None
+        if model not in self._plain:
+            chat = GenerateRequest(messages=(Message("user", prompt),), params=self.params)
+            try:
+                generation = backend.generate([chat])[0]
+            except LmauditError:
+                self._plain.add(model)
+        if generation is None:
+            generation = backend.generate([GenerateRequest(prompt=prompt, params=self.params)])[0]
         text = generation.text
         if len(text) > self.max_answer_chars:
             return Reply(text[: self.max_answer_chars], "length_limit")
