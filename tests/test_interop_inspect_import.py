@@ -21,10 +21,10 @@ VALUES = ["C", "I", "C", "P", "C", "N"]
 def _sample(i: int, value: str, epoch: int = 1) -> dict[str, object]:
     return {
         "id": f"q{i}", "epoch": epoch,
-        "input": [{"role": "system", "content": "Be brief."},
+        "input": [{"role": "system", "content": "attachment://h1"},
                   {"role": "user", "content": [{"type": "text", "text": f"What is {i}+{i}?"}]}],
         "target": [str(2 * i), f"{2 * i}.0"],
-        "messages": [],
+        "messages": [], "attachments": {"h1": "Be brief."},
         "output": {"model": "mockllm/model",
                    "choices": [{"message": {"role": "assistant", "content": f"ANSWER: {2 * i}"},
                                 "stop_reason": "stop"}],

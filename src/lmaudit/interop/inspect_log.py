@@ -10,7 +10,8 @@ chat messages rendered as `role: text` blocks), `target` (a list joined with ` |
 model's `output.completion` (else its first choice's text), each scorer's `answer` as the
 extracted answer (the first scorer's), and one metric per scorer: Inspect's
 `value_to_float` rule (`C` 1, `I` 0, `P` 0.5, `N` 0; yes/true 1, no/false 0; numbers and
-numeric strings as numbers). A scorer whose values are dicts or lists is not imported and is
+numeric strings as numbers). `attachment://` references (long texts Inspect stores once
+per sample) are resolved. A scorer whose values are dicts or lists is not imported and is
 named. Inspect's reported `accuracy` / `mean` of each scorer is kept and checked.
 """
 
@@ -131,12 +132,33 @@ def output_text(output: Any) -> str:
     return ""
 
 
+ATTACHMENT = "attachment://"
+
+
+def resolve_attachments(value: Any, attachments: Mapping[str, Any]) -> Any:
+    """`value` with every `attachment://<hash>` string replaced by the sample's stored
+    attachment (Inspect condenses long texts this way); an unknown hash is an error."""
+    if isinstance(value, str) and value.startswith(ATTACHMENT):
+        key = value[len(ATTACHMENT):]
+        if key not in attachments:
+            raise LmauditError(f"attachment {key} is referenced but not stored in the sample")
+        return attachments[key]
+    if isinstance(value, Mapping):
+        return {k: resolve_attachments(v, attachments) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_attachments(v, attachments) for v in value]
+    return value
+
+
 def records(log: InspectLog) -> tuple[list[SampleRecord], list[str]]:
     """One record per sample × epoch, and the scorers not imported (not numbers)."""
     several_epochs = len({s.get("epoch", 1) for s in log.samples}) > 1
     skipped: set[str] = set()
     out = []
-    for i, sample in enumerate(log.samples):
+    for i, raw in enumerate(log.samples):
+        sample = resolve_attachments(
+            {k: v for k, v in raw.items() if k not in ("attachments", "events")},
+            raw.get("attachments") or {})
         for field in ("id", "input", "target"):
             if field not in sample:
                 raise LmauditError(f"{log.path}: sample {i} lacks `{field}`")
