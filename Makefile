@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
-EXTRAS := hf,dev,semantic,ray,graders
+EXTRAS := hf,dev,semantic,ray,graders,app
 # The installer: pinned, installed with pip into each environment.
 UV := uv==0.13.9
 # torch first and pinned: pip takes the CPU build; anything else would pull CUDA packages.
