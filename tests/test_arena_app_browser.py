@@ -13,32 +13,22 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+from browser_support import make_driver, require_browser
 
-if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-    pytest.skip("browser tests need Debian's chromium and chromium-driver "
-                "(/usr/bin/chromium, /usr/bin/chromedriver); not installed",
-                allow_module_level=True)
-pytest.importorskip("selenium", reason="browser tests need the selenium package")
+require_browser()
 
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from arena_app_fixtures import make_pool  # noqa: E402
 from lmaudit.arena.app.web import ArenaConfig, create_app  # noqa: E402
 
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         "--disable-default-apps", "--window-size=1400,1000")
 EVIL = "<script>window.pwned=1</script><img src=x onerror=\"window.pwned=2\"> **evil**"
 
 
@@ -70,13 +60,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    chrome = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    chrome = make_driver(tmp_path_factory.mktemp("profile"))
     yield chrome
     chrome.quit()
 

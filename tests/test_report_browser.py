@@ -16,17 +16,12 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+from browser_support import make_driver as _make_driver
+from browser_support import require_browser
 
-if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-    pytest.skip("browser tests need Debian's chromium and chromium-driver "
-                "(/usr/bin/chromium, /usr/bin/chromedriver); not installed",
-                allow_module_level=True)
-pytest.importorskip("selenium", reason="browser tests need the selenium package")
+require_browser()
 
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -36,23 +31,9 @@ from lmaudit.report.viewer import PAGE_SIZE  # noqa: E402
 from lmaudit.stats import Estimate  # noqa: E402
 from report_fixtures import INJECTION, make_audit  # noqa: E402
 
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         "--disable-default-apps", "--window-size=1400,1000")
-
 
 def make_driver(profile: Path, javascript: bool = True) -> webdriver.Chrome:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    if not javascript:
-        options.add_experimental_option(
-            "prefs", {"profile.managed_default_content_settings.javascript": 2})
-    return webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)),
-                            options=options)
+    return _make_driver(profile, javascript=javascript, performance_log=True)
 
 
 @pytest.fixture(scope="module")
