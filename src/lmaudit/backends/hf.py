@@ -32,13 +32,8 @@ from lmaudit.backends.hf_generate import (
     sample_shared_prompts,
 )
 from lmaudit.backends.hf_loading import hub_commit, load, max_length_of, weights_digest
-from lmaudit.backends.hf_prefix import (
-    MODES,
-    check_sample,
-    mode_failure,
-    score_shared_prefix,
-    shared_prefix_supported,
-)
+from lmaudit.backends.hf_prefix import score_shared_prefix
+from lmaudit.backends.hf_prefix_modes import SharedPrefixModes
 from lmaudit.backends.hf_scoring import TokenScores, score_naive
 from lmaudit.backends.hf_tokens import (
     TokenizedPair,
@@ -114,15 +109,12 @@ class HFBackend:
         self._rules = TokenizerRules.of(tokenizer, name=model, chat_template=chat_template)
         self._prefix_id: int = self._rules.prefix_token_id
         self._max_length = max_length or max_length_of(self._loaded.model, tokenizer)
-        unsupported = shared_prefix_supported(self._loaded.model)
-        self._prefix_modes: list[str] = [] if unsupported else list(MODES)
-        # why the path in use is not the fastest one (empty while packed mode holds)
-        self._fallbacks: list[str] = [f"shared-prefix scoring unsupported: {unsupported}"] * bool(
-            unsupported
+        self._prefix_modes = SharedPrefixModes(
+            self._loaded.model,
+            self._name,
+            pad_id=self._pad_id,
+            tolerance=1e-3 if self._loaded.dtype == "float32" else 0.1,
         )
-        self._self_checked = False
-        self._shared_seen = False  # a request that could share its context has been scored
-        self._path_announced = False
         self._fingerprint: Fingerprint | None = None
         self._budget: dict[int, list[FittedPrompt]] = {}  # max_tokens -> fitted prompts
 
@@ -162,23 +154,13 @@ class HFBackend:
     @property
     def shared_prefix_mode(self) -> str | None:
         """`packed` or `copy` (see `hf_prefix`), or None when every request runs naively."""
-        return self._prefix_modes[0] if self._prefix_modes else None
+        return self._prefix_modes.mode
 
     @property
     def scoring_path(self) -> dict[str, Any] | None:
-        """How multiple-choice log-likelihoods were scored, for the run manifest: `mode`
-        (`packed`, `copy` or `naive`), `reasons` (why not a faster mode; empty for packed) and
-        `checked` (the self-check against the naive path has run). None before the first
-        request that could share a context."""
-        if not (self._shared_seen or self._fallbacks):
-            return None
-        return {
-            "mode": self.shared_prefix_mode or "naive",
-            "reasons": list(self._fallbacks),
-            "checked": self._self_checked,
-        }
-
-    # -- tokenization -----------------------------------------------------------------------
+        """How multiple-choice log-likelihoods were scored, for the run manifest (see
+        `hf_prefix_modes`); None before the first request that could share a context."""
+        return self._prefix_modes.scoring_path
 
     def tokenize_pair(self, request: LoglikelihoodRequest) -> TokenizedPair:
         """The (context, continuation) token ids scored for `request`, before truncation."""
@@ -260,12 +242,7 @@ class HFBackend:
 
         with torch.inference_mode():
             shared = [i for i in range(len(pairs)) if shareable(i)]
-            if shared and not self._self_checked:
-                self._self_check([fitted[i] for i in shared])
-            if shared:
-                self._shared_seen = True
-                self._announce_path()
-            mode = self.shared_prefix_mode
+            mode = self._prefix_modes.choose([fitted[i] for i in shared])
             if mode is None:
                 shared = []
             shared_set = set(shared)
@@ -300,35 +277,6 @@ class HFBackend:
                 for i, s in zip(subset, scored, strict=True):
                     results[i] = s
         return [s for s in results if s is not None]
-
-    def _self_check(self, pairs: list[TokenizedPair]) -> None:
-        """Check the shared-prefix modes against the naive path on a small ragged sample;
-        drop failing modes. Done for good once multi-token continuations were checked."""
-        sample, complete = check_sample(pairs)
-        tolerance = 1e-3 if self._loaded.dtype == "float32" else 0.1
-        while self._prefix_modes and sample:
-            failure = mode_failure(
-                self.model, sample, self._prefix_modes[0], pad_id=self._pad_id, tolerance=tolerance
-            )
-            if failure is None:
-                break
-            self._prefix_modes.pop(0)
-            self._fallbacks.append(failure)
-        self._self_checked = complete or not self._prefix_modes
-
-    def _announce_path(self) -> None:
-        """One warning line, once, when multiple choice runs slower than the packed mode."""
-        mode = self.shared_prefix_mode or "naive"
-        if self._path_announced or (mode == "packed" and not self._self_checked):
-            return
-        self._path_announced = True
-        if mode != "packed":
-            logger.warning(
-                "multiple-choice scoring on %s uses the %s path, slower than packed: %s",
-                self._name,
-                mode,
-                "; ".join(self._fallbacks),
-            )
 
     # -- rolling loglikelihood ---------------------------------------------------------------
 
