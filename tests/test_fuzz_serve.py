@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from lmaudit.serve.app import RunningServer, start_server_in_thread
@@ -136,8 +136,22 @@ def test_completion_bodies_are_exact_or_refused(body: Any) -> None:
     _check_params(body, call.params, field="max_tokens", default=COMPLETION_MAX_TOKENS)
 
 
+def _sent_text(content: Any) -> str:
+    """What an accepted message's content says: null is empty, a list of text parts is their
+    texts joined (the only list the schema accepts)."""
+    if content is None:
+        return ""
+    if isinstance(content, list):
+        return "".join(part["text"] for part in content)
+    assert isinstance(content, str)
+    return content
+
+
 @FUZZ
 @given(body=BODIES)
+@example(body={"model": "m", "messages": [{"role": "user", "content": []}]})  # found by CI
+@example(body={"model": "m", "messages": [{"role": "user", "content": [
+    {"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]})
 def test_chat_bodies_are_exact_or_refused(body: Any) -> None:
     try:
         call = parse_chat(body, LIMITS)
@@ -148,8 +162,7 @@ def test_chat_bodies_are_exact_or_refused(body: Any) -> None:
     assert isinstance(body, dict)
     assert [m.role for m in call.messages] == [m["role"] for m in body["messages"]]
     for message, sent in zip(call.messages, body["messages"], strict=True):
-        content = sent.get("content")
-        assert message.content == ("" if content is None else content)
+        assert message.content == _sent_text(sent.get("content"))
     field = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
     _check_params(body, call.params, field=field, default=CHAT_MAX_TOKENS)
     assert call.params.max_tokens >= 1
