@@ -12,7 +12,8 @@ UV := uv==0.13.9
 TORCH := torch==2.13.0
 # The tests that exercise third-party model code, run by test-latest and test-oldest.
 BACKEND_TESTS := tests/test_backends_hf_*.py tests/test_runner_scoring_path.py \
-	tests/test_cli_quiet.py tests/test_vllm_backend.py tests/test_serve_echo.py
+	tests/test_cli_quiet.py tests/test_vllm_backend.py tests/test_serve_echo.py \
+	tests/test_sampling_hf_shared.py tests/test_generation_budget.py tests/test_prompt_format.py
 
 .PHONY: demo test test-latest test-oldest lint lock clean install browser
 
@@ -58,7 +59,7 @@ lock:
 test-latest:
 	rm -rf .venv-latest && $(PY) -m venv .venv-latest
 	.venv-latest/bin/pip install --quiet $(TORCH) $(UV)
-	.venv-latest/bin/uv pip install --quiet --python .venv-latest/bin/python --upgrade -e '.[hf,dev]'
+	.venv-latest/bin/uv pip install --quiet --python .venv-latest/bin/python --upgrade -e '.[hf,dev,graders]'
 	.venv-latest/bin/python -c 'import transformers; print("transformers", transformers.__version__)'
 	.venv-latest/bin/python -m pytest -q $(BACKEND_TESTS)
 
@@ -67,7 +68,7 @@ test-oldest:
 	rm -rf .venv-oldest && $(PY) -m venv .venv-oldest
 	.venv-oldest/bin/pip install --quiet $(TORCH) $(UV)
 	.venv-oldest/bin/uv pip install --quiet --python .venv-oldest/bin/python \
-		--resolution lowest-direct -e '.[hf,dev]'
+		--resolution lowest-direct -e '.[hf,dev,graders]'
 	.venv-oldest/bin/python -c 'import transformers; print("transformers", transformers.__version__)'
 	.venv-oldest/bin/python -m pytest -q $(BACKEND_TESTS)
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from lmaudit.backends.hf_prefix import cache_argument, cache_of, select_cache_rows
 from lmaudit.core.types import Generation, GenerationParams
 
 
@@ -263,20 +264,6 @@ def generate_batch(
     ]
 
 
-def _cache_keyword(model: Any) -> str:
-    """The keyword a model's forward takes its key/value cache by (`cache` from
-    transformers 5.x, `past_key_values` before)."""
-    import inspect
-
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-
-
-def _output_cache(out: Any) -> Any:
-    """The key/value cache a model output carries (under either name)."""
-    cache = getattr(out, "cache", None)
-    return cache if cache is not None else out.past_key_values
-
-
 def sample_shared_prompts(
     model: Any,
     tokenizer: Any,
@@ -315,8 +302,8 @@ def sample_shared_prompts(
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
     rows = torch.tensor(owner, dtype=torch.long, device=device)
-    cache, keyword = _output_cache(out), _cache_keyword(model)
-    cache.batch_select_indices(rows)  # one copy of its prompt's cache per sample
+    keyword = cache_argument(model)
+    cache = select_cache_rows(cache_of(out), rows)  # one copy of its prompt's cache per sample
     logits = out.logits[rows, -1, :].float()
     mask, position = mask[rows], positions[rows, -1]
     generators = [torch.Generator(device=device).manual_seed(s) for s in flat]
@@ -337,7 +324,7 @@ def sample_shared_prompts(
         position = position + 1
         out = model(input_ids=chosen[:, None], attention_mask=mask,
                     position_ids=position[:, None], use_cache=True, **{keyword: cache})
-        cache = _output_cache(out)
+        cache = cache_of(out)
         logits = out.logits[:, -1, :].float()
     generated = torch.stack(steps, dim=1).tolist()
     results: list[list[Generation]] = [[] for _ in prompts]

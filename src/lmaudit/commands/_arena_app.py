@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lmaudit.arena.app.db import DEFAULT_URL
+from lmaudit.arena.app import DEFAULT_URL, require_app_packages
 
 
 def register_app_commands(commands: Any) -> None:
@@ -69,6 +69,7 @@ def _parse_models(items: list[str]) -> dict[str, str]:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Load the backends, build the app and serve it with uvicorn until interrupted."""
+    require_app_packages()
     import uvicorn
 
     from lmaudit.arena.app.models import ModelPool
@@ -96,6 +97,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Write the voted battles of the database at `--db` to `--out` (JSONL)."""
+    require_app_packages()
     from sqlalchemy.orm import sessionmaker
 
     from lmaudit.arena.app.db import make_engine, upgrade

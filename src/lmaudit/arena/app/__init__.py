@@ -5,3 +5,19 @@ runs it with uvicorn. Modules: `db` (SQLAlchemy models, engine, Alembic upgrade)
 (queries), `security` (cookies, CSRF, rate limits, sanitizing), `ratings` (leaderboard from
 votes via `lmaudit.arena.ranking`), `pages` (server-rendered HTML), `web` (routes).
 """
+
+from lmaudit.core.types import LmauditError
+
+DEFAULT_URL = "sqlite:///arena.db"
+
+
+def require_app_packages() -> None:
+    """One clear error when the web app's packages (the `app` extra) are not installed."""
+    import importlib.util
+
+    missing = [m for m in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "nh3", "itsdangerous")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise LmauditError(
+            f"the arena web app needs {', '.join(missing)}: pip install 'lmaudit[app]'"
+        )

@@ -27,7 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-DEFAULT_URL = "sqlite:///arena.db"
+from lmaudit.arena.app import DEFAULT_URL
+
 VOTES: tuple[str, ...] = ("a", "b", "tie", "both_bad")
 ALEMBIC_DIR = Path(__file__).with_name("alembic")
 
