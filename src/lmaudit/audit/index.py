@@ -10,8 +10,12 @@
                 "mmlu": {"chance": 0.25, "human": {"expert": 0.898}}},
  "stages": [{"id": "run/lab:demo-clean/arith", "kind": "run", "model": "lab:demo-clean",
              "task": "arith", "variant": null, "dir": "runs/demo-clean/arith",
-             "state": "done", "error": null}]}
+             "state": "done", "error": null}],
+ "change": {"baseline": "lab:base", "roles": {"arith": "target"}}}
 ```
+
+`change` is present only in a before/after audit (`--baseline`): the baseline model and
+each task's role (target, general, format, safety).
 
 `kind` is `run`, `probe`, `contamination` or `prompt_variant`; `variant` is null for a run,
 the probe's name (e.g. `symbolic`), `likelihood` or `scan` for contamination (a scan has
@@ -65,8 +69,10 @@ class AuditIndex:
     lmaudit_version: str
     references: dict[str, Any]
     stages: tuple[StageState, ...]
+    change: dict[str, Any] | None = None  # before/after: {"baseline": spec, "roles": {..}}
 
     def to_dict(self) -> dict[str, Any]:
+        change = {} if self.change is None else {"change": self.change}
         return {
             "format": FORMAT,
             "suite": dict(self.suite),
@@ -76,6 +82,7 @@ class AuditIndex:
             "lmaudit_version": self.lmaudit_version,
             "references": self.references,
             "stages": [asdict(s) for s in self.stages],
+            **change,
         }
 
     def with_state(self, stage_id: str, state: str, error: str | None = None) -> AuditIndex:
@@ -103,9 +110,11 @@ class AuditIndex:
 
 
 def new_index(
-    suite: Suite, models: Sequence[str], stages: Sequence[StagePlan], command: Sequence[str]
+    suite: Suite, models: Sequence[str], stages: Sequence[StagePlan], command: Sequence[str],
+    change: Mapping[str, Any] | None = None,
 ) -> AuditIndex:
-    """The index of a fresh audit: every stage pending."""
+    """The index of a fresh audit: every stage pending. `change`: the baseline and task
+    roles of a before/after audit (kept in audit.json as `change`)."""
     return AuditIndex(
         suite={"name": suite.name, "path": None if suite.path is None else str(suite.path),
                "sha256": suite.sha256},
@@ -116,6 +125,7 @@ def new_index(
         references={t.id: t.references.to_dict() for t in suite.tasks},
         stages=tuple(StageState(s.id, s.kind, s.model, s.task, s.variant, s.dir)
                      for s in stages),
+        change=None if change is None else dict(change),
     )
 
 
@@ -143,6 +153,7 @@ def read_index(audit_dir: Path) -> AuditIndex | None:
             created=str(raw["created"]), lmaudit_version=str(raw["lmaudit_version"]),
             references=dict(raw["references"]),
             stages=tuple(StageState(**s) for s in raw["stages"]),
+            change=raw.get("change"),
         )
     except (ValueError, KeyError, TypeError) as error:
         raise LmauditError(f"{path} is damaged ({error}); choose another --out") from None

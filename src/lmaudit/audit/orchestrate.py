@@ -60,6 +60,35 @@ def one_line(error: BaseException) -> str:
     return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 1] + "…"
 
 
+def change_plan(suite: Suite, models: Sequence[str], baseline: str | None,
+                targets: Sequence[str]) -> dict[str, Any] | None:
+    """audit.json's `change` entry: the baseline and every task's role; None without a
+    baseline. `targets` given: exactly those tasks are `target` (others keep their suite
+    role, a suite `target` becoming `general`)."""
+    if baseline is None:
+        if targets:
+            raise LmauditError("--target needs --baseline (the model the others are "
+                               "compared with)")
+        return None
+    if baseline not in models:
+        raise LmauditError(f"--baseline {baseline}: not one of the --model specs "
+                           f"({', '.join(models)})")
+    if len(models) < 2:
+        raise LmauditError("--baseline needs at least one other --model to compare with it")
+    ids = [t.id for t in suite.tasks]
+    for task in targets:
+        if task not in ids:
+            raise LmauditError(f"--target {task}: suite {suite.name} has no such task "
+                               f"(tasks: {', '.join(ids)})")
+    roles = {}
+    for t in suite.tasks:
+        role = t.role
+        if targets:
+            role = "target" if t.id in targets else ("general" if role == "target" else role)
+        roles[t.id] = role
+    return {"baseline": baseline, "roles": roles}
+
+
 def free_model(backend: Any) -> None:
     """Close a backend and give its memory back (CUDA cache included)."""
     close = getattr(backend, "close", None)
@@ -106,19 +135,24 @@ def run_audit(
     context: StageContext | None = None,
     command: Sequence[str] = (),
     echo: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+    baseline: str | None = None,
+    targets: Sequence[str] = (),
 ) -> AuditOutcome:
     """Audit `models` on `suite` into `audit_dir` (resuming an audit already there).
 
     `load_model(spec)` builds a backend; it is called once per model that has unfinished
-    stages. Raises LmauditError before any work when the plan or its inputs are invalid or
-    the directory holds another audit; stage failures are recorded, not raised.
+    stages. `baseline` (one of `models`) makes it a before/after audit whose report holds
+    the change matrix; `targets` (task ids) replace the suite's `role: target` tasks.
+    Raises LmauditError before any work when the plan or its inputs are invalid or the
+    directory holds another audit; stage failures are recorded, not raised.
     """
     start = time.perf_counter()
     context = context or StageContext()
     audit_dir = Path(audit_dir)
     stages = plan_stages(suite, models, limit=limit)
     check_stage_inputs(stages)
-    fresh = new_index(suite, models, stages, command)
+    fresh = new_index(suite, models, stages, command,
+                      change_plan(suite, models, baseline, targets))
     previous = read_index(audit_dir)
     index = fresh if previous is None else resumed_index(previous, fresh, audit_dir)
     check_finished_stages(stages, audit_dir)

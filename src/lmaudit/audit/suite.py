@@ -8,6 +8,8 @@ description: one line
 tasks:
   arith:                           # the task's id in this suite (unique)
     task: arith                    # registered task or YAML task file (default: the id)
+    role: target                   # before/after audits: target, general (default), format
+                                   # or safety (`lmaudit audit --baseline`, change matrix)
     options: {fewshot: 0}          # task options, as `--task-option KEY=VALUE`
     limit: 200                     # evaluate only the first N items (with --limit: the smaller)
     references: {chance: 0.0, human: null}   # human: null, a number, or {label: number};
@@ -116,6 +118,7 @@ class TaskSpec:
     likelihood: LikelihoodSpec | None = None
     scan: ScanSpec | None = None
     prompts: tuple[PromptSpec, ...] = ()
+    role: str = "general"
 
 
 @dataclass(frozen=True)
@@ -229,7 +232,7 @@ class _Parser:
         if not _NAME.match(task_id):
             raise self.fail(key, "a task id must be letters, digits, '-', '_', '.', '+'")
         raw = self.mapping(value, key, {"task", "options", "limit", "references", "probes",
-                                        "contamination", "prompts"})
+                                        "contamination", "prompts", "role"})
         task = self.text(raw.get("task", task_id), f"{key}.task")
         if task.endswith((".yaml", ".yml")):
             task = self.path(task, f"{key}.task")
@@ -254,7 +257,16 @@ class _Parser:
                                        f"{key}.contamination.likelihood"),
             scan=self.scan(contamination.get("scan"), f"{key}.contamination.scan"),
             prompts=self.prompts(raw.get("prompts"), f"{key}.prompts"),
+            role=self.role(raw.get("role", "general"), f"{key}.role"),
         )
+
+    def role(self, value: Any, key: str) -> str:
+        from lmaudit.report.change_model import ROLES
+
+        role = self.text(value, key)
+        if role not in ROLES:
+            raise self.fail(key, f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        return role
 
     def references(self, value: Any, key: str) -> References:
         raw = self.mapping(value, key, {"chance", "human"})

@@ -17,6 +17,12 @@ audit.json. Each model is loaded once. A killed or failed audit continues where 
 when started again with the same --out: finished stages are never recomputed, unfinished
 runs resume from their journal. Ends with the report (report.html in --out) and a short
 summary: one trust card per model.
+
+Before/after: with --baseline, every other model is compared with the baseline on every
+task of the suite (the change matrix: paired difference with its 95% interval, McNemar or
+paired t p-values, Holm-adjusted over the whole matrix), per task role (target, general,
+format, safety: the suite's `role:` keys, or --target) and in a learning-vs-forgetting plot
+(x: gain on the target task, y: mean change on the others; one point per model).
 """
 
 EPILOG = """\
@@ -30,6 +36,8 @@ examples:
   lmaudit audit --model hf:Qwen/Qwen2.5-0.5B --suite reasoning --limit 100 --out runs/qwen
   lmaudit audit --model hf:Qwen/Qwen2.5-0.5B --suite knowledge \\
       --task-option mmlu:subject=anatomy --json audit.json
+  lmaudit audit --model lab:base --model lab:tuned-r4 --model lab:tuned-r16 \\
+      --baseline lab:base --target arith --suite my_suite.yaml
 """
 
 
@@ -47,6 +55,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--suite", required=True, metavar="NAME_OR_FILE",
                         help="a built-in suite (demo, reasoning, knowledge, instructions) or a "
                         "YAML file")
+    parser.add_argument("--baseline", metavar="SPEC",
+                        help="one of the --model specs: compare every other model with it "
+                        "(the change matrix of a before/after audit)")
+    parser.add_argument("--target", action="append", metavar="TASK",
+                        help="with --baseline: the task the tuning meant to improve "
+                        "(repeatable; replaces the suite's `role: target` tasks)")
     parser.add_argument("--out", type=Path,
                         help="audit directory (default runs/audit-<time>-<suite>); an audit "
                         "already there is continued")
@@ -103,6 +117,10 @@ def reproducing_command(args: argparse.Namespace, out: Path) -> list[str]:
     for spec in args.model:
         command += ["--model", spec]
     command += ["--suite", str(args.suite), "--out", str(out)]
+    if getattr(args, "baseline", None):
+        command += ["--baseline", args.baseline]
+    for task in getattr(args, "target", None) or ():
+        command += ["--target", task]
     if args.limit is not None:
         command += ["--limit", str(args.limit)]
     for pair in args.task_option or ():
@@ -139,6 +157,7 @@ def run_audit_command(args: argparse.Namespace) -> int:
             limit=args.limit, command=reproducing_command(args, out),
             context=StageContext(seed=args.seed, cache=cache, show_progress=not args.no_progress,
                                  model_options=recorded),
+            baseline=args.baseline, targets=tuple(args.target or ()),
         )
     finally:
         if cache is not None:

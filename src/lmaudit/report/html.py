@@ -17,6 +17,7 @@ from html import escape
 from pathlib import Path
 
 from lmaudit.contamination.verdicts import LIMITATIONS, THRESHOLDS_NOTE
+from lmaudit.report.change_html import change_section
 from lmaudit.report.html_cards import card_html
 from lmaudit.report.html_sections import (
     comparison_section,
@@ -68,6 +69,8 @@ def _contamination_footnote(report: AuditReport) -> str:
 
 def _nav(report: AuditReport) -> str:
     links = [("summary", "Trust cards"), ("comparison", "Comparison"), ("probes", "Probes")]
+    if report.change is not None:
+        links.insert(2, ("change", "Model change"))
     if report.prompt_sensitivity:
         links.append(("prompts", "Prompt sensitivity"))
     links += [("samples", "Samples"), ("reproducibility", "Reproducibility")]
@@ -111,7 +114,8 @@ def render_html(report: AuditReport, *, compress: bool | None = None) -> str:
         + _header(report) + _nav(report)
         + '<section id="summary"><h2>Trust cards</h2><div class="cards">' + cards
         + "</div>" + _contamination_footnote(report) + "</section>"
-        + comparison_section(report) + probes_section(report) + prompts_section(report)
+        + comparison_section(report) + change_section(report.change)
+        + probes_section(report) + prompts_section(report)
         + VIEWER + reproducibility_section(report)
         + data_block(report.samples, compress) + "<script>" + script + "</script></body></html>"
     )

@@ -30,6 +30,8 @@ from lmaudit.contamination.report import ContaminationReport
 from lmaudit.core.store import MANIFEST, RESULTS, SAMPLES
 from lmaudit.core.types import LmauditError
 from lmaudit.report import evidence
+from lmaudit.report.change import model_change
+from lmaudit.report.change_model import ModelChange
 from lmaudit.report.comparison import RunForComparison, compare_models
 from lmaudit.report.model import (
     AuditInfo,
@@ -76,6 +78,7 @@ class _Collected:
     references: dict[str, Reference] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
+    change: Mapping[str, Any] | None = None  # audit.json `change`: baseline and roles
 
 
 def _read_json(path: Path) -> Any:
@@ -147,6 +150,8 @@ def _load_audit(root: Path, collected: _Collected) -> None:
         created=index.get("created"), lmaudit_version=index.get("lmaudit_version"),
     )
     collected.models += [m for m in collected.audit.models if m not in collected.models]
+    if isinstance(index.get("change"), Mapping):
+        collected.change = index["change"]
     for task, ref in (index.get("references") or {}).items():
         ref = ref or {}
         human = ref.get("human") or {}
@@ -280,6 +285,18 @@ def _comparison_runs(collected: _Collected, cards: Sequence[TrustCard]) -> list[
     return runs
 
 
+def _model_change(collected: _Collected, cards: Sequence[TrustCard],
+                  runs: Sequence[RunForComparison]) -> ModelChange | None:
+    """The change matrix when the audit names a baseline (`lmaudit audit --baseline`)."""
+    if collected.change is None or not collected.change.get("baseline"):
+        return None
+    higher = {c.task: c.score.higher_is_better for c in cards
+              if c.score is not None and c.model == collected.change["baseline"]}
+    roles = {str(k): str(v) for k, v in (collected.change.get("roles") or {}).items()}
+    return model_change(runs, str(collected.change["baseline"]), roles, higher,
+                        collected.models)
+
+
 def _provenance(item: _Loaded) -> Provenance:
     label = f"{item.kind} · {item.model} · {item.task}" + (
         f" · {item.variant}" if item.variant else "")
@@ -307,15 +324,17 @@ def load_report(paths: Sequence[Path | str]) -> AuditReport:
     viewer_runs = [RunSamples(x.model, x.task, x.variant, x.frame,
                               evidence.primary_metric(x.results))
                    for x in collected.loaded if x.frame is not None]
+    runs = _comparison_runs(collected, cards)
     return AuditReport(
         sources=tuple(str(p) for p in paths),
         audit=collected.audit,
         cards=tuple(cards),
-        comparison=compare_models(_comparison_runs(collected, cards)),
+        comparison=compare_models(runs),
         prompt_sensitivity=tuple(_prompt_spreads(collected, cards)),
         provenance=tuple(_provenance(x) for x in collected.loaded),
         stages=tuple(collected.stages),
         samples=sample_table(viewer_runs),
         references=dict(collected.references),
         notes=tuple(collected.notes),
+        change=_model_change(collected, cards, runs),
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from lmaudit.contamination.report import ContaminationReport
 from lmaudit.probes.analysis import FamilyResult, ProbeAnalysis
+from lmaudit.report.change_model import ModelChange
 from lmaudit.stats import Estimate, ReliabilityBin
 
 TRUSTED = "trusted"
@@ -278,6 +279,7 @@ class AuditReport:
     samples: SampleTable
     references: Mapping[str, Reference] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    change: ModelChange | None = None  # before/after audits (`--baseline`) only
 
     @property
     def models(self) -> tuple[str, ...]:

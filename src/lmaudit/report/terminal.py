@@ -63,6 +63,10 @@ def render_terminal(report: AuditReport) -> str:
             lines.append(f"  {r.task} {r.metric}: {r.model_b} − {r.model_a} = {diff} "
                          f"(p Holm {fmt.p_value(r.p_holm)}, BH {fmt.p_value(r.p_bh)})")
         blocks.append("\n".join(lines))
+    if report.change is not None:
+        from lmaudit.report.change_text import change_text
+
+        blocks.append(change_text(report.change))
     if report.notes:
         blocks.append("notes:\n" + "\n".join(f"  {n}" for n in report.notes))
     return "\n\n".join(blocks)

@@ -1,0 +1,107 @@
+"""The change matrix of a before/after audit: every task × every model against the baseline.
+
+For each task and each model other than the baseline, `stats.paired.compare_runs` gives
+model − baseline on the task's headline metric over the items both runs scored (clustered
+where the task has clusters). The p-value is McNemar's exact test for 0/1 metrics, else the
+paired t test; Holm adjusts all cells of the matrix together (one family). Per model, the
+gains of each role's tasks and of the target vs the other tasks are averaged as independent
+estimates (`stats.change`), the two coordinates of the learning-vs-forgetting plot.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from lmaudit.report.change_model import ROLES, ChangeCell, ModelChange, RoleChange, Tradeoff
+from lmaudit.report.comparison import RunForComparison
+from lmaudit.stats import StatsInputError, compare_runs
+from lmaudit.stats.change import mean_of_independent, oriented
+from lmaudit.stats.multiple import holm_adjust, t_test_p_value
+
+
+def _cell(base: RunForComparison, run: RunForComparison, role: str, higher: bool
+          ) -> ChangeCell | str:
+    metric = base.primary
+    if metric is None:
+        return f"{base.task}: the baseline run has no headline metric"
+    try:
+        result = compare_runs(base.frame, run.frame, metric)
+    except StatsInputError as error:
+        return f"{base.task} · {run.model}: not compared ({error})"
+    if result.mcnemar is not None:
+        test, p = "McNemar exact", result.mcnemar.p_value
+    else:
+        d = result.difference
+        test, p = "paired t", t_test_p_value(d.value, d.stderr, (d.n_clusters or d.n) - 1)
+    return ChangeCell(run.model, base.task, role, metric, higher, result.n_shared,
+                      result.mean_a, result.mean_b, result.difference,
+                      oriented(result.difference, higher), test, p, math.nan)
+
+
+def _tradeoff(model: str, cells: Sequence[ChangeCell]) -> Tradeoff | None:
+    target = [c for c in cells if c.role == "target"]
+    other = [c for c in cells if c.role != "target"]
+    if not target or not other:
+        return None
+    return Tradeoff(model, mean_of_independent([c.gain for c in target]),
+                    mean_of_independent([c.gain for c in other]),
+                    tuple(c.task for c in target), tuple(c.task for c in other))
+
+
+def model_change(
+    runs: Sequence[RunForComparison],
+    baseline: str,
+    roles: Mapping[str, str],
+    higher_is_better: Mapping[str, bool],
+    models: Sequence[str] = (),
+) -> ModelChange:
+    """The change matrix (module docstring). `roles`: task → role (default `general`);
+    `higher_is_better`: task → direction of its headline metric (default True);
+    `models`: the order of the models (default: as they appear in `runs`)."""
+    order = list(dict.fromkeys([*models, *(r.model for r in runs)]))
+    others = [m for m in order if m != baseline]
+    tasks = list(dict.fromkeys(r.task for r in runs))
+    by_key = {(r.model, r.task): r for r in runs}
+    notes: list[str] = []
+    cells: list[ChangeCell] = []
+    for task in tasks:
+        base = by_key.get((baseline, task))
+        if base is None:
+            notes.append(f"{task}: no finished run of the baseline {baseline}; not compared")
+            continue
+        for model in others:
+            run = by_key.get((model, task))
+            if run is None:
+                notes.append(f"{task} · {model}: no finished run; not compared")
+                continue
+            cell = _cell(base, run, roles.get(task, "general"),
+                         higher_is_better.get(task, True))
+            if isinstance(cell, str):
+                notes.append(cell)
+            else:
+                cells.append(cell)
+    holm = holm_adjust([c.p_value for c in cells])
+    cells = [replace(c, p_holm=h) for c, h in zip(cells, holm, strict=True)]
+    role_changes: list[RoleChange] = []
+    tradeoffs: list[Tradeoff] = []
+    for model in others:
+        mine = [c for c in cells if c.model == model]
+        for role in ROLES:
+            of_role = [c for c in mine if c.role == role]
+            if of_role:
+                role_changes.append(RoleChange(model, role, tuple(c.task for c in of_role),
+                                               mean_of_independent([c.gain for c in of_role])))
+        point = _tradeoff(model, mine)
+        if point is not None:
+            tradeoffs.append(point)
+    if cells and not any(c.role == "target" for c in cells):
+        notes.append("no task has the role target (suite `role: target` or --target TASK): "
+                     "no learning-vs-forgetting plot")
+    return ModelChange(
+        baseline=baseline, models=tuple(others), tasks=tuple(tasks),
+        roles=tuple((t, roles.get(t, "general")) for t in tasks), cells=tuple(cells),
+        role_changes=tuple(role_changes), tradeoffs=tuple(tradeoffs),
+        n_tests=sum(math.isfinite(c.p_value) for c in cells), notes=tuple(notes),
+    )
