@@ -68,12 +68,12 @@ def test_generation_filters_and_exact_match(tmp_path: Path) -> None:
 def test_other_builtin_filters() -> None:
     from lmaudit.interop.lm_eval_filters import build_filter
 
-    assert build_filter({"function": "remove_whitespace"})("  B \n") == "B"
+    assert build_filter({"function": "remove_whitespace"})(["  B \n"], {}) == ["B"]
     mapping = build_filter({"function": "map", "mapping_dict": {"A": 0, "B": 1},
                             "default_value": -1})
-    assert (mapping("B"), mapping("Z")) == ("1", "-1")
-    with pytest.raises(LmauditError, match="filter 'majority_vote' is not supported yet"):
-        build_filter({"function": "majority_vote"})
+    assert mapping(["B", "Z"], {}) == [1, -1]
+    with pytest.raises(LmauditError, match="filter 'arg_max' is not supported yet"):
+        build_filter({"function": "arg_max"})
 
 
 def test_regex_filter_semantics() -> None:
@@ -118,7 +118,9 @@ def test_unsupported_pieces_are_one_clear_error(tmp_path: Path) -> None:
 def test_rolling_loglikelihood_scores_the_target_text(tmp_path: Path) -> None:
     files = write_tasks(tmp_path)
     rolling = tmp_path / "rolling.yaml"
-    rolling.write_text(files["sums_gen"].read_text().replace(
+    text = files["sums_gen"].read_text()
+    text = text[:text.index("filter_list:")]  # exact_match and filters do not apply
+    rolling.write_text(text.replace(
         "output_type: generate_until", "output_type: loglikelihood_rolling").replace(
         "doc_to_target: \"{{answer.split('####')[-1].strip()}}\"", "doc_to_target: answer"))
     task = load_task(f"lm-eval:{rolling}")
@@ -150,4 +152,4 @@ def test_loglikelihood_continuation(tmp_path: Path) -> None:
         "Question: What is 3 + 4?\nAnswer:", "7")  # lm-eval adds no target_delimiter
     record = task.score(sample, [LoglikelihoodResult(-2.0, True, 1)])
     assert record.metrics == {"acc": 1.0, "loglikelihood": -2.0, "nll": 2.0, "count": 1.0}
-    assert [m.name for m in task.metrics] == ["acc", "perplexity"]
+    assert [m.name for m in task.metrics] == ["perplexity", "acc"]  # metric_list order

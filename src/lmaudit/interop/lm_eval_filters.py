@@ -1,13 +1,8 @@
-"""lm-evaluation-harness answer filters and `exact_match`, as a lmaudit scorer.
+"""lm-evaluation-harness filter pipelines and `exact_match`, as a lmaudit scorer.
 
-Filters (one response in, one answer out; lm-eval 0.4 semantics):
-- `regex` (`regex_pattern`, default `#### (\\-?[0-9\\.\\,]+)`; `group_select`, default 0;
-  `fallback`, default `[invalid]`): `findall`, the `group_select`-th match; for a pattern
-  with several groups the first non-empty group; stripped; the fallback when nothing
-  matches (or every group is empty);
-- `take_first` (one response per request here: the identity), `lowercase`, `uppercase`,
-  `remove_whitespace` (strip both ends), `map` (`mapping_dict`, `default_value`: the
-  response looked up whole; a missing key gives the default, as text).
+The filters themselves are in `lmaudit.interop.lm_eval_filter_steps`. A pipeline starts
+from the document's one response (as a one-item list) and its answer is the first item
+left after its steps, as text (what lm-eval's `exact_match` compares).
 
 `exact_match` (`ignore_case`, `ignore_punctuation`, `ignore_numbers`, `regexes_to_ignore`,
 applied to answer and target in lm-eval's order: regexes, case, punctuation, digits).
@@ -21,79 +16,49 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from lmaudit.core.types import LmauditError
+from lmaudit.interop.lm_eval_filter_steps import (
+    DEFAULT_REGEX,
+    Step,
+    build_filter,
+    regex_filter,
+)
 from lmaudit.scoring.registry import ScoreOutcome
 
-Filter = Callable[[str], str]
-DEFAULT_REGEX = r"#### (\-?[0-9\.\,]+)"
-
-
-def regex_filter(pattern: str = DEFAULT_REGEX, group_select: int = 0,
-                 fallback: str = "[invalid]") -> Filter:
-    """lm-eval's `regex` filter for one response."""
-    compiled = re.compile(pattern)
-
-    def apply(response: str) -> str:
-        matches = compiled.findall(response)
-        if not matches:
-            return fallback
-        match = matches[group_select]
-        if isinstance(match, tuple):
-            groups = [m for m in match if m]
-            if not groups:
-                return fallback
-            match = groups[0]
-        return str(match).strip()
-
-    return apply
-
-
-def build_filter(spec: Mapping[str, Any]) -> Filter:
-    """One filter from its lm-eval spec (`{function: regex, regex_pattern: ...}`)."""
-    name = spec.get("function")
-    if name == "regex":
-        return regex_filter(str(spec.get("regex_pattern", DEFAULT_REGEX)),
-                            int(spec.get("group_select", 0)),
-                            str(spec.get("fallback", "[invalid]")))
-    if name == "take_first":
-        return lambda response: response
-    if name == "lowercase":
-        return str.lower
-    if name == "uppercase":
-        return str.upper
-    if name == "remove_whitespace":
-        return str.strip
-    if name == "map":
-        mapping = {str(k): v for k, v in (spec.get("mapping_dict") or {}).items()}
-        default = spec.get("default_value")
-        return lambda response: str(mapping.get(response, default))
-    raise LmauditError(f"filter {name!r} is not supported yet (supported: regex, take_first, "
-                       "lowercase, uppercase, remove_whitespace, map)")
+__all__ = ["DEFAULT_REGEX", "ExactMatch", "FilterPipeline", "LmEvalScorer", "build_filter",
+           "exact_match_from", "metric_name", "pipelines", "regex_filter"]
 
 
 @dataclass(frozen=True)
 class FilterPipeline:
-    """A named chain of filters."""
+    """A named chain of filter steps."""
 
     name: str
-    steps: tuple[Filter, ...]
+    steps: tuple[Step, ...]
 
-    def __call__(self, response: str) -> str:
+    def __call__(self, response: str, doc: Mapping[str, Any] | None = None) -> str:
+        """The pipeline's answer for one response of a document."""
+        responses: list[Any] = [response]
         for step in self.steps:
-            response = step(response)
-        return response
+            responses = step(responses, doc or {})
+        return "" if not responses else str(responses[0])
 
 
 def pipelines(filter_list: Sequence[Mapping[str, Any]] | None) -> tuple[FilterPipeline, ...]:
     """The task's filter pipelines (lm-eval's single `none` pipeline when unset)."""
     if not filter_list:
         return (FilterPipeline("none", ()),)
-    return tuple(FilterPipeline(str(f["name"]), tuple(build_filter(s) for s in f["filter"]))
-                 for f in filter_list)
+    built = []
+    for entry in filter_list:
+        if "name" not in entry or not isinstance(entry.get("filter"), list):
+            raise LmauditError("filter_list: each entry needs a `name` and a `filter` list")
+        built.append(FilterPipeline(str(entry["name"]),
+                                    tuple(build_filter(s) for s in entry["filter"])))
+    return tuple(built)
 
 
 @dataclass(frozen=True)
@@ -139,18 +104,20 @@ def metric_name(pipeline: str) -> str:
 @dataclass(frozen=True)
 class LmEvalScorer:
     """Every filter pipeline, then `exact_match`; the first pipeline gives the verdict
-    and the extracted answer."""
+    and the extracted answer. `doc` is the lm-eval document (`multi_choice_regex` reads
+    its `choices`; `custom` filters get it)."""
 
     filters: tuple[FilterPipeline, ...]
     match: ExactMatch = field(default_factory=ExactMatch)
     name: str = "lm-eval-exact-match"
-    version: str = "lm-eval-0.4-v1"
+    version: str = "lm-eval-0.4-v2"
 
-    def __call__(self, response: str, target: str) -> ScoreOutcome:
+    def __call__(self, response: str, target: str,
+                 doc: Mapping[str, Any] | None = None) -> ScoreOutcome:
         metrics: dict[str, float] = {}
         answers = []
         for pipeline in self.filters:
-            answer = pipeline(response)
+            answer = pipeline(response, doc)
             answers.append(answer)
             metrics[metric_name(pipeline.name)] = float(self.match(answer, target))
         first = metric_name(self.filters[0].name)

@@ -4,8 +4,8 @@ Documents are read (local `data_files` or a hub dataset), rendered as lm-eval re
 them (`lmaudit.interop.lm_eval_render`: the whole context, few-shot examples included, is
 the sample's prompt) and wrapped in the generic multiple-choice or generation task.
 Sample ids are lm-eval's `doc_id`s (the document's position in the evaluation split), so
-runs align with imported lm-eval logs. Multiple choice reports lmaudit's MC metrics:
-lm-eval's `acc` is `acc` and its `acc_norm` (by characters) is `acc_norm_chars`.
+runs align with imported lm-eval logs. Metrics carry lm-eval's names and only those the
+task's `metric_list` asks for (`lmaudit.interop.lm_eval_metrics`).
 Generation scores each of the task's filter pipelines with `exact_match`.
 `loglikelihood` scores `doc_to_target` (no delimiter, as lm-eval) after the context
 (`lmaudit.interop.lm_eval_continuation`: acc and perplexity); `loglikelihood_rolling`
@@ -19,7 +19,7 @@ default), `trust_task_code` (yes: run `!function` hooks).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from lmaudit.core.task import Task
 from lmaudit.core.types import LmauditError, Sample
 from lmaudit.data.loading import file_sha256, load_rows
 from lmaudit.interop.lm_eval_filters import LmEvalScorer, exact_match_from, pipelines
+from lmaudit.interop.lm_eval_metrics import LmEvalMetrics, select_metrics
 from lmaudit.interop.lm_eval_render import DocRenderer, fewshot_examples
 from lmaudit.interop.lm_eval_yaml import load_task_config
 
@@ -119,7 +120,7 @@ def _generation_options(config: Mapping[str, Any], file: Path) -> dict[str, Any]
 
 def load_lm_eval_task(spec: str, options: Mapping[str, str] | None = None) -> Task:
     """The task of `lm-eval:FILE.yaml` (see the module docstring)."""
-    from lmaudit.tasks.generic import GenerateTask, MultipleChoiceTask, PerplexityTask
+    from lmaudit.tasks.generic import MultipleChoiceTask, PerplexityTask
 
     options = dict(options or {})
     unknown = sorted(set(options) - set(OPTIONS))
@@ -174,16 +175,29 @@ def load_lm_eval_task(spec: str, options: Mapping[str, str] | None = None) -> Ta
                    "num_fewshot": n_shot, "fewshot_seed": seed}
     common: dict[str, Any] = {"target_delimiter": str(config.get("target_delimiter", " ")),
                               "config": spec_config, "data_spec": data_spec}
+    task: Task
     if output_type == "loglikelihood_rolling":
-        return PerplexityTask(name, load, config=spec_config, data_spec=data_spec)
-    if output_type == "loglikelihood":
+        task = PerplexityTask(name, load, config=spec_config, data_spec=data_spec)
+    elif output_type == "loglikelihood":
         from lmaudit.interop.lm_eval_continuation import ContinuationTask
 
-        return ContinuationTask(name, load, **common)
-    if multiple_choice:
-        return MultipleChoiceTask(name, load, **common)
-    task = GenerateTask(name, load, scorer="exact", **common,
-                        **_generation_options(config, file))
-    task.scorer = LmEvalScorer(pipelines(config.get("filter_list")),
-                               exact_match_from(config.get("metric_list")))
+        task = ContinuationTask(name, load, **common)
+    elif multiple_choice:
+        task = MultipleChoiceTask(name, load, **common)
+    else:
+        task = _generation_task(name, load, config, file, common)
+    reported, rename = select_metrics(task.metrics, output_type, config.get("metric_list"),
+                                      file)
+    return LmEvalMetrics(task, reported, rename)
+
+
+def _generation_task(name: str, load: Callable[[], list[Sample]], config: Mapping[str, Any],
+                     file: Path, common: Mapping[str, Any]) -> Task:
+    from lmaudit.interop.lm_eval_generate import LmEvalGenerateTask
+
+    task = LmEvalGenerateTask(name, load, scorer="exact", **common,
+                              **_generation_options(config, file))
+    scorer = LmEvalScorer(pipelines(config.get("filter_list")),
+                          exact_match_from(config.get("metric_list")))
+    task.scorer = task.lm_eval_scorer = scorer
     return task
