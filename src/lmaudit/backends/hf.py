@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from lmaudit.backends.budget_forcing import generate_forced_batches
 from lmaudit.backends.hf_generate import (
     FittedPrompt,
     budget_note,
@@ -428,6 +429,15 @@ class HFBackend:
         results: list[Generation | None] = [None] * len(requests)
         with torch.inference_mode():
             for params, members in by_params.items():
+                if params.thinking is not None and params.thinking.forcing:  # budget_forcing
+                    found = generate_forced_batches(
+                        self.model, self.tokenizer, requests, prompts, params, members,
+                        batch_size=self._batch_size, pad_id=self._pad_id, eos_ids=eos_ids)
+                    for i, generation in found.items():
+                        results[i] = generation
+                    if progress is not None:
+                        progress(len(members))
+                    continue
                 if not params.greedy:
                     self._sample(requests, prompts, params, members, eos_ids, results, progress)
                     continue

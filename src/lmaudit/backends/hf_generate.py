@@ -13,6 +13,9 @@ context leaves (never the reverse), and `budget_note` says so in one line.
 `finish_reason` is "stop" when a stop string or an end-of-sequence token ended the text,
 "length" when `max_tokens` ran out. `completion_tokens` counts the tokens generated up to and
 including the one that completed the stop string or the EOS token.
+Log-probabilities (`params.logprobs`): one per counted completion token, from the model's raw
+logits (temperature 1, no nucleus cut; natural log), whatever the sampling settings.
+Thinking budgets (`params.thinking`) are decoded by `budget_forcing`.
 """
 
 from __future__ import annotations
@@ -141,18 +144,28 @@ def finish_generation(
     eos_ids: set[int],
     stops: Sequence[str],
     prompt_tokens: int,
+    logprobs: Sequence[float] | None = None,
 ) -> Generation:
-    """Turn one row of generated token ids into a Generation (cut at EOS, then at stops)."""
+    """Turn one row of generated token ids into a Generation (cut at EOS, then at stops);
+    `logprobs` (one per generated token) are kept for the counted tokens."""
     eos_at = next((k for k, t in enumerate(generated) if t in eos_ids), None)
     body = generated if eos_at is None else generated[:eos_at]
     text = tokenizer.decode(body, skip_special_tokens=True)
     cut = _first_stop(text, stops)
     if cut is not None:
-        n = _tokens_until_stop(tokenizer, body, stops)
-        return Generation(text[:cut], "stop", prompt_tokens, n)
-    if eos_at is not None:
-        return Generation(text, "stop", prompt_tokens, eos_at + 1)
-    return Generation(text, "length", prompt_tokens, len(generated))
+        reason, n = "stop", _tokens_until_stop(tokenizer, body, stops)
+        text = text[:cut]
+    elif eos_at is not None:
+        reason, n = "stop", eos_at + 1
+    else:
+        reason, n = "length", len(generated)
+    kept = None if logprobs is None else tuple(float(x) for x in logprobs[:n])
+    return Generation(text, reason, prompt_tokens, n, token_logprobs=kept)
+
+
+def chosen_logprobs(logits: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+    """log p(chosen[r]) under row r of raw `logits` (rows x vocab): temperature 1, natural log."""
+    return torch.log_softmax(logits.float(), dim=-1).gather(1, chosen[:, None]).squeeze(1)
 
 
 def sample_rows(
@@ -251,14 +264,24 @@ def generate_batch(
         generation_config=config,
         stopping_criteria=criteria,
         logits_processor=processors,
+        return_dict_in_generate=True,
+        output_logits=params.logprobs,  # raw logits, before the sampler's one-hot scores
     )
+    sequences = out.sequences
+    per_row: list[list[float] | None] = [None] * len(prompts)
+    if params.logprobs:
+        steps = [chosen_logprobs(step_logits, sequences[:, width + k])
+                 for k, step_logits in enumerate(out.logits)]
+        table = torch.stack(steps, dim=1).tolist() if steps else [[] for _ in prompts]
+        per_row = list(table)
     return [
         finish_generation(
             tokenizer,
-            out[r, width:].tolist(),
+            sequences[r, width:].tolist(),
             eos_ids=eos_ids,
             stops=stops,
             prompt_tokens=len(prompt),
+            logprobs=per_row[r],
         )
         for r, prompt in enumerate(prompts)
     ]
@@ -312,9 +335,12 @@ def sample_shared_prompts(
     eos = torch.tensor(sorted(eos_ids), dtype=torch.long, device=device)
     done = torch.zeros(len(owner), dtype=torch.bool, device=device)
     steps: list[torch.Tensor] = []
+    logprob_steps: list[torch.Tensor] = []
     for step in range(params.max_tokens):
         chosen = torch.where(done, pad_id, sample_rows(logits, generators, params))
         steps.append(chosen)
+        if params.logprobs:
+            logprob_steps.append(chosen_logprobs(logits, chosen))
         done |= torch.isin(chosen, eos)
         if criterion is not None:
             done |= criterion(torch.stack(steps, dim=1), None)
@@ -327,8 +353,10 @@ def sample_shared_prompts(
         cache = cache_of(out)
         logits = out.logits[:, -1, :].float()
     generated = torch.stack(steps, dim=1).tolist()
+    logprobs = torch.stack(logprob_steps, dim=1).tolist() if logprob_steps else None
     results: list[list[Generation]] = [[] for _ in prompts]
     for r, p in enumerate(owner):
-        results[p].append(finish_generation(tokenizer, generated[r], eos_ids=eos_ids,
-                                            stops=stops, prompt_tokens=len(prompts[p])))
+        results[p].append(finish_generation(
+            tokenizer, generated[r], eos_ids=eos_ids, stops=stops,
+            prompt_tokens=len(prompts[p]), logprobs=None if logprobs is None else logprobs[r]))
     return results

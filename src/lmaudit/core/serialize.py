@@ -13,6 +13,7 @@ from lmaudit.core.types import (
     LoglikelihoodResult,
     Response,
     RollingLoglikelihoodResult,
+    ThinkingTrace,
     Usage,
 )
 
@@ -82,7 +83,7 @@ def response_to_dict(response: Response) -> dict[str, Any]:
             "tl": list(response.token_logprobs),
             "u": usage,
         }
-    return {
+    data: dict[str, Any] = {
         "t": "g",
         "x": response.text,
         "f": response.finish_reason,
@@ -90,12 +91,27 @@ def response_to_dict(response: Response) -> dict[str, Any]:
         "c": response.completion_tokens,
         "u": usage,
     }
+    if response.token_logprobs is not None:  # optional fields: older entries lack them
+        data["tl"] = list(response.token_logprobs)
+    if response.thinking is not None:
+        trace = response.thinking
+        data["th"] = [trace.tokens, trace.forced_stop, trace.extensions, trace.closed]
+    return data
+
+
+def _thinking_from_list(value: Any) -> ThinkingTrace | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 4:
+        raise ValueError(f"th must be [tokens, forced, extensions, closed], got {value!r:.80}")
+    return ThinkingTrace(_int(value[0], "th[0]"), _bool(value[1], "th[1]"),
+                         _int(value[2], "th[2]"), _bool(value[3], "th[3]"))
 
 
 _FIELDS = {
     "l": {"t", "lp", "g", "n", "tl", "u"},
     "r": {"t", "lp", "n", "tl", "u"},
-    "g": {"t", "x", "f", "p", "c", "u"},
+    "g": {"t", "x", "f", "p", "c", "u", "tl", "th"},
 }
 
 
@@ -133,6 +149,8 @@ def response_from_dict(data: dict[str, Any], *, cached: bool = False) -> Respons
             prompt_tokens=_int(data["p"], "p"),
             completion_tokens=_int(data["c"], "c"),
             usage=usage,
+            token_logprobs=None if data.get("tl") is None else _floats(data["tl"], "tl"),
+            thinking=_thinking_from_list(data.get("th")),
         )
     raise ValueError(f"unknown response tag {tag!r:.40}")
 

@@ -6,6 +6,7 @@ hashable so that a request's hash (with the model fingerprint) can key a cache.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import json
@@ -83,14 +84,53 @@ class Message:
 
 
 @dataclass(frozen=True)
+class ThinkingControl:
+    """How long a reasoning model may think (budget forcing, Muennighoff et al. 2025, "s1").
+
+    `budget`: at most this many thinking tokens (tokens the model generated between the
+    `tags` delimiters; the delimiters and inserted `wait` text not counted); on reaching it
+    without closing, the backend appends the close tag and `answer_prefix` and the model
+    writes its answer. `extend`: the first `extend` times the model closes its thinking, the
+    close tag is replaced by `wait` and thinking goes on. `effort`: a reasoning-effort level
+    passed to APIs that take one (`reasoning_effort`, e.g. low / medium / high).
+    `max_tokens` of the request still caps every completion token (thinking, inserted text
+    and answer together). Backends: `backends.budget_forcing` (HF), `vllm_backend` (rounds),
+    `openai_protocol` (budget and effort passed through).
+    """
+
+    budget: int | None = None
+    extend: int = 0
+    tags: tuple[str, str] = ("<think>", "</think>")
+    wait: str = "Wait"
+    answer_prefix: str = ""
+    effort: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.budget is not None and self.budget < 0:
+            raise ValueError(f"thinking budget must be >= 0 tokens, got {self.budget}")
+        if self.extend < 0:
+            raise ValueError(f"thinking extend must be >= 0, got {self.extend}")
+
+    @property
+    def forcing(self) -> bool:
+        """Whether generation must be steered token by token (a budget or extensions)."""
+        return self.budget is not None or self.extend > 0
+
+
+@dataclass(frozen=True)
 class GenerationParams:
-    """Decoding settings. `temperature == 0` means greedy; `seed` makes sampling repeatable."""
+    """Decoding settings. `temperature == 0` means greedy; `seed` makes sampling repeatable.
+
+    `logprobs`: ask the backend for each generated token's log-probability
+    (`Generation.token_logprobs`). `thinking`: a thinking budget (`ThinkingControl`)."""
 
     max_tokens: int = 256
     temperature: float = 0.0
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    logprobs: bool = False
+    thinking: ThinkingControl | None = None
 
     @property
     def greedy(self) -> bool:
@@ -136,6 +176,11 @@ def request_key(request: Request) -> str:
                 request.params.seed,
             ],
         )
+        # Added later: keys of requests without them stay as they were (caches stay valid).
+        if request.params.logprobs:
+            payload["logprobs"] = True
+        if request.params.thinking is not None:
+            payload["thinking"] = dataclasses.asdict(request.params.thinking)
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -178,14 +223,37 @@ class RollingLoglikelihoodResult:
 
 
 @dataclass(frozen=True)
+class ThinkingTrace:
+    """What budget forcing did to one generation: `tokens` the model generated inside
+    its thinking (delimiters and inserted text not counted), `forced_stop` when the budget
+    ran out and the close tag was appended, `extensions` the times the close tag was
+    replaced by the wait text, `closed` whether the thinking ended (closed or forced)."""
+
+    tokens: int
+    forced_stop: bool = False
+    extensions: int = 0
+    closed: bool = True
+
+
+@dataclass(frozen=True)
 class Generation:
-    """Answer to a GenerateRequest. Token counts as the backend's tokenizer counts them."""
+    """Answer to a GenerateRequest. Token counts as the backend's tokenizer counts them.
+
+    `token_logprobs` (when the request asked for `logprobs` and the backend gives them):
+    one natural-log probability per completion token, in order, under the model's own
+    next-token distribution: temperature 1, no top-p or top-k cut (the convention of
+    confidence-based best-of-N selection), whatever the sampling settings were. Tokens a
+    backend inserted (budget forcing) carry the model's log-probability of them too.
+    `thinking`: what budget forcing did (None without a thinking budget).
+    """
 
     text: str
     finish_reason: str = "stop"
     prompt_tokens: int = 0
     completion_tokens: int = 0
     usage: Usage | None = field(default=None, compare=False)
+    token_logprobs: tuple[float, ...] | None = field(default=None, compare=False)
+    thinking: ThinkingTrace | None = None
 
 
 Response = LoglikelihoodResult | RollingLoglikelihoodResult | Generation
