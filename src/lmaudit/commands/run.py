@@ -12,6 +12,7 @@ from lmaudit.commands._common import (
     model_options,
     parse_key_values,
 )
+from lmaudit.commands._sampling import add_sampling_options, sampled_task, sampling_invocation
 
 
 def register(subparsers: Any) -> None:
@@ -35,6 +36,8 @@ def register(subparsers: Any) -> None:
             "      --task gsm8k --max-concurrency 64 --out runs/qwen-gsm8k\n"
             "  lmaudit run --model openai-chat:gpt-4o-mini#MY_KEY_VAR --task gsm8k \\\n"
             "      --price 0.15,0.60 --max-cost 2.50\n"
+            "  lmaudit run --model lab:demo-clean --task arith --samples 8 --temperature 0.6 \\\n"
+            "      --verifier self --verifier oracle --limit 100\n"
             "  lmaudit run --resume runs/qwen-gsm8k"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -44,7 +47,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--trust-task-code", action="store_true",
                         help="run an lm-eval task file's `!function` hooks (Python code)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N samples")
-    parser.add_argument("--seed", type=int, default=0, help="seed for sampling and bootstrap")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed for bootstrap and of the first sample (sample i: seed + i)")
     parser.add_argument("--out", type=Path, help="run directory (default: runs/<time>-<task>)")
     parser.add_argument(
         "--resume",
@@ -53,6 +57,7 @@ def register(subparsers: Any) -> None:
         help="continue an unfinished run: model, task and options come from its manifest",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_sampling_options(parser)
     cache = parser.add_argument_group("request cache")
     cache.add_argument(
         "--no-cache", action="store_true", help="neither read nor write the request cache"
@@ -126,6 +131,7 @@ def _invocation_from_resume(args: argparse.Namespace) -> None:
     args.stored_model_options = invocation.get("model_options") or {}
     args.limit = invocation.get("limit") if args.limit is None else args.limit
     args.seed = invocation.get("seed", args.seed)
+    args.stored_sampling = invocation.get("sampling")
     args.out = args.resume
 
 
@@ -180,6 +186,9 @@ def run(args: argparse.Namespace) -> int:
         **({"trust_task_code": "yes"} if getattr(args, "trust_task_code", False) else {}),
     }
     task = load_task(args.task, task_options)
+    sampling = (getattr(args, "stored_sampling", None) if args.resume is not None
+                else sampling_invocation(args))
+    task = sampled_task(task, sampling, args.seed)
     preflight(task, args.limit)  # data, templates and few-shot fail before the model loads
     options = {**getattr(args, "stored_model_options", {}), **model_options(args)}
     if args.replicas is not None and args.replicas < 1:
@@ -194,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
         "task_options": task_options,
         "limit": args.limit,
         "seed": args.seed,
+        **({"sampling": sampling} if sampling is not None else {}),
     }
     # a finished run: its results again (with --resume, whatever options it was run with)
     expected = {} if args.resume is not None else {"invocation": invocation}

@@ -45,11 +45,18 @@ from lmaudit.core.types import (
 )
 from lmaudit.data.source import DataSource
 from lmaudit.scoring.thinking import THINKING_VERSION, parse_tags, split_thinking
-from lmaudit.stats.sampling import ProblemSamples, per_problem_metrics, sample_metric_names
 from lmaudit.tasks.fewshot import FewshotConfig
 from lmaudit.tasks.generic import GenerateTask
 from lmaudit.tasks.registry import TaskOptions
 from lmaudit.tasks.rows import RowFormat, RowPrepare, sample_loaders
+from lmaudit.tasks.sampled import (
+    SampledAnswer,
+    SamplingConfig,
+    combine_answers,
+    sample_metric_specs,
+    sample_params,
+)
+from lmaudit.verifiers import Verifier, unique_labels
 
 REASONING_OPTIONS = {
     "samples": "answers per problem (default 1); metrics are averaged over them (avg@k)",
@@ -108,6 +115,7 @@ class ReasoningTask(GenerateTask):
         samples: int = 1,
         temperature: float = 0.0,
         seed: int = 0,
+        top_p: float = 1.0,
         think_tags: tuple[str, str] | None = ("<think>", "</think>"),
         fewshot_multiturn: bool = False,
         fewshot_answer: Callable[[Sample], str] | None = None,
@@ -122,11 +130,21 @@ class ReasoningTask(GenerateTask):
         self.verifier_scores = False  # stored answers with verifier scores: best_of_k
         self.temperature = temperature
         self.seed = seed
+        self.top_p = top_p
+        self.verifiers: tuple[Verifier, ...] = ()
         self.think_tags = think_tags
         self.fewshot_multiturn = fewshot_multiturn
         self._fewshot_answer = fewshot_answer
         self._references = dict(references or {})
         self._notes = tuple(notes)
+
+    def configure_sampling(self, config: SamplingConfig,
+                           verifiers: Sequence[Verifier] = ()) -> None:
+        """Sample as `config` says (`lmaudit run --samples`; the same as the task options
+        `samples`, `temperature`, `seed`), with best-of-N `verifiers`."""
+        self.n_answers = config.samples
+        self.temperature, self.top_p, self.seed = config.temperature, config.top_p, config.seed
+        self.verifiers = tuple(verifiers)
 
     def references(self) -> dict[str, Any]:
         """Reference lines for this benchmark (chance level, published human baselines)."""
@@ -158,13 +176,8 @@ class ReasoningTask(GenerateTask):
             MetricSpec(m, Aggregation.PROPORTION, higher_is_better=not m.startswith("extract_fail"))
             for m in self.scorer.metric_names()
         ]
-        if self.n_answers > 1:
-            specs.append(MetricSpec("pass_at_k", Aggregation.PROPORTION))
-            specs.extend(
-                MetricSpec(m, Aggregation.MEAN, bounds=(0.0, 1.0),
-                           higher_is_better=m != "vote_brier")
-                for m in sample_metric_names(self.n_answers, verifier=self.verifier_scores)
-            )
+        specs += sample_metric_specs(self.n_answers, unique_labels(self.verifiers),
+                                     stored_scores=self.verifier_scores)
         if self.think_tags is not None:
             specs.append(MetricSpec("thinking_unclosed", Aggregation.PROPORTION,
                                     higher_is_better=False))
@@ -183,6 +196,10 @@ class ReasoningTask(GenerateTask):
             references=self._references,
             notes=list(self._notes),
         )
+        if self.top_p != 1.0:
+            spec["top_p"] = self.top_p
+        if self.verifiers:
+            spec["verifiers"] = [v.spec() for v in self.verifiers]
         for key in ("attempts", "sample_temperature", "sample_seed"):
             spec.pop(key, None)
         return spec
@@ -204,9 +221,10 @@ class ReasoningTask(GenerateTask):
         max_tokens = int(sample.metadata.get("max_tokens", self.max_tokens))
         requests: list[Request] = []
         for i in range(self.n_answers):
-            params = GenerationParams(
-                max_tokens, self.temperature, stop=self.stop,
-                seed=None if self.n_answers == 1 and self.temperature == 0 else self.seed + i,
+            params = sample_params(
+                GenerationParams(max_tokens, stop=self.stop), i, samples=self.n_answers,
+                temperature=self.temperature, top_p=self.top_p, seed=self.seed,
+                logprobs=any(v.needs_logprobs for v in self.verifiers),
             )
             if self.fewshot_multiturn:
                 requests.append(GenerateRequest(messages=self.messages(sample), params=params))
@@ -229,8 +247,10 @@ class ReasoningTask(GenerateTask):
         generations = [r for r in responses if isinstance(r, Generation)]
         if len(generations) != len(responses):
             raise TypeError(f"task {self.name}: expected Generation responses")
+        logprobs = [getattr(g, "token_logprobs", None) for g in generations]
         return score_answers(
-            self, sample, [(g.text, g.completion_tokens, g.finish_reason) for g in generations]
+            self, sample, [(g.text, g.completion_tokens, g.finish_reason) for g in generations],
+            token_logprobs=[None if lp is None else tuple(lp) for lp in logprobs],
         )
 
 
@@ -241,26 +261,30 @@ def score_answers(
     *,
     prompt: str | None = None,
     scores: Sequence[float | None] | None = None,
+    token_logprobs: Sequence[tuple[float, ...] | None] | None = None,
 ) -> SampleRecord:
     """One record from k answers `(text, completion_tokens, finish_reason)` of a sample
     (shared by runs and by `lmaudit score`); `prompt` defaults to the sample's context;
-    `scores`: one verifier score per answer (higher is better) for `best_of_k`."""
+    `scores`: one verifier score per answer (higher is better) for `best_of_k`;
+    `token_logprobs`: each answer's token log-probabilities (the `self` verifier). With
+    several answers, the metrics over samples and the task's verifiers join
+    (`lmaudit.tasks.sampled.combine_answers`)."""
     target = str(sample.target)
-    outcomes, thinking = [], []
-    for text, tokens, _ in answers:
+    outcomes, thinking, scored = [], [], []
+    logprobs = list(token_logprobs) if token_logprobs is not None else [None] * len(answers)
+    for (text, tokens, _), answer_logprobs in zip(answers, logprobs, strict=True):
         split = split_thinking(text, task.think_tags)
-        outcomes.append(task.scorer(split.answer, target))
+        outcome = task.scorer(split.answer, target)
+        outcomes.append(outcome)
         thinking.append(split.counts(tokens, len(text)))
+        scored.append(SampledAnswer(split.answer, outcome.extracted, outcome.correct,
+                                    outcome.metrics, answer_logprobs))
     k = len(answers)
-    metrics = {
-        name: sum(o.metrics[name] for o in outcomes) / k for name in task.scorer.metric_names()
-    }
-    if task.n_answers > 1:
-        metrics["pass_at_k"] = float(any(o.correct for o in outcomes))
-        metrics.update(per_problem_metrics(ProblemSamples(
-            sample.id, tuple(o.extracted for o in outcomes), tuple(o.correct for o in outcomes),
-            None if scores is None else tuple(scores),
-        )))
+    shown_prompt = task.context(sample) if prompt is None else prompt
+    metrics, sampled_extra = combine_answers(
+        sample.id, shown_prompt, scored, task.scorer.metric_names(),
+        verifiers=task.verifiers if k > 1 else (), stored_scores=scores if k > 1 else None,
+    )
     if task.think_tags is not None:
         metrics["thinking_unclosed"] = sum(bool(t["thinking_unclosed"]) for t in thinking) / k
         metrics["thinking_words"] = sum(int(str(t["thinking_words"])) for t in thinking) / k
@@ -271,14 +295,10 @@ def score_answers(
         "reasoning_tokens": sum(int(str(v)) for v in known) if known else None,
     }
     if k > 1:
-        extra.update(
-            answers=[a[0] for a in answers],
-            answers_extracted=[o.extracted for o in outcomes],
-            answers_correct=[o.correct for o in outcomes],
-        )
+        extra.update(sampled_extra, answers=[a[0] for a in answers])
     return SampleRecord(
         sample_id=sample.id,
-        prompt=task.context(sample) if prompt is None else prompt,
+        prompt=shown_prompt,
         target=target,
         response=answers[0][0],
         extracted=outcomes[0].extracted,
