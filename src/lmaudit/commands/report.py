@@ -22,7 +22,32 @@ def register(subparsers: Any) -> None:
     parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="directories to read")
     parser.add_argument("--out", type=Path, required=True, help="HTML file to write")
     parser.add_argument("--json", type=Path, help="also write the report's objects as JSON")
+    costs = parser.add_argument_group(
+        "cost", "what each model costs, for the cost-accuracy frontier (without a price the "
+        "frontier is drawn in tokens; a price recorded by `lmaudit run --price` is used "
+        "when none is given here)")
+    costs.add_argument("--price", action="append", default=[], metavar="MODEL=IN,OUT",
+                       help="USD per million prompt (IN) and completion (OUT) tokens of a "
+                       "model, e.g. 'openai:gpt-4o-mini=0.15,0.60'; MODEL may be a glob "
+                       "('openai:*'); repeat for several models")
+    costs.add_argument("--prices", type=Path, metavar="FILE",
+                       help="price table, YAML: `model name or glob: {prompt: USD, "
+                       "completion: USD}` (per million tokens); --price entries win")
+    costs.add_argument("--compute-rate", action="append", default=[],
+                       metavar="MODEL=USD_PER_HOUR",
+                       help="for local models: cost = the run's recorded seconds × this "
+                       "hourly rate (e.g. 'hf:*=2.50' for a GPU at $2.50/h)")
     parser.set_defaults(func=run)
+
+
+def _pricing(args: argparse.Namespace) -> Any:
+    """The `--price`, `--prices` and `--compute-rate` options as a `report.compute.Pricing`."""
+    from lmaudit.core.usage import load_price_table
+    from lmaudit.report.compute import Pricing, parse_compute_rate, parse_model_price
+
+    prices = dict(load_price_table(args.prices)) if args.prices else {}
+    prices.update(parse_model_price(text) for text in args.price)
+    return Pricing(prices, dict(parse_compute_rate(text) for text in args.compute_rate))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lmaudit.report import load_report, render_json, render_terminal, write_html
 
-    report = load_report(args.dirs)
+    report = load_report(args.dirs, _pricing(args))
     path = write_html(report, args.out)  # files first: a closed stdout loses nothing
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

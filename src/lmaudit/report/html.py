@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lmaudit.contamination.verdicts import LIMITATIONS, THRESHOLDS_NOTE
 from lmaudit.report.change_html import change_section
+from lmaudit.report.compute_render import compute_html
 from lmaudit.report.html_cards import card_html
 from lmaudit.report.html_sections import (
     comparison_section,
@@ -73,6 +74,8 @@ def _nav(report: AuditReport) -> str:
         links.insert(2, ("change", "Model change"))
     if report.prompt_sensitivity:
         links.append(("prompts", "Prompt sensitivity"))
+    if report.compute is not None and not report.compute.empty:
+        links.append(("compute", "Cost and compute"))
     links += [("samples", "Samples"), ("reproducibility", "Reproducibility")]
     return "<nav>" + "".join(f'<a href="#{k}">{v}</a>' for k, v in links) + "</nav>"
 
@@ -116,6 +119,7 @@ def render_html(report: AuditReport, *, compress: bool | None = None) -> str:
         + "</div>" + _contamination_footnote(report) + "</section>"
         + comparison_section(report) + change_section(report.change)
         + probes_section(report) + prompts_section(report)
+        + compute_html(report.compute)
         + VIEWER + reproducibility_section(report)
         + data_block(report.samples, compress) + "<script>" + script + "</script></body></html>"
     )

@@ -33,6 +33,7 @@ from lmaudit.report import evidence
 from lmaudit.report.change import model_change
 from lmaudit.report.change_model import ModelChange
 from lmaudit.report.comparison import RunForComparison, compare_models
+from lmaudit.report.compute import ComputeRun, Pricing, compute_section
 from lmaudit.report.model import (
     AuditInfo,
     AuditReport,
@@ -303,8 +304,9 @@ def _provenance(item: _Loaded) -> Provenance:
     return evidence.provenance(label, str(item.path), item.manifest)
 
 
-def load_report(paths: Sequence[Path | str]) -> AuditReport:
-    """Load every directory in `paths` (module docstring) into one report."""
+def load_report(paths: Sequence[Path | str], pricing: Pricing | None = None) -> AuditReport:
+    """Load every directory in `paths` (module docstring) into one report; `pricing`: what
+    the models cost, for the cost section (`report.compute`)."""
     if not paths:
         raise LmauditError("no directory to report on")
     collected = _Collected()
@@ -335,6 +337,9 @@ def load_report(paths: Sequence[Path | str]) -> AuditReport:
         stages=tuple(collected.stages),
         samples=sample_table(viewer_runs),
         references=dict(collected.references),
+        compute=compute_section([ComputeRun(x.model, x.task, x.frame, x.results, x.manifest)
+                                 for x in collected.loaded
+                                 if x.kind == "run" and x.frame is not None], pricing),
         notes=tuple(collected.notes),
         change=_model_change(collected, cards, runs),
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from lmaudit.contamination.report import ContaminationReport
 from lmaudit.probes.analysis import FamilyResult, ProbeAnalysis
 from lmaudit.report.change_model import ModelChange
+from lmaudit.report.compute_model import ComputeSection
 from lmaudit.stats import Estimate, ReliabilityBin
 
 TRUSTED = "trusted"
@@ -278,6 +279,7 @@ class AuditReport:
     stages: tuple[StageStatus, ...]
     samples: SampleTable
     references: Mapping[str, Reference] = field(default_factory=dict)
+    compute: ComputeSection | None = None  # cost and test-time compute (report.compute)
     notes: tuple[str, ...] = ()
     change: ModelChange | None = None  # before/after audits (`--baseline`) only
 

@@ -67,6 +67,10 @@ def render_terminal(report: AuditReport) -> str:
         from lmaudit.report.change_text import change_text
 
         blocks.append(change_text(report.change))
+    if report.compute is not None and not report.compute.empty:
+        from lmaudit.report.compute_render import compute_text
+
+        blocks.append(compute_text(report.compute))
     if report.notes:
         blocks.append("notes:\n" + "\n".join(f"  {n}" for n in report.notes))
     return "\n\n".join(blocks)

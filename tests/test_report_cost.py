@@ -1,0 +1,242 @@
+"""The report's "Cost and test-time compute" section, end to end on real run directories.
+
+Runs are written by the project's runner with a scripted reasoning backend whose answers
+depend on (question, seed) by a known rule:
+
+- a question is *hard* or *easy* by a fixed hash; easy questions think 20 words, hard
+  ones 80 (plus 0, 10, 5, 5 words for seeds 0-3, the same for right and wrong answers);
+- easy questions are answered right except by sample 3, hard ones only by sample 3, so
+  within every problem the wrong answers are exactly as long as the right ones on average:
+  a planted Simpson's paradox (long answers are wrong more often only because hard
+  problems draw long answers).
+
+Completion tokens are the answer's characters and the thinking is `w ` repeated, so the
+reasoning tokens of an answer are exactly twice its thinking words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import itertools
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lmaudit.cli import main
+from lmaudit.core.runner import run_task
+from lmaudit.core.types import (
+    Fingerprint,
+    GenerateRequest,
+    Generation,
+    RequestKind,
+    Usage,
+)
+from lmaudit.core.usage import Price
+from lmaudit.report import AuditReport, load_report, render_html, render_json, render_terminal
+from lmaudit.report.compute import Pricing, parse_compute_rate, parse_model_price, run_setting
+from lmaudit.report.compute_model import TOKENS, USD
+from lmaudit.stats.length import DIFFICULTY_ONLY
+from lmaudit.tasks.builtins import _arith_samples
+from lmaudit.tasks.reasoning import ReasoningTask
+
+LIMIT = 60
+PROMPT_TOKENS = 50
+EVIL = "scripted:<b>evil</b>"
+
+
+def _hard(question: str) -> bool:
+    return int(hashlib.sha256(question.encode()).hexdigest()[:8], 16) % 2 == 0
+
+
+class ThinkingBackend:
+    """Answers `<think>w w ...</think> ANSWER` by the rule of the module docstring;
+    `skill`: share of the simple rule's right answers kept (1.0: the rule as stated)."""
+
+    def __init__(self, name: str, answers: dict[str, str], skill: float = 1.0) -> None:
+        self.name, self.answers, self.skill = name, answers, skill
+
+    @property
+    def capabilities(self) -> frozenset[RequestKind]:
+        return frozenset({RequestKind.GENERATE})
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        return Fingerprint("scripted", self.name, "v1", "none")
+
+    def _one(self, request: GenerateRequest) -> Generation:
+        prompt = request.prompt or ""
+        seed = request.params.seed or 0
+        hard = _hard(prompt)
+        words = (80 if hard else 20) + (0, 10, 5, 5)[seed % 4]
+        right = (seed % 4 == 3) if hard else (seed % 4 != 3)
+        right = right and int(hashlib.sha256(prompt.encode()).hexdigest()[8:12], 16) \
+            < self.skill * 0x10000
+        target = self.answers[prompt]
+        answer = target if right else str(int(target) + 1)
+        text = "<think>" + "w " * words + "</think> " + answer
+        return Generation(text, "stop", PROMPT_TOKENS, len(text),
+                          usage=Usage(PROMPT_TOKENS, len(text), 0.01 * words))
+
+    def generate(self, requests: Sequence[GenerateRequest], progress: object = None
+                 ) -> list[Generation]:
+        return [self._one(r) for r in requests]
+
+    def loglikelihood(self, requests: Sequence[object], progress: object = None) -> list[object]:
+        raise NotImplementedError
+
+    loglikelihood_rolling = loglikelihood
+
+
+def _task(samples: int) -> ReasoningTask:
+    return ReasoningTask(
+        "arith", lambda: _arith_samples("test", multiple_choice=False), scorer="numeric",
+        samples=samples, temperature=0.6 if samples > 1 else 0.0, seed=0, max_tokens=256)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cost")
+    task = _task(1)
+    answers = {task.context(s): str(s.target) for s in task.samples()[:LIMIT]}
+    made = {}
+    for key, spec, samples, skill in (("n4", EVIL, 4, 1.0), ("n1", EVIL, 1, 1.0),
+                                      ("weak", "scripted:weak", 4, 0.3)):
+        made[key] = root / key
+        run_task(_task(samples), ThinkingBackend(spec, answers, skill), made[key],
+                 limit=LIMIT, model_spec=spec, show_progress=False)
+    return made
+
+
+PRICING = Pricing({EVIL: Price(1.0, 4.0), "scripted:w*": Price(0.1, 0.4)})
+
+
+@pytest.fixture(scope="module")
+def report(runs: dict[str, Path]) -> AuditReport:
+    return load_report(list(runs.values()), PRICING)
+
+
+def _expected_cost(run_dir: Path, price: Price) -> float:
+    frame = pd.read_parquet(run_dir / "samples.parquet")
+    return float(np.mean((frame["prompt_tokens"] * price.prompt
+                          + frame["completion_tokens"] * price.completion) / 1e6))
+
+
+def test_cost_points_and_frontier(report: AuditReport, runs: dict[str, Path]) -> None:
+    assert report.compute is not None
+    (frontier,) = report.compute.frontiers
+    assert frontier.task == "arith" and frontier.unit == USD
+    points = {p.setting or "N=1": p for p in frontier.points if p.model == EVIL}
+    weak = next(p for p in frontier.points if p.model == "scripted:weak")
+    assert set(points) == {"N=1", "N=4"}
+    assert points["N=4"].samples_per_problem == 4
+    assert points["N=4"].cost_per_task.value == pytest.approx(
+        _expected_cost(runs["n4"], Price(1.0, 4.0)))
+    assert weak.cost_per_task.value == pytest.approx(
+        _expected_cost(runs["weak"], Price(0.1, 0.4)))
+    # one greedy sample (seed 0) is right on every easy problem; four samples average 3/4
+    # on easy and 1/4 on hard ones: no better at four times the cost, so N=4 is dominated;
+    # the weak model is far worse but cheaper still, so it stays on the frontier
+    assert points["N=1"].on_frontier and weak.on_frontier and not points["N=4"].on_frontier
+    assert points["N=4"].accuracy.value <= points["N=1"].accuracy.value
+    assert weak.cost_per_task.value < points["N=1"].cost_per_task.value
+    assert frontier.frontier == (frontier.points.index(weak),
+                                 frontier.points.index(points["N=1"]))
+    p = points["N=4"]
+    assert p.cost_per_correct is not None
+    frame = pd.read_parquet(runs["n4"] / "samples.parquet")
+    cost = (frame["prompt_tokens"] + 4.0 * frame["completion_tokens"]) / 1e6
+    assert p.cost_per_correct.value == pytest.approx(cost.sum() / frame[p.metric].sum())
+    assert p.cost_per_correct.ci_low < p.cost_per_correct.value < p.cost_per_correct.ci_high
+    assert p.cost_source == "price given"
+
+
+def test_length_analysis_reads_the_planted_paradox(report: AuditReport) -> None:
+    assert report.compute is not None
+    by_model = {ev.model: ev for ev in report.compute.lengths}
+    assert set(by_model) == {EVIL, "scripted:weak"}  # the one-sample run has no such reading
+    a = by_model[EVIL].analysis
+    assert a.unit == "reasoning tokens" and a.n_answers == 4 * LIMIT
+    assert a.within_difference is not None and a.within_difference.value == pytest.approx(0)
+    assert a.naive_correlation.ci_high < 0
+    assert a.verdict == DIFFICULTY_ONLY
+
+
+def test_html_json_and_terminal_show_the_section(report: AuditReport) -> None:
+    page = render_html(report)
+    section = page[page.index('<section id="compute">'):]
+    section = section[:section.index("</section>")]
+    assert "<svg" in section and 'class="frontier"' in section  # the frontier's line
+    ticks = re.findall(r'<text class="log-tick"[^>]*>([^<]*)</text>', section)
+    assert ticks and all(t.startswith("$") for t in ticks)
+    values = [float(t[1:].replace(",", "")) for t in ticks]
+    ratios = {round(b / a, 6) for a, b in itertools.pairwise(values)}
+    assert ratios <= {2.0, 2.5, 10.0}  # powers of ten (2x and 5x on short spans)
+    assert EVIL not in page and html.escape(EVIL) in section  # model text escaped
+    assert DIFFICULTY_ONLY in section
+    data = json.loads(json.dumps(render_json(report)))
+    point = next(p for p in data["compute"]["frontiers"][0]["points"]
+                 if p["model"] == EVIL and p["setting"] == "N=4")
+    assert point["unit"] == "USD" and point["cost_per_task"]["value"] > 0
+    assert point["accuracy"]["ci_low"] <= point["accuracy"]["value"]
+    verdicts = {v["model"]: v["analysis"]["verdict"] for v in data["compute"]["lengths"]}
+    assert verdicts[EVIL] == DIFFICULTY_ONLY
+    text = render_terminal(report)
+    assert "cost and test-time compute" in text and DIFFICULTY_ONLY in text
+
+
+def test_without_prices_the_frontier_is_in_tokens(runs: dict[str, Path]) -> None:
+    plain = load_report([runs["n4"], runs["n1"]])
+    assert plain.compute is not None
+    (frontier,) = plain.compute.frontiers
+    assert frontier.unit == TOKENS and {p.cost_source for p in frontier.points} == {"tokens"}
+    frame = pd.read_parquet(runs["n1"] / "samples.parquet")
+    n1 = next(p for p in frontier.points if not p.setting)
+    assert n1.cost_per_task.value == pytest.approx(
+        float((frame["prompt_tokens"] + frame["completion_tokens"]).mean()))
+    assert any("no price" in n for n in plain.compute.notes)
+    # the plot's log axis is in tokens: powers of ten (with 2x, 5x) as 100, 1k, 2k ...
+    page = render_html(plain)
+    ticks = re.findall(r'<text class="log-tick"[^>]*>([^<]*)</text>', page)
+    assert ticks and all(re.fullmatch(r"[125]0*k?", t) for t in ticks), ticks
+
+
+def test_compute_rate_prices_local_models(runs: dict[str, Path]) -> None:
+    rated = load_report([runs["n1"]], Pricing(compute_rates={"scripted:*": 36.0}))
+    assert rated.compute is not None
+    (point,) = rated.compute.frontiers[0].points
+    frame = pd.read_parquet(runs["n1"] / "samples.parquet")
+    # 36 USD per hour = 0.01 USD per recorded second
+    assert point.cost_source == "compute rate"
+    assert point.cost_per_task.value == pytest.approx(float(frame["latency_s"].mean()) * 0.01)
+
+
+def test_options_and_setting_labels() -> None:
+    assert parse_model_price("hf:org/m=0.1,0.2") == ("hf:org/m", Price(0.1, 0.2))
+    assert parse_compute_rate("lab:*=2.5") == ("lab:*", 2.5)
+    for bad in ("0.1,0.2", "m=0.1"):
+        with pytest.raises(Exception, match="--price"):
+            parse_model_price(bad)
+    with pytest.raises(Exception, match="--compute-rate"):
+        parse_compute_rate("m=-1")
+    assert run_setting({"task_spec": {"samples_per_problem": 8}}) == ("N=8", 8)
+    assert run_setting({"task_spec": {"sampling": {"samples": 4},
+                                      "thinking": {"budget": 512, "extend": 0}}}) == (
+        "N=4 budget=512", 4)
+    assert run_setting({}) == ("", 1)
+
+
+def test_cli_report_with_prices(runs: dict[str, Path], tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    out, js = tmp_path / "r.html", tmp_path / "r.json"
+    code = main(["report", str(runs["n4"]), str(runs["n1"]), "--out", str(out), "--json",
+                 str(js), "--price", f"{EVIL}=1,4"])
+    assert code == 0
+    data = json.loads(js.read_text())
+    assert {p["unit"] for p in data["compute"]["frontiers"][0]["points"]} == {"USD"}
+    assert "per correct" in capsys.readouterr().out
