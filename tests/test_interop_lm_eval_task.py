@@ -98,17 +98,11 @@ def test_function_hooks_need_trust(tmp_path: Path) -> None:
 
 def test_unsupported_pieces_are_one_clear_error(tmp_path: Path) -> None:
     files = write_tasks(tmp_path)
-    group = tmp_path / "group.yaml"
-    group.write_text("group: all\ntask: [quiz_mc, sums_gen]\n")
-    with pytest.raises(LmauditError, match="a group file"):
-        load_task(f"lm-eval:{group}")
     rolling = tmp_path / "rolling.yaml"
     rolling.write_text(files["sums_gen"].read_text().replace(
         "output_type: generate_until", "output_type: multiple_choice_matrix"))
     with pytest.raises(LmauditError, match="output_type 'multiple_choice_matrix' is not "):
         load_task(f"lm-eval:{rolling}")
-    with pytest.raises(LmauditError, match="is a directory: pass one of its task files"):
-        load_task(f"lm-eval:{tmp_path}")
     with pytest.raises(LmauditError, match="no such lm-eval task file"):
         load_task(f"lm-eval:{tmp_path / 'absent.yaml'}")
     with pytest.raises(LmauditError, match="unknown option 'shots'"):

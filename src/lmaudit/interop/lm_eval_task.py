@@ -12,8 +12,15 @@ Generation scores each of the task's filter pipelines with `exact_match`.
 scores `doc_to_target` (as lm-eval does) with lmaudit's perplexity task: word_perplexity,
 byte_perplexity and bits_per_byte as lm-eval defines them.
 
+`lm-eval:DIR` (every task file below DIR), `lm-eval:GROUP.yaml` (a group file) and
+`--task-option tasks=NAME,...` (tasks, groups or tags of DIR's index, as lm-eval's
+`--tasks` with `--include_path DIR`) run several tasks as one suite with lm-eval's group
+aggregates (`lmaudit.interop.lm_eval_groups`, `lmaudit.interop.lm_eval_suite`).
+
 Task options: `fewshot` (n, overrides num_fewshot), `fewshot_seed` (default 1234, lm-eval's
-default), `trust_task_code` (yes: run `!function` hooks).
+default), `trust_task_code` (yes: run `!function` hooks), `tasks` (names to select in a
+directory), `include_path` (where a group file's members are looked up; default its
+folder), `limit` (the first n documents of each task, as lm-eval's `--limit`).
 """
 
 from __future__ import annotations
@@ -29,10 +36,11 @@ from lmaudit.data.loading import file_sha256, load_rows
 from lmaudit.interop.lm_eval_filters import LmEvalScorer, exact_match_from, pipelines
 from lmaudit.interop.lm_eval_metrics import LmEvalMetrics, select_metrics
 from lmaudit.interop.lm_eval_render import DocRenderer, fewshot_examples
-from lmaudit.interop.lm_eval_yaml import load_task_config
+from lmaudit.interop.lm_eval_yaml import check_supported, read_task_yaml, resolve_hooks
 
 PREFIX = "lm-eval:"
-OPTIONS = ("fewshot", "fewshot_seed", "trust_task_code")
+OPTIONS = ("fewshot", "fewshot_seed", "trust_task_code", "tasks", "include_path",
+           "limit")
 LOCAL_BUILDERS = ("json", "csv", "parquet", "text", "arrow")
 
 
@@ -118,18 +126,41 @@ def _generation_options(config: Mapping[str, Any], file: Path) -> dict[str, Any]
             "max_tokens": int(kwargs.get("max_gen_toks", 256))}
 
 
-def load_lm_eval_task(spec: str, options: Mapping[str, str] | None = None) -> Task:
-    """The task of `lm-eval:FILE.yaml` (see the module docstring)."""
-    from lmaudit.tasks.generic import MultipleChoiceTask, PerplexityTask
+def _option_flag(options: Mapping[str, str], key: str) -> bool:
+    return options.get(key, "no").lower() in ("1", "yes", "true")
 
+
+def load_lm_eval_task(spec: str, options: Mapping[str, str] | None = None) -> Task:
+    """The task of `lm-eval:FILE.yaml`, or the suite of `lm-eval:DIR` or of a group file
+    (`lmaudit.interop.lm_eval_suite`); see the module docstring."""
     options = dict(options or {})
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise LmauditError(f"lm-eval task: unknown option {unknown[0]!r}; valid options: "
                            f"{', '.join(OPTIONS)}")
     file = Path(spec.removeprefix(PREFIX)).expanduser()
-    trust = options.get("trust_task_code", "no").lower() in ("1", "yes", "true")
-    config = load_task_config(file, trust_code=trust)
+    if file.is_dir() or "tasks" in options:
+        from lmaudit.interop.lm_eval_suite import load_suite
+
+        return load_suite(file, options)
+    raw = read_task_yaml(file)
+    if "group" in raw:
+        from lmaudit.interop.lm_eval_suite import load_suite
+
+        return load_suite(file, options, raw)
+    return task_from_config(raw, file, options)
+
+
+def task_from_config(raw: Mapping[str, Any], file: Path, options: Mapping[str, str]) -> Task:
+    """One lm-eval task from its config (`file`: where it was read, for relative data
+    files and messages); options as `load_lm_eval_task`'s."""
+    from lmaudit.tasks.generic import MultipleChoiceTask, PerplexityTask
+
+    check_supported(raw, file)
+    config = dict(resolve_hooks(raw, _option_flag(options, "trust_task_code"), file))
+    limit = int(options["limit"]) if "limit" in options else None
+    if limit is not None and limit < 1:
+        raise LmauditError(f"lm-eval task option limit must be positive, got {limit}")
     name = str(config["task"])
     n_shot = int(options.get("fewshot", config.get("num_fewshot") or 0))
     seed = int(options.get("fewshot_seed", 1234))
@@ -154,9 +185,10 @@ def load_lm_eval_task(spec: str, options: Mapping[str, str] | None = None) -> Ta
             if output_type == "loglikelihood_rolling":
                 return [Sample(str(i), str(renderer.target(doc)), "",
                                metadata={"fields": dict(doc), "doc_id": i})
-                        for i, doc in enumerate(docs)]
+                        for i, doc in enumerate(docs)][:limit]
             return [_sample(renderer, i, doc, renderer.context(doc, shots), multiple_choice)
-                    for i, (doc, shots) in enumerate(zip(docs, examples, strict=True))]
+                    for i, (doc, shots) in enumerate(zip(docs, examples, strict=True))
+                    ][:limit]
         except LmauditError as error:
             raise LmauditError(f"{file}: {error}") from None
 
@@ -172,7 +204,8 @@ def load_lm_eval_task(spec: str, options: Mapping[str, str] | None = None) -> Ta
 
     spec_config = {"source": str(file.resolve()), "lm_eval_config":
                    json.loads(json.dumps(config, default=repr)),
-                   "num_fewshot": n_shot, "fewshot_seed": seed}
+                   "num_fewshot": n_shot, "fewshot_seed": seed,
+                   **({"limit": limit} if limit is not None else {})}
     common: dict[str, Any] = {"target_delimiter": str(config.get("target_delimiter", " ")),
                               "config": spec_config, "data_spec": data_spec}
     task: Task

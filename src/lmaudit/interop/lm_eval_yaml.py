@@ -5,12 +5,12 @@ local data), `test_split` / `validation_split` / `training_split` / `fewshot_spl
 `doc_to_text` / `doc_to_target` / `doc_to_choice` (Jinja templates, field names, ints or
 lists), `description`, `target_delimiter`, `fewshot_delimiter`, `num_fewshot`,
 `fewshot_config.sampler` (default, first_n), `output_type` (multiple_choice,
-generate_until, loglikelihood, loglikelihood_rolling), `generation_kwargs`, `filter_list` (regex,
-take_first, lowercase, uppercase), `metric_list` (acc, acc_norm, exact_match with ignore_case,
-ignore_punctuation, ignore_numbers, regexes_to_ignore), `include`, `process_docs` (a
-`!function` hook: trusted code only). Keys lm-eval only uses
-for bookkeeping (`tag`, `metadata`, `dataset_kwargs` other than data_files, ...) are kept
-in the config but change nothing here.
+generate_until, loglikelihood, loglikelihood_rolling), `generation_kwargs`, `filter_list`
+(every 0.4.13 filter: `lmaudit.interop.lm_eval_filter_steps`), `metric_list`
+(`lmaudit.interop.lm_eval_metrics`), `include`, `process_docs` (a `!function` hook: trusted
+code only). Group files and tags: `lmaudit.interop.lm_eval_groups`. Keys lm-eval only uses
+for bookkeeping (`metadata`, `dataset_kwargs` other than data_files, ...) are kept in the
+config but change nothing here.
 
 `!function module.name` hooks are Python code from the task's folder: they are loaded only
 when the caller trusts the task's code; otherwise reading the file is one error naming the
