@@ -61,7 +61,8 @@ def aggregate_records(
     """Every declared metric as an Estimate; for multiple choice (a task reporting `acc`
     and `confidence`) also ECE with equal-mass and equal-width bins; for a task reporting
     `acc` and a `stated_confidence` (HLE) also the RMS calibration error of
-    `lmaudit.stats.rms_calibration`, as the reference computes it and over all bins."""
+    `lmaudit.stats.rms_calibration`, as the reference computes it and over all bins; for a
+    safety task judged by both classifiers, their Cohen's kappa (`classifier_kappa`)."""
     if not records:
         return {}
     clusters = _clusters(records)
@@ -88,4 +89,9 @@ def aggregate_records(
         results["calibration_rms_all_bins"] = rms_calibration_estimate(
             stated, hits, drop_last_bin=False, seed=seed
         )
+    if "refused_phrase" in columns and "refused_judge" in columns:  # safety tasks
+        from lmaudit.tasks.safety_metrics import refusal_kappa_estimate
+
+        results["classifier_kappa"] = refusal_kappa_estimate(
+            columns["refused_phrase"], columns["refused_judge"], seed=seed)
     return results

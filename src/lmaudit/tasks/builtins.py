@@ -22,6 +22,8 @@ from lmaudit.tasks import json_format as _json_format  # noqa: F401  (registers 
 from lmaudit.tasks import lm_eval_mc as _lm_eval_mc  # noqa: F401  (hellaswag, truthfulqa)
 from lmaudit.tasks import math_tasks as _math_tasks  # noqa: F401  (math, math500, aime24/25)
 from lmaudit.tasks import mmlu_pro as _mmlu_pro  # noqa: F401  (registers mmlu_pro)
+from lmaudit.tasks import safety as _safety  # noqa: F401  (advbench, harmbench, xstest, hex_phi)
+from lmaudit.tasks import safety_lab as _safety_lab  # noqa: F401  (registers safety_lab)
 from lmaudit.tasks import text_corpus as _text_corpus  # noqa: F401  (registers perplexity)
 from lmaudit.tasks.fewshot import FewshotConfig, FewshotSelector
 from lmaudit.tasks.generic import GenerateTask, MultipleChoiceTask
