@@ -39,6 +39,7 @@ class ScriptedCloser(torch.nn.Module):
         super().__init__()
         self.inner, self.open_id, self.close_id, self.eos_id = model, open_id, close_id, eos_id
         self.close_after: set[int] = set()
+        self.sequence = [close_id]  # the close tag's ids (one token unless a test says)
         self.fed: list[list[int]] = []
 
     @property
@@ -62,11 +63,12 @@ class ScriptedCloser(torch.nn.Module):
                          **({} if cache is None else {cache_argument(self.inner): cache}),
                          **kwargs)
         logits = out.logits.clone()
-        logits[..., [self.eos_id, self.open_id]] = -1e4
-        wanted = torch.zeros_like(position_ids, dtype=torch.bool)
-        for q in self.close_after:
-            wanted |= position_ids == q
-        logits[..., self.close_id] = torch.where(wanted, 1e4, -1e4)
+        logits[..., [self.eos_id, self.open_id, *self.sequence]] = -1e4
+        for j, token in enumerate(self.sequence):  # the tag's j-th token j steps later
+            wanted = torch.zeros_like(position_ids, dtype=torch.bool)
+            for q in self.close_after:
+                wanted |= position_ids == q + j
+            logits[..., token] = torch.where(wanted, 1e4, logits[..., token])
         out.logits = logits
         return out
 
@@ -140,9 +142,10 @@ def test_budget_forces_the_close_tag_after_exactly_b_thinking_tokens(
     thought = backend.tokenizer.decode(fed[:budget])
     assert generation.text.startswith(thought + "</think>")
     assert generation.completion_tokens == 40 and generation.finish_reason == "length"
-    assert len(generation.token_logprobs) == 40
-    # The forced tag was improbable to the model: its log-probability says so.
-    assert generation.token_logprobs[budget] < -100
+    # One log-probability per token the model chose: the inserted tag has none, and
+    # none of the chosen tokens is the improbable tag (the script gives it -1e4).
+    assert len(generation.token_logprobs) == 39
+    assert min(generation.token_logprobs) > -100
 
 
 def test_a_budget_above_the_natural_length_changes_nothing(backend: HFBackend) -> None:

@@ -25,9 +25,8 @@ prompts in one key/value-cached loop where each row follows `ThinkingControl`:
 - Sampling draws each row with its own seeded generator (`hf_generate.sample_rows`) at
   every step (an inserted token discards its draw), so a rerun with the same seeds
   reproduces every sample.
-- `token_logprobs` (with `params.logprobs`): one per completion token, the model's raw
-  log-probability (temperature 1), inserted tokens included (the first wait token after a
-  multi-token CLOSE tag is scored in the context that still holds the tag's first tokens).
+- `token_logprobs` (with `params.logprobs`): the model's raw log-probability (temperature
+  1) of each token it generated; inserted tokens (tags, wait text, answer prefix) have none.
 """
 
 from __future__ import annotations
@@ -52,12 +51,13 @@ BEFORE, THINKING, ANSWER = "before", "thinking", "answer"
 
 
 @dataclass
-class _Row:
+class ForcedRow:
     """One row's decoding state (mutable, private to the loop)."""
 
     state: str
     generated: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)  # one per generated token
+    inserted: list[bool] = field(default_factory=list)  # per generated token
     queue: list[int] = field(default_factory=list)  # inserted tokens still to feed
     thinking: int = 0
     extensions: int = 0
@@ -98,12 +98,13 @@ def _ends_with(tokens: Sequence[int], suffix: Sequence[int]) -> bool:
     return len(tokens) >= len(suffix) and tuple(tokens[len(tokens) - len(suffix):]) == suffix
 
 
-def _advance(row: _Row, token: int, inserted: bool, ids: DelimiterIds,
+def _advance(row: ForcedRow, token: int, inserted: bool, ids: DelimiterIds,
              control: ThinkingControl) -> int | None:
     """Record `token` (its log-probability is already in `row.logprobs`) and update the
     row's state. Returns None, or when the token completed a CLOSE tag that is taken back
     for an extension, how many of the tag's tokens were already fed (to hide)."""
     row.generated.append(token)
+    row.inserted.append(inserted)
     if inserted:
         return None
     if row.state == BEFORE and _ends_with(row.generated, ids.open):
@@ -116,6 +117,7 @@ def _advance(row: _Row, token: int, inserted: bool, ids: DelimiterIds,
                 row.extensions += 1
                 del row.generated[-len(ids.close):]
                 del row.logprobs[len(row.generated):]
+                del row.inserted[len(row.generated):]
                 row.queue = list(ids.wait)
                 return len(ids.close) - 1
             row.state, row.answer_start = ANSWER, len(row.generated)
@@ -123,7 +125,7 @@ def _advance(row: _Row, token: int, inserted: bool, ids: DelimiterIds,
     return None
 
 
-def _finish(tokenizer: Any, row: _Row, params: GenerationParams, prompt_tokens: int,
+def finish_row(tokenizer: Any, row: ForcedRow, params: GenerationParams, prompt_tokens: int,
             eos_ids: set[int]) -> Generation:
     """The row's Generation: EOS dropped from the text, stop strings cut the answer only."""
     body = row.generated[:-1] if row.generated and row.generated[-1] in eos_ids else row.generated
@@ -140,7 +142,10 @@ def _finish(tokenizer: Any, row: _Row, params: GenerationParams, prompt_tokens: 
     closed = row.answer_start is not None
     trace = ThinkingTrace(row.thinking, row.forced_stop, row.extensions,
                           closed) if row.seen_thinking else ThinkingTrace(0, False, 0, False)
-    logprobs = tuple(row.logprobs[:n]) if params.logprobs else None
+    logprobs = None
+    if params.logprobs:  # the model's own tokens only
+        logprobs = tuple(lp for lp, ins in zip(row.logprobs[:n], row.inserted[:n], strict=True)
+                         if not ins)
     return Generation(text, reason, prompt_tokens, n, token_logprobs=logprobs, thinking=trace)
 
 
@@ -158,7 +163,7 @@ def generate_with_budget(
     with `seeds[r]` (default `params.seed`), greedy at temperature 0."""
     control = params.thinking or ThinkingControl()
     ids = DelimiterIds.of(tokenizer, control)
-    rows = [_Row(THINKING if starts_inside_thinking(tokenizer, p, control.tags) else BEFORE)
+    rows = [ForcedRow(THINKING if starts_inside_thinking(tokenizer, p, control.tags) else BEFORE)
             for p in prompts]
     for row in rows:
         row.seen_thinking = row.state == THINKING
@@ -178,7 +183,7 @@ def generate_with_budget(
     logits, position = out.logits[:, -1, :].float(), positions[:, -1].clone()
     generators = [torch.Generator(device=device).manual_seed(s)
                   for s in row_seeds(seeds if seeds is not None else [params.seed] * len(rows))]
-    for _ in range(params.max_tokens):
+    while True:  # every row ends: a taken-back tag costs steps, extensions are finite
         drawn = logits.argmax(-1) if params.greedy else sample_rows(logits, generators, params)
         chosen = drawn.clone()
         inserted = [False] * len(rows)
@@ -208,7 +213,8 @@ def generate_with_budget(
                     position[r] -= hidden
                 chosen[r] = token = row.queue.pop(0)
                 row.generated.append(token)
-                row.logprobs.append(float(chosen_logprobs(logits[r:r + 1], chosen[r:r + 1])))
+                row.inserted.append(True)
+                row.logprobs.append(0.0)  # inserted: left out of token_logprobs
             elif token in eos_ids and not inserted[r]:
                 row.reason = "stop"
             if row.reason is None and _answer_stopped(tokenizer, row, params.stop):
@@ -225,13 +231,13 @@ def generate_with_budget(
     return _finish_all(tokenizer, rows, prompts, params, eos_ids)
 
 
-def _finish_all(tokenizer: Any, rows: Sequence[_Row], prompts: Sequence[list[int]],
+def _finish_all(tokenizer: Any, rows: Sequence[ForcedRow], prompts: Sequence[list[int]],
                 params: GenerationParams, eos_ids: set[int]) -> list[Generation]:
-    return [_finish(tokenizer, row, params, len(prompt), eos_ids)
+    return [finish_row(tokenizer, row, params, len(prompt), eos_ids)
             for row, prompt in zip(rows, prompts, strict=True)]
 
 
-def _answer_stopped(tokenizer: Any, row: _Row, stops: Sequence[str]) -> bool:
+def _answer_stopped(tokenizer: Any, row: ForcedRow, stops: Sequence[str]) -> bool:
     """Whether the answer's decoded tail holds a stop string (thinking is never stopped)."""
     wanted = [s for s in stops if s]
     if not wanted or row.answer_start is None or len(row.generated) <= row.answer_start:

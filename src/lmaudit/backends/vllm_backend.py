@@ -9,6 +9,10 @@ summed (`vllm_outputs`: format, greedy rule). A prompt holds at most `max_model_
 tokens (vLLM keeps room for one generated token): left truncation and rolling windows use
 that limit, so scores equal the HF backend's run with `max_length = max_model_len - 2`.
 
+Budget forcing (`params.thinking`, see `core.types.ThinkingControl`) runs as rounds of
+generation (`vllm_budget`). Generated-token log-probabilities (`params.logprobs`) come from
+`SamplingParams(logprobs=0)`: the sampled token's raw log-probability.
+
 Prefix caching speeds up generation; the V1 engine of vLLM skips prefix-cache reads for requests
 that ask for prompt log-probabilities, so scoring recomputes every prompt.
 
@@ -26,6 +30,7 @@ from typing import Any, Protocol
 
 from lmaudit.backends.hf_generate import FittedPrompt, budget_note, fit_prompt
 from lmaudit.backends.hf_tokens import TokenizedPair, TokenizerRules, rolling_windows
+from lmaudit.backends.vllm_budget import generate_forced
 from lmaudit.backends.vllm_outputs import (
     ContinuationScores,
     combine_windows,
@@ -414,6 +419,17 @@ class VLLMBackend:
             if progress is not None:
                 progress(stop - start)
 
+        forced = [i for i in sent if (t := requests[i].params.thinking) is not None and t.forcing]
+        if forced:  # budget forcing: rounds of generation (`vllm_budget`)
+            eos = {int(self._tokenizer.eos_token_id)} if self._tokenizer.eos_token_id is not None \
+                else set()
+            found = generate_forced(lambda p, k: self._run(p, k), self._tokenizer,
+                                    [requests[i] for i in forced], [prompts[i] for i in forced],
+                                    eos_ids=eos)
+            for i, generation in zip(forced, found, strict=True):
+                results[i] = generation
+            on_call(0, len(forced))
+            sent = sorted(set(sent) - set(forced))
         answered = self._run(
             [prompts[i] for i in sent],
             [generation_sampling_kwargs(requests[i].params) for i in sent],

@@ -50,7 +50,7 @@ def scoring_sampling_kwargs() -> dict[str, Any]:
 def generation_sampling_kwargs(params: GenerationParams) -> dict[str, Any]:
     """SamplingParams for a GenerateRequest (greedy: temperature 0 and no nucleus cut)."""
     stops = [s for s in params.stop if s]
-    return {
+    kwargs: dict[str, Any] = {
         "n": 1,
         "max_tokens": params.max_tokens,
         "temperature": 0.0 if params.greedy else params.temperature,
@@ -59,6 +59,30 @@ def generation_sampling_kwargs(params: GenerationParams) -> dict[str, Any]:
         "seed": params.seed,
         "skip_special_tokens": True,
     }
+    if params.logprobs:  # the sampled token's log-probability only (vLLM: logprobs=0)
+        kwargs["logprobs"] = 0
+    return kwargs
+
+
+def chosen_token_logprobs(completion: Any) -> list[float] | None:
+    """Each generated token's log-probability from a vLLM CompletionOutput (`logprobs`: one
+    dict `token id -> Logprob` per generated token, holding the sampled token); None when
+    the request asked for none. vLLM's default `logprobs_mode="raw_logprobs"` gives the
+    model's log-softmax before temperature, penalties and top-p: the `Generation`
+    convention (an engine started with another mode gives other numbers)."""
+    entries = getattr(completion, "logprobs", None)
+    if entries is None:
+        return None
+    tokens = list(completion.token_ids)
+    if len(entries) != len(tokens):
+        raise LmauditError(f"vLLM returned {len(entries)} log-probabilities for "
+                           f"{len(tokens)} generated tokens")
+    values = []
+    for position, (entry, token) in enumerate(zip(entries, tokens, strict=True)):
+        if not entry or token not in entry:
+            raise LmauditError(f"vLLM returned no log-probability for generated token {position}")
+        values.append(float(entry[token].logprob))
+    return values
 
 
 @dataclass(frozen=True)
@@ -128,12 +152,14 @@ def generation_from_output(output: Any, latency_s: float) -> Generation:
     if reason not in ("stop", "length"):
         raise LmauditError(f"vLLM ended a generation with finish reason {reason!r}")
     usage = output_usage(output, latency_s)
+    logprobs = chosen_token_logprobs(completion)
     return Generation(
         text=str(completion.text),
         finish_reason=reason,
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         usage=usage,
+        token_logprobs=None if logprobs is None else tuple(logprobs),
     )
 
 

@@ -240,10 +240,10 @@ class Generation:
     """Answer to a GenerateRequest. Token counts as the backend's tokenizer counts them.
 
     `token_logprobs` (when the request asked for `logprobs` and the backend gives them):
-    one natural-log probability per completion token, in order, under the model's own
+    one natural-log probability per token the model generated, in order, under its own
     next-token distribution: temperature 1, no top-p or top-k cut (the convention of
     confidence-based best-of-N selection), whatever the sampling settings were. Tokens a
-    backend inserted (budget forcing) carry the model's log-probability of them too.
+    backend inserted (budget forcing: tags, "Wait") have none, so the mean is the model's.
     `thinking`: what budget forcing did (None without a thinking budget).
     """
 
