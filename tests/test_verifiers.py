@@ -5,11 +5,14 @@ oracle, through a sampled generation task."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lmaudit.cli import main
 from lmaudit.core.aggregate import aggregate_records
 from lmaudit.core.runner import evaluate
 from lmaudit.core.types import GenerateRequest, Generation, LmauditError
@@ -23,7 +26,7 @@ from lmaudit.verifiers import (
     parse_verifier,
 )
 from lmaudit.verifiers.judge import JudgeVerifier, parse_judge_score
-from seed_fakes import ScriptedBackend
+from seed_fakes import ScriptedBackend, write_jsonl
 
 # Three problems x 4 samples: which samples are right, and the scores a verifier plants.
 RIGHT = [(False, True, False, True), (True, False, False, False), (False, False, True, False)]
@@ -166,3 +169,31 @@ def test_verifier_specs() -> None:
             parse_verifier(bad)
     with pytest.raises(LmauditError, match="--samples N"):
         apply_sampling(load_task("arith"), SamplingConfig(1, 0.0), [OracleVerifier()])
+
+
+def test_score_stored_samples_of_any_scorer_task_with_verifiers(tmp_path: Path) -> None:
+    rows = [  # arith (a plain generation task): two problems, three samples each
+        {"id": "p1", "target": "12", "responses": ["12", "7", "7"],
+         "token_logprobs": [[-0.9], [-0.1, -0.3], [-2.0]]},
+        {"id": "p2", "target": "5", "sample_index": 1, "response": "5",
+         "token_logprobs": [-0.2]},
+        {"id": "p2", "target": "5", "sample_index": 0, "response": "4",
+         "token_logprobs": [-0.5, -0.7]},
+        {"id": "p2", "target": "5", "sample_index": 2, "response": "5"},
+    ]
+    responses = write_jsonl(tmp_path / "r.jsonl", rows)
+    out = tmp_path / "run"
+    assert main(["score", "--task", "arith", "--responses", str(responses), "--out", str(out),
+                 "--verifier", "self", "--verifier", "oracle"]) == 0
+    metrics = json.loads((out / "results.json").read_text())["metrics"]
+    assert metrics["acc_flexible"]["value"] == pytest.approx((1 / 3 + 2 / 3) / 2)  # avg@3
+    assert metrics["maj@1"]["value"] == pytest.approx(0.5)  # p1: 12 (right); p2: 4 (wrong)
+    assert metrics["maj@2"]["value"] == pytest.approx(0.5)  # p1: tie -> 12; p2: tie -> 4
+    # self: p1 picks "7" (-0.2 beats -0.9) at N=2; p2 picks "5" (-0.2 beats -0.6) at N=2
+    assert metrics["best_of_1:self"]["value"] == pytest.approx(0.5)
+    assert metrics["best_of_2:self"]["value"] == pytest.approx(0.5)
+    assert metrics["verifier_failed:self"]["value"] == pytest.approx((0 + 1 / 3) / 2)
+    assert metrics["best_of_2:oracle"]["value"] == 1.0
+    one = write_jsonl(tmp_path / "one.jsonl", [{"id": "p", "target": "1", "response": "1"}])
+    assert main(["score", "--task", "arith", "--responses", str(one), "--out",
+                 str(tmp_path / "one"), "--verifier", "oracle"]) != 0

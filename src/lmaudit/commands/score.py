@@ -21,7 +21,10 @@ def register(subparsers: Any) -> None:
             "GSM8K solution ending in `#### x`) and optionally `id`, `prompt` and `cluster`. "
             "For a task that grades against its own data (ifeval, ...) each line holds "
             "`response` and `id` or the exact `prompt` it answers, and the task's data is "
-            "read as in `lmaudit run` (--task-option data=PATH for a local file)."
+            "read as in `lmaudit run` (--task-option data=PATH for a local file). Several "
+            "answers per problem (lines with `responses` lists, or repeated ids with a "
+            "`sample_index`) give the metrics over samples (pass@k, maj@k, vote share) and, "
+            "with --verifier, best-of-N per verifier."
         ),
     )
     parser.add_argument("--task", required=True, help="task whose scorer to use, e.g. gsm8k")
@@ -37,6 +40,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--out", type=Path, help="run directory (default: runs/<time>-score)")
     parser.add_argument("--seed", type=int, default=0, help="seed for bootstrap intervals")
+    from lmaudit.commands._sampling import add_sampling_options
+
+    add_sampling_options(parser, generation=False)
     parser.set_defaults(func=run)
 
 
@@ -56,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
     options = parse_key_values(args.task_option, flag="--task-option")
     if not args.scorer:
         task = _task_grading_own_data(args.task, options)
+        if task is None and (args.verifier or _several_per_problem(args.responses)):
+            from lmaudit.tasks.reasoning_stored import stored_sampling_task
+            from lmaudit.tasks.registry import load_task
+
+            task = stored_sampling_task(load_task(args.task, options))
         if task is not None:
             return _run_task_scoring(args, task, options)
     scorer = get_scorer(args.scorer) if args.scorer else _task_scorer(args.task, options)
@@ -89,6 +100,14 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"run stored in {run_dir}")
     return 0
+
+
+def _several_per_problem(path: Path) -> bool:
+    """Whether a responses file holds several answers per problem (`responses` lists or
+    `sample_index` fields)."""
+    from lmaudit.tasks.stored import read_stored_rows
+
+    return any("responses" in row or "sample_index" in row for row in read_stored_rows(path))
 
 
 def _task_scorer(task_name: str, options: dict[str, str]) -> Scorer:
@@ -142,10 +161,13 @@ def _run_task_scoring(args: argparse.Namespace, task: Task, options: dict[str, s
         "responses": str(args.responses.resolve()),
         "scorer": f"task:{task.name}",
         "seed": args.seed,
+        **({"verifiers": list(args.verifier)} if args.verifier else {}),
     }
     run_dir = args.out or default_run_dir(args.task, "score")
     if print_finished_run(run_dir, "score", identity):
         return 0
+    if args.verifier:
+        _attach_verifiers(task, args.verifier)
     rows = read_stored_rows(args.responses)
     records = score_stored_responses(task, rows, source=args.responses)
     with RunLock(run_dir):
@@ -168,3 +190,15 @@ def _run_task_scoring(args: argparse.Namespace, task: Task, options: dict[str, s
         print(f"note: {note}")
     print(f"run stored in {run_dir}")
     return 0
+
+
+def _attach_verifiers(task: Task, specs: list[str]) -> None:
+    """Give a task that scores stored samples (`ReasoningTask`) its best-of-N verifiers."""
+    from lmaudit.core.types import LmauditError
+    from lmaudit.tasks.reasoning import ReasoningTask
+    from lmaudit.verifiers import parse_verifier
+
+    if not isinstance(task, ReasoningTask):
+        raise LmauditError(f"--verifier: task {task.name} scores stored answers its own way; "
+                           "best-of-N needs a task with an answer scorer")
+    task.verifiers = tuple(parse_verifier(spec) for spec in specs)

@@ -13,6 +13,9 @@ Lines with the same `id` are several answers to one problem, in file order, or i
 order of their `sample_index` (an int per line) when every line of the problem has one.
 `verifier_score` (a number, or a list with one per answer; higher is better, e.g. a reward
 model's score or the mean token log-probability) adds `best_of_k` when every line has it.
+`token_logprobs` (a list of numbers for one `response`, a list of such lists for
+`responses`; natural log) feeds the `self` verifier of `lmaudit score --verifier`, which
+also runs a judge, a reward model or the oracle on stored answers (`best_of_k:LABEL`).
 Every problem
 must have the same number k of answers: with k > 1 the metrics are avg@k and `pass_at_k`
 (the task's `samples` option may be left at 1; it then becomes k). Thinking segments are
@@ -31,7 +34,10 @@ from typing import TYPE_CHECKING, Any
 from lmaudit.core.types import LmauditError, Sample, SampleRecord
 
 if TYPE_CHECKING:
+    from lmaudit.core.task import Task
     from lmaudit.tasks.reasoning import ReasoningTask
+
+LogProbs = tuple[float, ...] | None
 
 
 def _answers(row: dict[str, Any], where: str) -> list[str]:
@@ -66,8 +72,21 @@ def _scores(row: dict[str, Any], n: int, where: str) -> list[float] | None:
     return [float(v) for v in values]
 
 
-def _sample_order(lines: list[tuple[Any, list[str], list[int], list[float] | None]],
-                  where: str) -> list[tuple[Any, list[str], list[int], list[float] | None]]:
+def _logprobs(row: dict[str, Any], n: int, where: str) -> list[LogProbs]:
+    raw = row.get("token_logprobs")
+    if raw is None:
+        return [None] * n
+    values = raw if n > 1 or "responses" in row else [raw]
+    if not isinstance(values, list) or len(values) != n or not all(
+        isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                    for x in v) for v in values
+    ):
+        raise LmauditError(f"{where}: `token_logprobs` must be a list of numbers per answer "
+                           f"({n} answer(s))")
+    return [tuple(float(x) for x in v) for v in values]
+
+
+def _sample_order(lines: list[tuple[Any, ...]], where: str) -> list[tuple[Any, ...]]:
     """A problem's lines in `sample_index` order when every line has one (file order else)."""
     indices = [line[0] for line in lines]
     if any(i is None for i in indices):
@@ -96,15 +115,17 @@ def score_stored_answers(
             key = f"prompt:{row['prompt']}"
         else:
             key = f"line:{row['_line']}"
-        group = groups.setdefault(key, [row, [], [], where, []])
+        group = groups.setdefault(key, [row, [], [], where, [], []])
         if "target" in row and str(row["target"]) != str(group[0].get("target")):
             raise LmauditError(f"{where}: id {row.get('id')!r} has another target on "
                                f"line {group[0]['_line']}")
-        group[4].append((row.get("sample_index"), texts, tokens, scores))
+        group[4].append((row.get("sample_index"), texts, tokens, scores,
+                         _logprobs(row, len(texts), where)))
     for group in groups.values():
         lines = _sample_order(group[4], group[3])
         group[1] = [t for line in lines for t in line[1]]
         group[2] = [t for line in lines for t in line[2]]
+        group[5] = [lp for line in lines for lp in line[4]]
         scored = [line[3] for line in lines]
         group[4] = (None if any(s is None for s in scored)
                     else [v for line_scores in scored for v in line_scores or []])
@@ -115,6 +136,9 @@ def score_stored_answers(
             f"{sorted(counts)}"
         )
     k = counts.pop()
+    if task.verifiers and k < 2:
+        raise LmauditError(f"{source}: --verifier picks the best of several answers per "
+                           "problem; every problem here has one")
     task.verifier_scores = k > 1 and all(g[4] is not None for g in groups.values())
     if task.n_answers == 1 and k > 1:
         task.n_answers = k
@@ -124,7 +148,7 @@ def score_stored_answers(
     by_prompt: dict[str, Sample] = {}
     records: list[SampleRecord] = []
     stored: list[Sample] = []
-    for first, texts, tokens, where, scores in groups.values():
+    for first, texts, tokens, where, scores, logprobs in groups.values():
         if "target" in first:
             if first["target"] is None:
                 raise LmauditError(f"{where}: `target` is null")
@@ -148,9 +172,25 @@ def score_stored_answers(
         answers = [(text, count, "stop") for text, count in zip(texts, tokens, strict=True)]
         try:
             records.append(score_answers(task, sample, answers, prompt=prompt,
-                                         scores=scores if task.verifier_scores else None))
+                                         scores=scores if task.verifier_scores else None,
+                                         token_logprobs=logprobs))
         except LmauditError as error:
             raise LmauditError(f"{where}: {error}") from None
     if len(stored) == len(records):  # self-contained: the task describes these problems
         task.use_samples(stored)
     return records
+
+
+def stored_sampling_task(task: Task) -> ReasoningTask:
+    """A task that scores stored multi-sample answers (this module's rules) with `task`'s
+    answer scorer and samples (for ids without a target), keeping no thinking tags: how
+    `lmaudit score` reads several answers per problem for any task with a scorer."""
+    from lmaudit.scoring import Scorer
+    from lmaudit.tasks.reasoning import ReasoningTask
+
+    scorer = getattr(task, "scorer", None)
+    if not isinstance(scorer, Scorer):
+        raise LmauditError(f"task {task.name}: stored samples need a task with an answer scorer")
+    stored = ReasoningTask(task.name, task.samples, scorer=scorer.name, think_tags=None)
+    stored.scorer = scorer  # the task's own (configured) scorer
+    return stored
