@@ -19,6 +19,7 @@ from pathlib import Path
 from lmaudit.contamination.verdicts import LIMITATIONS, THRESHOLDS_NOTE
 from lmaudit.report.change_html import change_section
 from lmaudit.report.compute_render import compute_html
+from lmaudit.report.editing_render import editing_section
 from lmaudit.report.html_cards import card_html
 from lmaudit.report.html_sections import (
     comparison_section,
@@ -72,6 +73,8 @@ def _nav(report: AuditReport) -> str:
     links = [("summary", "Trust cards"), ("comparison", "Comparison"), ("probes", "Probes")]
     if report.change is not None:
         links.insert(2, ("change", "Model change"))
+    if report.editing is not None:
+        links = [("editing", "Model editing"), *(links if report.cards else [])]
     if report.prompt_sensitivity:
         links.append(("prompts", "Prompt sensitivity"))
     if report.compute is not None and not report.compute.empty:
@@ -108,17 +111,19 @@ def render_html(report: AuditReport, *, compress: bool | None = None) -> str:
     """The whole page as a string (`compress`: see `viewer.data_block`)."""
     cards = "".join(card_html(c) for c in report.cards)
     script = SCRIPT
+    runs = (
+        '<section id="summary"><h2>Trust cards</h2><div class="cards">' + cards
+        + "</div>" + _contamination_footnote(report) + "</section>"
+        + comparison_section(report) + change_section(report.change)
+        + probes_section(report) + prompts_section(report)
+    ) if report.cards or report.editing is None else ""
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta http-equiv="Content-Security-Policy" content="'
         + escape(content_security_policy(CSS, script)) + '">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>lmaudit report</title><style>" + CSS + "</style></head><body>"
-        + _header(report) + _nav(report)
-        + '<section id="summary"><h2>Trust cards</h2><div class="cards">' + cards
-        + "</div>" + _contamination_footnote(report) + "</section>"
-        + comparison_section(report) + change_section(report.change)
-        + probes_section(report) + prompts_section(report)
+        + _header(report) + _nav(report) + editing_section(report.editing) + runs
         + compute_html(report.compute)
         + VIEWER + reproducibility_section(report)
         + data_block(report.samples, compress) + "<script>" + script + "</script></body></html>"

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lmaudit.contamination.report import ContaminationReport
+from lmaudit.editing.results import EditEvaluation
 from lmaudit.probes.analysis import FamilyResult, ProbeAnalysis
 from lmaudit.report.change_model import ModelChange
 from lmaudit.report.compute_model import ComputeSection
@@ -284,6 +285,7 @@ class AuditReport:
     change: ModelChange | None = None  # before/after audits (`--baseline`) only
 
     @property
+    editing: EditEvaluation | None = None  # `lmaudit edit-eval`
     def models(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(c.model for c in self.cards))
 

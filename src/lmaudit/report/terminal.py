@@ -71,6 +71,10 @@ def render_terminal(report: AuditReport) -> str:
         from lmaudit.report.compute_render import compute_text
 
         blocks.append(compute_text(report.compute))
+    if report.editing is not None:
+        from lmaudit.report.editing_render import editing_text
+
+        blocks.append(editing_text(report.editing))
     if report.notes:
         blocks.append("notes:\n" + "\n".join(f"  {n}" for n in report.notes))
     return "\n\n".join(blocks)
