@@ -127,31 +127,47 @@ def _expected_cost(run_dir: Path, price: Price) -> float:
                           + frame["completion_tokens"] * price.completion) / 1e6))
 
 
+def _easy_share(run_dir: Path) -> float:
+    frame = pd.read_parquet(run_dir / "samples.parquet")
+    return float(np.mean([not _hard(p) for p in frame["prompt"]]))
+
+
 def test_cost_points_and_frontier(report: AuditReport, runs: dict[str, Path]) -> None:
     assert report.compute is not None
     (frontier,) = report.compute.frontiers
     assert frontier.task == "arith" and frontier.unit == USD
-    points = {p.setting or "N=1": p for p in frontier.points if p.model == EVIL}
-    weak = next(p for p in frontier.points if p.model == "scripted:weak")
-    assert set(points) == {"N=1", "N=4"}
-    assert points["N=4"].samples_per_problem == 4
-    assert points["N=4"].cost_per_task.value == pytest.approx(
+    assert frontier.metric == "acc_flexible"
+    n4 = {p.setting: p for p in frontier.points if p.model == EVIL and p.metric != "acc_flexible"}
+    (n1,) = [p for p in frontier.points if p.model == EVIL and p.metric == "acc_flexible"]
+    weak = {p.setting: p for p in frontier.points if p.model == "scripted:weak"}
+    # a run of 4 samples gives the majority vote over its first 1, 2 and 4 answers
+    assert set(n4) == set(weak) == {"N=1", "N=2 vote", "N=4 vote"} and n1.setting == ""
+    assert [n4[s].metric for s in ("N=1", "N=2 vote", "N=4 vote")] == ["maj@1", "maj@2",
+                                                                     "maj@4"]
+    assert n4["N=4 vote"].samples_per_problem == 4
+    # the rule: sample 0 and the vote are right exactly on easy problems, at every k
+    easy = _easy_share(runs["n4"])
+    for point in (*n4.values(), n1):
+        assert point.accuracy.value == pytest.approx(easy)
+    assert n4["N=4 vote"].cost_per_task.value == pytest.approx(
         _expected_cost(runs["n4"], Price(1.0, 4.0)))
-    assert weak.cost_per_task.value == pytest.approx(
+    # the first answer of four costs what the one-sample run (the same seed-0 answer) cost:
+    # a quarter of the prompts, and that answer's share of the characters
+    assert n4["N=1"].cost_per_task.value == pytest.approx(n1.cost_per_task.value)
+    assert n1.cost_per_task.value == pytest.approx(_expected_cost(runs["n1"], Price(1.0, 4.0)))
+    assert n4["N=2 vote"].cost_per_task.value < n4["N=4 vote"].cost_per_task.value
+    assert weak["N=4 vote"].cost_per_task.value == pytest.approx(
         _expected_cost(runs["weak"], Price(0.1, 0.4)))
-    # one greedy sample (seed 0) is right on every easy problem; four samples average 3/4
-    # on easy and 1/4 on hard ones: no better at four times the cost, so N=4 is dominated;
-    # the weak model is far worse but cheaper still, so it stays on the frontier
-    assert points["N=1"].on_frontier and weak.on_frontier and not points["N=4"].on_frontier
-    assert points["N=4"].accuracy.value <= points["N=1"].accuracy.value
-    assert weak.cost_per_task.value < points["N=1"].cost_per_task.value
-    assert frontier.frontier == (frontier.points.index(weak),
-                                 frontier.points.index(points["N=1"]))
-    p = points["N=4"]
+    # frontier: the weak model's single answer (cheapest), then one answer of the strong
+    # model (the two equal points keep one); more votes buy nothing here
+    on = [frontier.points[i] for i in frontier.frontier]
+    assert on[0] is weak["N=1"] and on[1] in (n4["N=1"], n1) and len(on) == 2
+    assert all(p.on_frontier == (p in on) for p in frontier.points)
+    p = n4["N=4 vote"]
     assert p.cost_per_correct is not None
     frame = pd.read_parquet(runs["n4"] / "samples.parquet")
     cost = (frame["prompt_tokens"] + 4.0 * frame["completion_tokens"]) / 1e6
-    assert p.cost_per_correct.value == pytest.approx(cost.sum() / frame[p.metric].sum())
+    assert p.cost_per_correct.value == pytest.approx(cost.sum() / frame["maj@4"].sum())
     assert p.cost_per_correct.ci_low < p.cost_per_correct.value < p.cost_per_correct.ci_high
     assert p.cost_source == "price given"
 
@@ -181,7 +197,7 @@ def test_html_json_and_terminal_show_the_section(report: AuditReport) -> None:
     assert DIFFICULTY_ONLY in section
     data = json.loads(json.dumps(render_json(report)))
     point = next(p for p in data["compute"]["frontiers"][0]["points"]
-                 if p["model"] == EVIL and p["setting"] == "N=4")
+                 if p["model"] == EVIL and p["setting"] == "N=4 vote")
     assert point["unit"] == "USD" and point["cost_per_task"]["value"] > 0
     assert point["accuracy"]["ci_low"] <= point["accuracy"]["value"]
     verdicts = {v["model"]: v["analysis"]["verdict"] for v in data["compute"]["lengths"]}
@@ -196,7 +212,7 @@ def test_without_prices_the_frontier_is_in_tokens(runs: dict[str, Path]) -> None
     (frontier,) = plain.compute.frontiers
     assert frontier.unit == TOKENS and {p.cost_source for p in frontier.points} == {"tokens"}
     frame = pd.read_parquet(runs["n1"] / "samples.parquet")
-    n1 = next(p for p in frontier.points if not p.setting)
+    n1 = next(p for p in frontier.points if p.metric == "acc_flexible")
     assert n1.cost_per_task.value == pytest.approx(
         float((frame["prompt_tokens"] + frame["completion_tokens"]).mean()))
     assert any("no price" in n for n in plain.compute.notes)

@@ -10,8 +10,14 @@ Per run (one model × task × setting, `samples.parquet` with one row per proble
   (`results.json` `usage.price_usd_per_million`); else no price, and the task's frontier is
   drawn in tokens (prompt + completion) for every point. Model names match exactly, then as
   glob patterns (`openai:*`).
-- **Accuracy**: the run's headline metric and interval as the trust card shows it; cost
-  per task and per correct answer come from `stats.cost` on the per-problem rows.
+- **Points**: a run with one answer per problem is one point, its headline metric as the
+  trust card shows it. A run with N answers per problem gives a point per k = 1, 2, 4, ...,
+  N: the majority vote over its first k answers (`maj@k`) and each verifier's pick among
+  them (`best_of_k:LABEL`), at the cost of those k answers (prompt cost × k / N plus the
+  completion cost prorated to the first k answers' characters). Its avg@N is not a point:
+  it is one answer's accuracy bought at N answers' cost. A verifier's own cost is not
+  counted. Cost per task and per correct answer come from `stats.cost` on the per-problem
+  rows (bootstrap over problems, or over the task's clusters when every row has one).
 - **Setting** (`run_setting`): N samples per problem (`samples_per_problem` of a reasoning
   task, `sampling.samples` of `--samples`) and any thinking budget, extension or effort
   in the task spec.
@@ -25,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +41,12 @@ import pandas as pd
 
 from lmaudit.core.types import LmauditError
 from lmaudit.core.usage import Price, find_price, parse_price
+from lmaudit.report.compute_lengths import (
+    UNITS,
+    answer_lengths,
+    numeric_column,
+    stored_extras,
+)
 from lmaudit.report.compute_model import (
     TOKENS,
     USD,
@@ -44,15 +55,13 @@ from lmaudit.report.compute_model import (
     LengthEvidence,
     TaskFrontier,
 )
-from lmaudit.report.evidence import score_evidence
+from lmaudit.report.evidence import estimate_from_dict, score_evidence
 from lmaudit.stats.cost import compute_cost, cost_estimates, pareto_frontier, token_cost
 from lmaudit.stats.length import length_analysis
+from lmaudit.stats.passk import k_values
 
 SETTING_KEYS = ("budget", "thinking_budget", "extend", "wait", "effort", "reasoning_effort")
-REASONING = "reasoning tokens (thinking's share of each answer's tokens)"
-PRORATED = "completion tokens (the problem's, prorated to each answer's characters)"
-WORDS = "words of each answer"
-UNITS = {REASONING: "reasoning tokens", PRORATED: "tokens", WORDS: "words"}
+
 
 
 @dataclass(frozen=True)
@@ -117,121 +126,137 @@ def run_setting(manifest: Mapping[str, Any]) -> tuple[str, int]:
     return " ".join(parts), n
 
 
-def _column(frame: pd.DataFrame, name: str) -> np.ndarray | None:
-    if name not in frame.columns:
-        return None
-    return pd.to_numeric(frame[name], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+@dataclass(frozen=True)
+class _Costed:
+    """A run's cost per problem in `unit`, split into the part that scales with the number
+    of answers' prompts and the part that scales with what they generated."""
+
+    prompt: np.ndarray
+    completion: np.ndarray
+    unit: str
+    source: str
 
 
-def _problem_costs(run: ComputeRun, pricing: Pricing) -> tuple[np.ndarray, str] | None:
-    """USD per problem and its source, or None when no price applies."""
+def _priced(run: ComputeRun, pricing: Pricing) -> _Costed | None:
+    """USD per problem by the first price that applies (module docstring), else None."""
     names = _names(run.model)
-    prompt = _column(run.frame, "prompt_tokens")
-    completion = _column(run.frame, "completion_tokens")
+    prompt = numeric_column(run.frame, "prompt_tokens")
+    completion = numeric_column(run.frame, "completion_tokens")
     price = find_price(pricing.prices, names)
     if price is not None and prompt is not None and completion is not None:
-        return token_cost(prompt, completion, price.prompt, price.completion), "price given"
+        return _Costed(token_cost(prompt, 0 * prompt, price.prompt, 0.0),
+                       token_cost(0 * completion, completion, 0.0, price.completion),
+                       USD, "price given")
     rate = next((r for n in names for p, r in pricing.compute_rates.items()
                  if fnmatch.fnmatchcase(n, p)), None)
-    seconds = _column(run.frame, "latency_s")
+    seconds = numeric_column(run.frame, "latency_s")
     if rate is not None and seconds is not None:
-        return compute_cost(seconds, rate), "compute rate"
+        return _Costed(0 * seconds, compute_cost(seconds, rate), USD, "compute rate")
     recorded = (run.results.get("usage") or {}).get("price_usd_per_million")
     if isinstance(recorded, Mapping) and prompt is not None and completion is not None:
-        return (token_cost(prompt, completion, float(recorded["prompt"]),
-                           float(recorded["completion"])), "price recorded with the run")
+        return _Costed(prompt * float(recorded["prompt"]) / 1e6,
+                       completion * float(recorded["completion"]) / 1e6, USD,
+                       "price recorded with the run")
     return None
 
 
-def _point(run: ComputeRun, unit: str, cost: np.ndarray, source: str, n_boot: int
-           ) -> CostPoint | None:
+def _tokens(run: ComputeRun) -> _Costed | None:
+    prompt = numeric_column(run.frame, "prompt_tokens")
+    completion = numeric_column(run.frame, "completion_tokens")
+    if prompt is None or completion is None:
+        return None
+    return _Costed(prompt, completion, TOKENS, "tokens")
+
+
+def _completion_share(frame: pd.DataFrame, k: int, n: int) -> np.ndarray:
+    """Per problem, the first k answers' share of its N answers' characters (k / N where
+    the answers are not stored): what their completion tokens are prorated by."""
+    extras = stored_extras(frame)
+    if extras is None:
+        return np.full(len(frame), k / n)
+    shares = []
+    for extra in extras:
+        chars = [len(str(a)) for a in extra.get("answers") or []]
+        total = sum(chars)
+        shares.append(sum(chars[:k]) / total if len(chars) == n and total > 0 else k / n)
+    return np.asarray(shares, dtype=float)
+
+
+def _variants(run: ComputeRun, headline: str) -> list[tuple[str, str, int]]:
+    """(setting, metric, answers) of each point a run gives: one (its headline metric) for
+    one sample per problem; for N samples, the majority vote (`maj@k`) and each verifier's
+    pick (`best_of_k:label`) over the first k = 1, 2, 4, ..., N answers, since the mean
+    over N answers (avg@N) is one answer's accuracy at N answers' cost."""
+    setting, n = run_setting(run.manifest)
+    metrics = run.results.get("metrics") or {}
+    if n < 2 or not any(name.startswith("maj@") for name in metrics):
+        return [(setting, headline, n)]
+    rest = " ".join(part for part in setting.split() if not part.startswith("N="))
+    out = []
+    for k in k_values(n):
+        base = f"N={k}" + (f" {rest}" if rest else "")
+        if f"maj@{k}" in metrics:
+            out.append((base + (" vote" if k > 1 else ""), f"maj@{k}", k))
+        for name in metrics:
+            if name.startswith(f"best_of_{k}:") and k > 1:
+                out.append((f"{base} best-of ({name.split(':', 1)[1]})", name, k))
+    return out
+
+
+def _points(run: ComputeRun, costed: _Costed, n_boot: int) -> list[CostPoint]:
     score = score_evidence(run.results)
-    if score is None or score.metric not in run.frame.columns:
-        return None
-    values = pd.to_numeric(run.frame[score.metric], errors="coerce").to_numpy(dtype=float)
-    keep = np.isfinite(values) & np.isfinite(cost)
-    if not keep.any() or ((values[keep] < 0) | (values[keep] > 1)).any():
-        return None
+    if score is None:
+        return []
+    n = run_setting(run.manifest)[1]
     clusters = None
     if "cluster" in run.frame.columns and run.frame["cluster"].notna().all():
-        clusters = run.frame["cluster"].astype(str).to_numpy()[keep]
-    estimates = cost_estimates(cost[keep], values[keep], clusters, n_boot=n_boot)
-    setting, n = run_setting(run.manifest)
-    return CostPoint(run.model, run.task, setting, score.metric, score.estimate, unit,
-                     estimates.per_task, estimates.per_correct, estimates.total,
-                     int(keep.sum()), n, source, False)
+        clusters = run.frame["cluster"].astype(str).to_numpy()
+    points = []
+    for setting, metric, k in _variants(run, score.metric):
+        entry = (run.results.get("metrics") or {}).get(metric)
+        if metric not in run.frame.columns or not isinstance(entry, Mapping):
+            continue
+        values = pd.to_numeric(run.frame[metric], errors="coerce").to_numpy(dtype=float)
+        cost = costed.prompt * k / n + costed.completion * (
+            _completion_share(run.frame, k, n) if k < n else 1.0)
+        keep = np.isfinite(values) & np.isfinite(cost)
+        if not keep.any() or ((values[keep] < 0) | (values[keep] > 1)).any():
+            continue
+        estimates = cost_estimates(cost[keep], values[keep],
+                                   None if clusters is None else clusters[keep], n_boot=n_boot)
+        points.append(CostPoint(run.model, run.task, setting, metric,
+                                estimate_from_dict(entry), costed.unit, estimates.per_task,
+                                estimates.per_correct, estimates.total, int(keep.sum()), k,
+                                costed.source, False))
+    return points
 
 
 def _frontier(task: str, runs: Sequence[ComputeRun], pricing: Pricing, n_boot: int,
               notes: list[str]) -> TaskFrontier | None:
-    priced = {id(r): _problem_costs(r, pricing) for r in runs}
+    priced = {id(r): _priced(r, pricing) for r in runs}
     unpriced = [r.model for r in runs if priced[id(r)] is None]
     points: list[CostPoint] = []
     for run in runs:
-        found = priced[id(run)]
-        if unpriced or found is None:
-            prompt = _column(run.frame, "prompt_tokens")
-            completion = _column(run.frame, "completion_tokens")
-            if prompt is None or completion is None:
-                notes.append(f"{run.model} · {task}: no token counts recorded; not on the "
-                             "cost plot")
-                continue
-            point = _point(run, TOKENS, prompt + completion, "tokens", n_boot)
-        else:
-            point = _point(run, USD, found[0], found[1], n_boot)
-        if point is not None:
-            points.append(point)
+        costed = _tokens(run) if unpriced else priced[id(run)]
+        if costed is None:
+            notes.append(f"{run.model} · {task}: no token counts recorded; not on the "
+                         "cost plot")
+            continue
+        points += _points(run, costed, n_boot)
     if not points:
         return None
     if unpriced:
         notes.append(f"{task}: no price for {', '.join(dict.fromkeys(unpriced))}; its costs "
                      "are in tokens (give --price MODEL=IN,OUT or --compute-rate "
                      "MODEL=USD_PER_HOUR)")
+    if any(":" in p.metric for p in points):
+        notes.append(f"{task}: best-of-N points count the answers' cost, not the verifier's")
     frontier = pareto_frontier([p.cost_per_task.value for p in points],
                                [p.accuracy.value for p in points])
     points = [dataclasses.replace(p, on_frontier=i in frontier) for i, p in enumerate(points)]
-    return TaskFrontier(task, points[0].metric, points[0].unit, tuple(points), frontier)
-
-
-def _extras(frame: pd.DataFrame) -> list[dict[str, Any]] | None:
-    if "extra" not in frame.columns:
-        return None
-    out = []
-    for raw in frame["extra"].tolist():
-        if not isinstance(raw, str) or "answers_correct" not in raw:
-            return None
-        out.append(json.loads(raw))
-    return out
-
-
-def answer_lengths(frame: pd.DataFrame) -> tuple[list[str], list[float], list[int], str] | None:
-    """(problem, length, correct, measure) per answer of a multi-sample run (module
-    docstring); None when the rows do not keep several answers each."""
-    extras = _extras(frame)
-    if not extras or max(len(e["answers_correct"]) for e in extras) < 2:
-        return None
-    thinking = all(len(e.get("thinking") or []) == len(e["answers_correct"])
-                   and all(t.get("reasoning_tokens") is not None for t in e["thinking"])
-                   for e in extras)
-    thinking = thinking and any(t.get("thinking_chars") for e in extras for t in e["thinking"])
-    completion = _column(frame, "completion_tokens")
-    measure = REASONING if thinking else PRORATED if completion is not None else WORDS
-    problems, lengths, correct = [], [], []
-    for row, (sample_id, extra) in enumerate(zip(frame["sample_id"].tolist(), extras,
-                                                 strict=True)):
-        texts = [str(a) for a in extra.get("answers") or []]
-        chars = sum(len(t) for t in texts)
-        for i, right in enumerate(extra["answers_correct"]):
-            if measure == REASONING:
-                length = float(extra["thinking"][i]["reasoning_tokens"])
-            elif measure == PRORATED and completion is not None:
-                length = completion[row] * len(texts[i]) / chars if chars else 0.0
-            else:
-                length = float(len(texts[i].split())) if i < len(texts) else 0.0
-            problems.append(str(sample_id))
-            lengths.append(length)
-            correct.append(int(bool(right)))
-    return problems, lengths, correct, measure
+    headline = score_evidence(runs[0].results)
+    return TaskFrontier(task, headline.metric if headline else points[0].metric,
+                        points[0].unit, tuple(points), frontier)
 
 
 def compute_section(runs: Sequence[ComputeRun], pricing: Pricing | None = None, *,

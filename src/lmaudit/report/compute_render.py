@@ -8,16 +8,10 @@ import math
 from collections.abc import Sequence
 
 from lmaudit.report import fmt
-from lmaudit.report.compute_model import USD, ComputeSection, LengthEvidence, TaskFrontier
+from lmaudit.report.compute_model import ComputeSection, LengthEvidence, TaskFrontier
 from lmaudit.report.html_cards import e, value_attr
-from lmaudit.report.svg_frontier import frontier_plot
+from lmaudit.report.svg_frontier import cost_text, frontier_plot
 from lmaudit.stats import Estimate
-
-
-def cost_text(value: float, unit: str) -> str:
-    if not math.isfinite(value):
-        return "n/a"
-    return f"${value:.3g}" if unit == USD else f"{value:,.0f} tokens"
 
 
 def cost_interval(estimate: Estimate | None, unit: str) -> str:
@@ -35,10 +29,6 @@ def _signed(estimate: Estimate | None, digits: str = ".1f") -> str:
     return f"{estimate.value:+{digits}} {bounds}"
 
 
-def _share(frontier: TaskFrontier) -> bool:
-    return all(fmt.is_share(p.metric, p.accuracy) for p in frontier.points)
-
-
 def length_line(ev: LengthEvidence) -> str:
     a = ev.analysis
     return (f"naive r {_signed(a.naive_correlation, '.2f')}; correct − incorrect "
@@ -53,7 +43,7 @@ def compute_text(section: ComputeSection) -> str:
         return ""
     lines = ["cost and test-time compute (* = on the cost–accuracy frontier)"]
     for f in section.frontiers:
-        share = _share(f)
+        share = True  # every point's per-problem scores lie in [0, 1] (report.compute)
         lines.append(f"  {f.task} · {f.metric}, cost per task in {f.unit}")
         for p in sorted(f.points, key=lambda p: p.cost_per_task.value):
             per_correct = ("" if p.cost_per_correct is None
@@ -81,7 +71,7 @@ def _td(text: str, num: bool = False, value: float | None = None) -> str:
 
 
 def _frontier_html(f: TaskFrontier) -> str:
-    share = _share(f)
+    share = True  # every point's per-problem scores lie in [0, 1] (report.compute)
     plot = frontier_plot(f.points, f"{f.task}: {f.metric} against cost per task ({f.unit}, "
                          "log scale)", share)
     rows = [[_td(p.model), _td(p.setting or "default"),

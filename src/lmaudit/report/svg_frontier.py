@@ -3,7 +3,8 @@ with its 95% interval as a vertical bar, the cost interval as a horizontal bar, 
 Pareto frontier's points joined by a line. Built on `report.svg`'s conventions: escaped
 text, presentation attributes only (no `style`), an accessible title.
 
-Log axis: ticks at powers of ten spanning the data (with 2× and 5× ticks when it spans
+Every point has a tooltip and, where it does not overlap another, a label (the frontier's
+first). Log axis: ticks at powers of ten spanning the data (with 2× and 5× ticks when it spans
 fewer than two decades); points whose cost is not positive cannot sit on a log axis and
 are left out, counted in the caption.
 """
@@ -30,6 +31,40 @@ def cost_label(value: float, unit: str) -> str:
         if value >= size:
             return f"{value / size:g}{suffix}"
     return f"{value:g}"
+
+
+def cost_text(value: float, unit: str) -> str:
+    """Dollars with three significant digits, never in exponent form ($0.0000507, $0.25,
+    $1,234.50); tokens as a whole number."""
+    if not math.isfinite(value):
+        return "n/a"
+    if unit != USD:
+        return f"{value:,.0f} tokens"
+    digits = 2 if value <= 0 else max(2, 2 - math.floor(math.log10(value)))
+    return f"${value:,.{digits}f}"
+
+
+def _labels(points: Sequence[tuple[float, float, str]]) -> list[str]:
+    """Point labels, right of (or left of, near the right edge) and above or below each
+    point, in order; a label that would overlap one already placed is left out (the point
+    keeps its tooltip). Width is estimated at 5.6 px per character (10 px font)."""
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+    for px, py, text in points:
+        width = 5.6 * len(text)
+        left = px > X1 - width - 10
+        x0 = px - 7 - width if left else px + 7
+        for ty in (py - 6, py + 14):
+            box = (x0, x0 + width, ty - 10, ty + 2)
+            if all(box[1] < b[0] or box[0] > b[1] or box[3] < b[2] or box[2] > b[3]
+                   for b in placed):
+                placed.append(box)
+                anchor = "end" if left else "start"
+                tx = px - 7 if left else px + 7
+                out.append(f'<text x="{_n(tx)}" y="{_n(ty)}" font-size="10" '
+                           f'text-anchor="{anchor}">{escape(text)}</text>')
+                break
+    return out
 
 
 def log_ticks(low: float, high: float) -> list[float]:
@@ -93,6 +128,7 @@ def frontier_plot(points: Sequence[CostPoint], title: str, share: bool = True) -
                         for p in front)
         body.append(f'<polyline class="frontier" points="{path}" fill="none" stroke="{RED}" '
                     'stroke-width="1.5"/>')
+    drawn.sort(key=lambda p: p.on_frontier)  # the frontier's points on top
     for p in drawn:
         px, py = x(p.cost_per_task.value), y(p.accuracy.value)
         colour = RED if p.on_frontier else BLUE
@@ -104,13 +140,12 @@ def frontier_plot(points: Sequence[CostPoint], title: str, share: bool = True) -
             body.append(f'<line x1="{_n(x(c.ci_low))}" y1="{_n(py)}" x2="{_n(x(c.ci_high))}" '
                         f'y2="{_n(py)}" stroke="{GREY}"/>')
         tip = (f"{p.label}: accuracy {100 * a.value:.1f}% [{100 * a.ci_low:.1f}, "
-               f"{100 * a.ci_high:.1f}], {cost_label(c.value, unit)} per task"
-               if share else f"{p.label}: {a.value:.4g}, {cost_label(c.value, unit)} per task")
+               f"{100 * a.ci_high:.1f}], {cost_text(c.value, unit)} per task"
+               if share else f"{p.label}: {a.value:.4g}, {cost_text(c.value, unit)} per task")
         body.append(f'<circle cx="{_n(px)}" cy="{_n(py)}" r="4.5" fill="{colour}">'
                     f"<title>{escape(tip)}</title></circle>")
-        anchor, dx = ("end", -7) if px > X1 - 120 else ("start", 7)
-        body.append(f'<text x="{_n(px + dx)}" y="{_n(py - 6)}" font-size="10" '
-                    f'text-anchor="{anchor}">{escape(p.label)}</text>')
+    body += _labels([(x(p.cost_per_task.value), y(p.accuracy.value), p.label)
+                     for p in reversed(drawn)])
     if left_out:
         body.append(f'<text x="{X0}" y="{HEIGHT - 6}" font-size="10" fill="{GREY}">'
                     f"{left_out} point(s) at zero or unknown cost not drawn</text>")
