@@ -25,6 +25,14 @@ prompt is `context + continuation`): the server echoes the prompt's tokens with
   has a log-prob is summed. A first token with a `null` log-prob (no BOS from the server and
   no `prefix_text`) cannot be scored and is left out of `logprob` and `n_tokens`.
 
+Generation with `params.logprobs`: chat bodies ask `logprobs: true` (the answer's
+`logprobs.content[i].logprob`), completions bodies `logprobs: 1` (`logprobs.token_logprobs`);
+the values are the server's (vLLM's default is the model's raw log-probabilities). Thinking
+(`params.thinking`): `effort` is sent as `reasoning_effort` (OpenAI, Gemini, vLLM) and
+`budget` as `thinking: {"type": "enabled", "budget_tokens": B}` (the form of Anthropic's
+OpenAI-compatible endpoint; a server that knows neither answers with an error naming the
+field). Extension ("Wait") needs token-level control and is refused up front.
+
 Malformed bodies (missing fields, wrong types) raise `MalformedResponse` (worth a retry); a
 well-formed answer without prompt log-probs raises `LmauditError` (retrying cannot help).
 """
@@ -44,6 +52,7 @@ from lmaudit.core.types import (
     LoglikelihoodResult,
     Message,
     RollingLoglikelihoodResult,
+    ThinkingControl,
     Usage,
 )
 
@@ -111,7 +120,48 @@ def generation_body(model: str, request: GenerateRequest, *, chat: bool) -> dict
         body["stop"] = list(params.stop)
     if params.seed is not None:
         body["seed"] = params.seed
+    if params.logprobs:
+        body["logprobs"] = True if chat else 1
+    if params.thinking is not None:
+        body.update(thinking_fields(params.thinking))
     return body
+
+
+def thinking_fields(control: ThinkingControl) -> dict[str, Any]:
+    """The body fields of a thinking budget or effort (module docstring)."""
+    if control.extend:
+        raise LmauditError("thinking_extend needs token-level control of decoding: use the "
+                           "hf or vllm backend (an API can only cap thinking)")
+    fields: dict[str, Any] = {}
+    if control.effort is not None:
+        fields["reasoning_effort"] = control.effort
+    if control.budget is not None:
+        fields["thinking"] = {"type": "enabled", "budget_tokens": control.budget}
+    return fields
+
+
+def generated_logprobs(choice: Mapping[str, Any], *, chat: bool) -> tuple[float, ...] | None:
+    """The generated tokens' log-probabilities of one choice (None when it has none)."""
+    logprobs = choice.get("logprobs")
+    if logprobs is None:
+        return None
+    if not isinstance(logprobs, Mapping):
+        raise MalformedResponse("choice logprobs is not an object")
+    if chat:
+        content = logprobs.get("content")
+        if content is None:
+            return None
+        if not isinstance(content, list) or not all(
+                isinstance(t, Mapping) and isinstance(t.get("logprob"), int | float)
+                for t in content):
+            raise MalformedResponse("chat logprobs.content is not a list of tokens")
+        return tuple(float(t["logprob"]) for t in content)
+    values = logprobs.get("token_logprobs")
+    if values is None:
+        return None
+    if not isinstance(values, list) or not all(isinstance(v, int | float) for v in values):
+        raise MalformedResponse("logprobs.token_logprobs is not a list of numbers")
+    return tuple(float(v) for v in values)
 
 
 def encode_body(body: Mapping[str, Any]) -> bytes:
@@ -177,6 +227,7 @@ def generation_of(choice: Mapping[str, Any], usage: Usage, *, chat: bool) -> Gen
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         usage=usage,
+        token_logprobs=generated_logprobs(choice, chat=chat),
     )
 
 
