@@ -256,3 +256,16 @@ def test_cli_report_with_prices(runs: dict[str, Path], tmp_path: Path,
     data = json.loads(js.read_text())
     assert {p["unit"] for p in data["compute"]["frontiers"][0]["points"]} == {"USD"}
     assert "per correct" in capsys.readouterr().out
+
+
+def test_audit_takes_the_cost_options_and_passes_them_on(tmp_path: Path) -> None:
+    from lmaudit.cli import build_parser
+    from lmaudit.commands.audit import reproducing_command
+    from lmaudit.commands.report import pricing
+
+    args = build_parser().parse_args([
+        "audit", "--model", "lab:a", "--suite", "demo", "--price", "lab:a=1,2",
+        "--compute-rate", "lab:*=3"])
+    assert pricing(args) == Pricing({"lab:a": Price(1.0, 2.0)}, {"lab:*": 3.0})
+    command = reproducing_command(args, tmp_path)
+    assert command[-4:] == ["--price", "lab:a=1,2", "--compute-rate", "lab:*=3"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lmaudit import report
 from lmaudit.audit.index import AuditIndex
@@ -38,11 +39,14 @@ def status_table(index: AuditIndex) -> str:
                       *lines])
 
 
-def finish_audit(audit_dir: Path, index: AuditIndex, *, json_file: Path | None = None
-                 ) -> AuditSummary:
-    """Build the report of `audit_dir`: terminal summary, report.html, optional JSON."""
+def finish_audit(audit_dir: Path, index: AuditIndex, *, json_file: Path | None = None,
+                 pricing: Any = None) -> AuditSummary:
+    """Build the report of `audit_dir`: terminal summary, report.html, optional JSON;
+    `pricing`: a `report.compute.Pricing` for the cost section."""
     try:
-        built = report.load_report([Path(audit_dir)])
+        paths = [Path(audit_dir)]
+        built = report.load_report(paths) if pricing is None else report.load_report(paths,
+                                                                                     pricing)
         html = report.write_html(built, Path(audit_dir) / REPORT_HTML)
         written = None
         if json_file is not None:

@@ -72,6 +72,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="also write the report as JSON to FILE")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    from lmaudit.commands.report import add_cost_options
+
+    add_cost_options(parser)  # the report's cost section only; runs are not metered
     parser.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the request cache")
     parser.add_argument("--cache-dir", type=Path, metavar="DIR",
@@ -127,6 +130,12 @@ def reproducing_command(args: argparse.Namespace, out: Path) -> list[str]:
         command += ["--task-option", pair]
     if args.seed:
         command += ["--seed", str(args.seed)]
+    for text in getattr(args, "price", None) or ():
+        command += ["--price", text]
+    if getattr(args, "prices", None):
+        command += ["--prices", str(args.prices)]
+    for text in getattr(args, "compute_rate", None) or ():
+        command += ["--compute-rate", text]
     for flag in ("batch_size", "dtype", "device"):
         default = {"batch_size": 16, "dtype": "auto", "device": "auto"}[flag]
         if getattr(args, flag, default) != default:
@@ -162,7 +171,9 @@ def run_audit_command(args: argparse.Namespace) -> int:
     finally:
         if cache is not None:
             cache.close()
-    summary = finish_audit(out, outcome.index, json_file=args.json)
+    from lmaudit.commands.report import pricing
+
+    summary = finish_audit(out, outcome.index, json_file=args.json, pricing=pricing(args))
     print(summary.text)
     for stage in outcome.index.stages:
         if stage.state == "failed":

@@ -22,6 +22,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="directories to read")
     parser.add_argument("--out", type=Path, required=True, help="HTML file to write")
     parser.add_argument("--json", type=Path, help="also write the report's objects as JSON")
+    add_cost_options(parser)
+    parser.set_defaults(func=run)
+
+
+def add_cost_options(parser: argparse.ArgumentParser) -> None:
+    """`--price`, `--prices` and `--compute-rate` (also on `lmaudit audit`)."""
     costs = parser.add_argument_group(
         "cost", "what each model costs, for the cost-accuracy frontier (without a price the "
         "frontier is drawn in tokens; a price recorded by `lmaudit run --price` is used "
@@ -37,10 +43,9 @@ def register(subparsers: Any) -> None:
                        metavar="MODEL=USD_PER_HOUR",
                        help="for local models: cost = the run's recorded seconds × this "
                        "hourly rate (e.g. 'hf:*=2.50' for a GPU at $2.50/h)")
-    parser.set_defaults(func=run)
 
 
-def _pricing(args: argparse.Namespace) -> Any:
+def pricing(args: argparse.Namespace) -> Any:
     """The `--price`, `--prices` and `--compute-rate` options as a `report.compute.Pricing`."""
     from lmaudit.core.usage import load_price_table
     from lmaudit.report.compute import Pricing, parse_compute_rate, parse_model_price
@@ -55,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lmaudit.report import load_report, render_json, render_terminal, write_html
 
-    report = load_report(args.dirs, _pricing(args))
+    report = load_report(args.dirs, pricing(args))
     path = write_html(report, args.out)  # files first: a closed stdout loses nothing
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
