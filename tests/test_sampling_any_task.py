@@ -3,7 +3,9 @@ per sample, every answer scored and kept, the metrics over samples with known va
 
 from __future__ import annotations
 
+import json
 from math import comb
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +99,28 @@ def test_reasoning_tasks_sample_natively_with_the_same_seeds() -> None:
     assert [r.params.seed for r in requests] == [7, 8, 9]  # type: ignore[union-attr]
     assert {r.params.top_p for r in requests} == {0.95}  # type: ignore[union-attr]
     assert task.spec()["top_p"] == 0.95 and task.spec()["samples_per_problem"] == 3
+
+
+def test_an_audit_suite_entry_samples_its_run_stage(tmp_path: Path) -> None:
+    from audit_fakes import MemorizerBackend
+    from lmaudit.audit import load_suite, run_audit
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("tasks:\n  arith:\n    sampling: {samples: 4, temperature: 0.9, "
+                     "verifiers: [oracle]}\n")
+    spec = load_suite(str(suite)).tasks[0]
+    assert spec.sampling == {"samples": 4, "temperature": 0.9, "top_p": 1.0,
+                             "verifiers": ["oracle"]}
+    run_audit(load_suite(str(suite)), ["fake:a"], tmp_path / "audit",
+              load_model=lambda s: MemorizerBackend(s), limit=3,
+              command=["lmaudit", "audit"], echo=lambda _: None)
+    run_dir = tmp_path / "audit" / "runs" / "a" / "arith"
+    results = json.loads((run_dir / "results.json").read_text())
+    assert {"pass@4", "maj@4", "best_of_4:oracle"} <= set(results["metrics"])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["invocation"]["sampling"]["samples"] == 4
+    assert manifest["task_spec"]["sampling"]["temperature"] == 0.9
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tasks:\n  arith:\n    sampling: {samples: 4, temperature: 0}\n")
+    with pytest.raises(LmauditError, match=r"tasks.arith.sampling: .*temperature 0"):
+        load_suite(str(bad))

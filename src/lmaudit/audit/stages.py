@@ -145,12 +145,17 @@ def _run(
     task = _load_task(t, None if prompt is None else dict(prompt.options))
     if prompt is not None and prompt.template is not None:
         task = PromptVariantTask(task, prompt.name, prompt.template)
+    if t.sampling is not None:  # repeated sampling, as `lmaudit run --samples`
+        from lmaudit.commands._sampling import sampled_task
+
+        task = sampled_task(task, dict(t.sampling), context.seed)
     invocation = None
     if stage.kind == "run":  # a plain run can also be resumed with `lmaudit run --resume`
         recorded = (context.model_options or {}).get(stage.model or "", {})
         invocation = {"model": stage.model, "model_options": dict(recorded),
                       "task": t.task, "task_options": dict(t.options), "limit": stage.limit,
-                      "seed": context.seed}
+                      "seed": context.seed,
+                      **({"sampling": dict(t.sampling)} if t.sampling is not None else {})}
     run_task(task, backend, out, limit=stage.limit, seed=context.seed, model_spec=stage.model,
              show_progress=context.show_progress, cache=context.cache, invocation=invocation)
     return task_references(task)

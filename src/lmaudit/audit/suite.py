@@ -12,6 +12,8 @@ tasks:
                                    # or safety (`lmaudit audit --baseline`, change matrix)
     options: {fewshot: 0}          # task options, as `--task-option KEY=VALUE`
     limit: 200                     # evaluate only the first N items (with --limit: the smaller)
+    sampling: {samples: 8, temperature: 0.7, top_p: 1.0, verifiers: [self, oracle]}
+                                   # repeated sampling, as `lmaudit run --samples` (optional)
     references: {chance: 0.0, human: null}   # human: null, a number, or {label: number};
                                    # none given: the task's own (`task.references()`)
     probes:                        # each entry is one probe run (stage)
@@ -119,6 +121,7 @@ class TaskSpec:
     scan: ScanSpec | None = None
     prompts: tuple[PromptSpec, ...] = ()
     role: str = "general"
+    sampling: Mapping[str, Any] | None = None  # as a run invocation's `sampling`
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,7 @@ class _Parser:
         if not _NAME.match(task_id):
             raise self.fail(key, "a task id must be letters, digits, '-', '_', '.', '+'")
         raw = self.mapping(value, key, {"task", "options", "limit", "references", "probes",
-                                        "contamination", "prompts", "role"})
+                                        "contamination", "prompts", "role", "sampling"})
         task = self.text(raw.get("task", task_id), f"{key}.task")
         if task.endswith((".yaml", ".yml")):
             task = self.path(task, f"{key}.task")
@@ -258,7 +261,37 @@ class _Parser:
             scan=self.scan(contamination.get("scan"), f"{key}.contamination.scan"),
             prompts=self.prompts(raw.get("prompts"), f"{key}.prompts"),
             role=self.role(raw.get("role", "general"), f"{key}.role"),
+            sampling=self.sampling(raw.get("sampling"), f"{key}.sampling"),
         )
+
+    def sampling(self, value: Any, key: str) -> dict[str, Any] | None:
+        """Repeated sampling of a task: `samples` (>= 1), `temperature` (default 0.7 for
+        several samples, else 0), `top_p` (default 1), `verifiers` (`--verifier` specs)."""
+        if value is None:
+            return None
+        from lmaudit.commands._sampling import DEFAULT_TEMPERATURE
+        from lmaudit.tasks.sampled import SamplingConfig
+
+        raw = self.mapping(value, key, {"samples", "temperature", "top_p", "verifiers"})
+        samples = self.integer(raw.get("samples", 1), f"{key}.samples", 1)
+        default = DEFAULT_TEMPERATURE if samples > 1 else 0.0
+        found: dict[str, Any] = {
+            "samples": samples,
+            "temperature": self.number(raw.get("temperature", default), f"{key}.temperature",
+                                       0.0, 100.0),
+            "top_p": self.number(raw.get("top_p", 1.0), f"{key}.top_p", 0.0, 1.0),
+        }
+        verifiers = raw.get("verifiers") or []
+        if not isinstance(verifiers, list):
+            raise self.fail(f"{key}.verifiers", "expected a list of verifier specs")
+        if verifiers:
+            found["verifiers"] = [self.text(v, f"{key}.verifiers[{i}]")
+                                  for i, v in enumerate(verifiers)]
+        try:
+            SamplingConfig(samples, found["temperature"], found["top_p"])
+        except LmauditError as error:
+            raise self.fail(key, str(error)) from None
+        return found
 
     def role(self, value: Any, key: str) -> str:
         from lmaudit.report.change_model import ROLES
