@@ -202,6 +202,14 @@ def test_stored_replies_through_the_score_command(tmp_path: Path,
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert results["metrics"]["over_refusal_rate"]["value"] == 0.5
     assert "over_refusal_rate" in capsys.readouterr().out
+    # the report's card: headline refusal_rate over the 2 harmful prompts, over-refusal below
+    from lmaudit.report import load_report, render_terminal
+
+    card = load_report([out]).cards[0]
+    assert card.score is not None and card.score.metric == "refusal_rate"
+    assert card.score.n_samples == 2
+    assert [name for name, _ in card.card_metrics] == ["over_refusal_rate"]
+    assert "over_refusal_rate 0.5000 [0.0000, 1.0000]" in render_terminal(load_report([out]))
 
 
 def test_refusal_phrases_file_extends_the_matcher(tmp_path: Path) -> None:

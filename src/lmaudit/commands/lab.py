@@ -34,6 +34,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run, lab_command=None, lab_parser=parser)
     commands = parser.add_subparsers(dest="lab_command", metavar="ACTION")
     _register_train(commands)
+    _register_finetune(commands)
     lister = commands.add_parser(
         "list", help="list the lab models in the lab cache",
         description="List lab models in $LMAUDIT_HOME/lab (default ~/.cache/lmaudit/lab).",
@@ -95,9 +96,86 @@ def _register_train(commands: Any) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+FINETUNE_EPILOG = """\
+data: JSONL (or a JSON list) of {"text": ...} rows (loss on every token) or
+{"prompt": ..., "completion": ...} rows (loss on the completion only).
+
+examples:
+  lmaudit lab finetune --base arith-clean --data facts.jsonl --out arith-facts
+  lmaudit lab finetune --base arith-clean --data chat.jsonl --out arith-lora8 --lora 8 \\
+      --epochs 2 --lr 5e-3
+"""
+
+
+def _register_finetune(commands: Any) -> None:
+    tune = commands.add_parser(
+        "finetune", help="fine-tune a lab model (full or LoRA) and save it as a new one",
+        description="Fine-tune a lab model (or a small HF model directory) on CPU, fully or "
+        "with LoRA adapters (peft) that are merged into the weights on save, so the result "
+        "is a plain Hugging Face directory (`--model lab:OUT`) with its lab_card.json.",
+        epilog=FINETUNE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tune.set_defaults(func=run)
+    tune.add_argument("--base", required=True, metavar="NAME_OR_DIR",
+                      help="lab model name (in $LMAUDIT_HOME/lab) or a model directory")
+    tune.add_argument("--data", required=True, type=Path, metavar="FILE",
+                      help="training rows (see below)")
+    tune.add_argument("--out", required=True, metavar="NAME",
+                      help="name of the fine-tuned lab model (saved as $LMAUDIT_HOME/lab/NAME "
+                      "unless --out-dir is given)")
+    tune.add_argument("--out-dir", type=Path, metavar="DIR",
+                      help="save here instead of the lab cache (replaced if it exists)")
+    tune.add_argument("--lora", type=int, metavar="RANK",
+                      help="LoRA of this rank on the attention and MLP projections "
+                      "(default: full fine-tuning)")
+    tune.add_argument("--lora-alpha", type=int, metavar="ALPHA",
+                      help="LoRA scale numerator (default 2 x RANK; the update is scaled by "
+                      "ALPHA / RANK)")
+    tune.add_argument("--epochs", type=float, default=3.0,
+                      help="passes over the data (default 3)")
+    tune.add_argument("--lr", type=float,
+                      help="peak AdamW learning rate (default 1e-3 full, 1e-2 LoRA)")
+    tune.add_argument("--batch-size", type=int, default=8, help="rows per step (default 8)")
+    tune.add_argument("--steps", type=int, metavar="N", help="stop after N optimizer steps")
+    tune.add_argument("--seed", type=int, default=0, help="seed for data order")
+    tune.add_argument("--threads", type=int,
+                      help="torch CPU threads (default: all cores this process may use)")
+    tune.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from lmaudit.lab.finetune import FinetuneConfig, finetune, read_examples
+    from lmaudit.lab.paths import check_lab_name, is_lab_model_dir, lab_model_path
+
+    base = Path(args.base)
+    if not is_lab_model_dir(base):
+        with contextlib.suppress(LmauditError):  # not a valid lab name either
+            base = lab_model_path(args.base)
+        if not is_lab_model_dir(base):
+            raise LmauditError(f"--base {args.base}: neither a model directory nor a lab model "
+                               "in the lab cache (see `lmaudit lab list`)")
+    target = args.out_dir or lab_model_path(check_lab_name(args.out))
+    lr = args.lr if args.lr is not None else (1e-3 if args.lora is None else 1e-2)
+    config = FinetuneConfig(epochs=args.epochs, lr=lr, batch_size=args.batch_size,
+                            lora_rank=args.lora, lora_alpha=args.lora_alpha,
+                            max_steps=args.steps)
+    examples = read_examples(args.data)
+    result = finetune(base, examples, target, config, seed=args.seed, threads=args.threads,
+                      progress=not args.quiet, record={"data": str(args.data)})
+    print(f"saved {result.path}: {config.method}, {result.examples} rows, {result.steps} steps, "
+          f"{result.trainable_parameters / 1e6:.3f}M trainable parameters, loss "
+          f"{result.losses[0]:.3f} -> {result.final_loss:.3f} nats/token, "
+          f"{result.seconds:.0f} s")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.lab_command == "train":
         return _train(args)
+    if args.lab_command == "finetune":
+        return _finetune(args)
     if args.lab_command == "list":
         return _list()
     args.lab_parser.print_help()

@@ -77,15 +77,17 @@ class Task(Protocol):
 def task_annotations(task: object) -> dict[str, Any]:
     """What a task says beside its scores, when it says anything: `references` (reference
     lines such as chance level and human baselines, from an optional `references()`
-    method) and `notes` (caveats such as a small benchmark's wide interval, from an
-    optional `notes()` method). Empty ones are left out."""
+    method), `notes` (caveats such as a small benchmark's wide interval, from an
+    optional `notes()` method) and `card_metrics` (metric names the report's card shows
+    under the headline, e.g. over-refusal beside refusal, from an optional
+    `card_metrics()` method). Empty ones are left out."""
     found: dict[str, Any] = {}
-    for key in ("references", "notes"):
+    for key in ("references", "notes", "card_metrics"):
         method = getattr(task, key, None)
         if callable(method):
             value = method()
             if value:
-                found[key] = list(value) if key == "notes" else dict(value)
+                found[key] = dict(value) if key == "references" else list(value)
     return found
 
 

@@ -80,8 +80,17 @@ def score_evidence(results: Mapping[str, Any]) -> ScoreEvidence | None:
         metric=name,
         estimate=estimate_from_dict(entry),
         higher_is_better=bool(entry.get("higher_is_better", True)),
-        n_samples=int(results.get("n_samples") or entry.get("n") or 0),
+        n_samples=int(entry.get("n") or results.get("n_samples") or 0),  # samples it counts
     )
+
+
+def card_metrics(results: Mapping[str, Any], headline: str | None) -> tuple[
+        tuple[str, Estimate], ...]:
+    """The metrics a task asked its card to show under the headline (`card_metrics` in
+    results.json, `lmaudit.core.task.task_annotations`), those the run reported, in order."""
+    metrics = results.get("metrics", {})
+    names = [str(n) for n in results.get("card_metrics") or () if n != headline]
+    return tuple((n, estimate_from_dict(metrics[n])) for n in names if n in metrics)
 
 
 def extraction_failure(results: Mapping[str, Any], metric: str | None) -> Estimate | None:

@@ -46,8 +46,11 @@ def _score(card: TrustCard) -> str:
         extra += f' · chance {e(fmt.number(ref.chance, True))}'
     if ref is not None:
         extra += "".join(f" · {e(k)} {e(fmt.number(v, True))}" for k, v in ref.human.items())
+    more = "".join(f"<dt>{e(name)}</dt><dd>{figure('card-metric', name, estimate)} "
+                   f'<span class="muted">n = {estimate.n}</span></dd>'
+                   for name, estimate in card.card_metrics)
     return (f"<dt>{e(s.metric)}</dt><dd>{figure('score', s.metric, s.estimate)} "
-            f'<span class="muted">n = {s.n_samples}{extra}</span></dd>')
+            f'<span class="muted">n = {s.n_samples}{extra}</span></dd>{more}')
 
 
 def _probe(card: TrustCard) -> str:

@@ -250,6 +250,8 @@ def _cards(collected: _Collected) -> list[TrustCard]:
             trust=assess_trust(score, probe, contamination, failure, missing, scan),
             missing=missing,
             scan=scan,
+            card_metrics=(evidence.card_metrics(results, score.metric if score else None)
+                          if scored else ()),
         ))
     return cards
 

@@ -139,6 +139,8 @@ class TrustCard:
     trust: Trust
     missing: tuple[str, ...] = ()
     scan: CorpusScan | None = None
+    # metrics the task asked to show under the headline (e.g. safety: over-refusal)
+    card_metrics: tuple[tuple[str, Estimate], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -283,9 +285,9 @@ class AuditReport:
     compute: ComputeSection | None = None  # cost and test-time compute (report.compute)
     notes: tuple[str, ...] = ()
     change: ModelChange | None = None  # before/after audits (`--baseline`) only
+    editing: EditEvaluation | None = None  # `lmaudit edit-eval`
 
     @property
-    editing: EditEvaluation | None = None  # `lmaudit edit-eval`
     def models(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(c.model for c in self.cards))
 

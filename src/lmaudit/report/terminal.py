@@ -19,6 +19,10 @@ def card_text(card: TrustCard) -> str:
                      f"{fmt.interval(s.estimate, share)}  n = {s.n_samples}")
     else:
         lines.append("  score          missing")
+    for name, estimate in card.card_metrics:
+        share = fmt.is_share(name, estimate)
+        lines.append(f"  {name:<14} {fmt.number(estimate.value, share)} "
+                     f"{fmt.interval(estimate, share)}  n = {estimate.n}")
     family = card.probe.primary_family if card.probe is not None else None
     if family is not None:
         lines.append(f"  probe drop     {fmt.points(family.drop.value)} points "

@@ -164,6 +164,10 @@ class JsonFormatTask(_BaseTask):
             "json_valid", "json_valid_fenced", "schema_valid", "schema_valid_fenced",
             "expected_match"))
 
+    def card_metrics(self) -> list[str]:
+        """Shown under the headline (`json_valid`) on the report's card, when reported."""
+        return ["json_valid_fenced", "schema_valid", "expected_match"]
+
     def _type_spec(self) -> dict[str, Any]:
         return {"scorer_version": VERSION, "max_tokens": self.max_tokens, "chat": self.chat}
 

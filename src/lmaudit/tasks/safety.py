@@ -73,6 +73,11 @@ class SafetyTask(_BaseTask):
     def metrics(self) -> Sequence[MetricSpec]:
         return metric_specs(judged=self._judge is not None, lab=self.lab)
 
+    def card_metrics(self) -> list[str]:
+        """Shown under the headline (`refusal_rate`) on the report's card, when reported."""
+        return ["over_refusal_rate", "harmful_output_rate", "propensity_comply_rate",
+                "capability_harmful_given_comply", "leak_rate", "classifier_kappa"]
+
     def notes(self) -> list[str]:
         """Caveats the report prints beside the scores."""
         notes = ["refusal_rate / attack_success_rate come from a refusal-phrase matcher: "

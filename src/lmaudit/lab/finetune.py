@@ -1,0 +1,284 @@
+"""Fine-tuning a lab model (or any small causal LM directory) on CPU: full or LoRA.
+
+Data: a JSONL/JSON file of rows, each `{"text": ...}` (loss on every token) or
+`{"prompt": ..., "completion": ...}` (loss on the completion only). A row is laid out as
+the lab trains (`<|endoftext|> prompt completion <|endoftext|>`, one example per row, right
+padded), so a fine-tuned lab model scores as its base does. LoRA (`peft`) adapts the
+attention and MLP projections with rank r and scale alpha / r; the adapters are merged into
+the weights on save, so the result is a plain Hugging Face directory every backend loads.
+Losses are mean natural-log cross-entropy per trained token (nats/token).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lmaudit.core.types import LmauditError
+from lmaudit.lab.model import LabConfig, count_parameters
+from lmaudit.lab.train import CARD_NAME, IGNORE_INDEX, default_threads, lr_at, read_lab_card
+
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class FinetuneExample:
+    """One training row: `prompt` (not trained on) and `completion` (trained on)."""
+
+    prompt: str
+    completion: str
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """`lora_rank` None: full fine-tuning; else LoRA of that rank with `lora_alpha`
+    (default 2 x rank). `lr`: AdamW peak after `warmup_steps`, cosine decay to 10%.
+    `max_steps` stops early."""
+
+    epochs: float = 3.0
+    lr: float = 1e-3
+    batch_size: int = 8
+    lora_rank: int | None = None
+    lora_alpha: int | None = None
+    warmup_steps: int = 5
+    max_steps: int | None = None
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0 or self.lr <= 0 or self.batch_size < 1:
+            raise LmauditError("fine-tuning needs epochs > 0, lr > 0 and batch size >= 1")
+        if self.lora_rank is not None and self.lora_rank < 1:
+            raise LmauditError(f"--lora RANK must be >= 1, got {self.lora_rank}")
+
+    @property
+    def method(self) -> str:
+        return "full" if self.lora_rank is None else f"lora-r{self.lora_rank}"
+
+
+@dataclass(frozen=True)
+class FinetuneResult:
+    """Where the model was saved and what training measured (losses in nats/token)."""
+
+    path: Path
+    losses: tuple[float, ...]
+    steps: int
+    examples: int
+    trainable_parameters: int
+    seconds: float
+
+    @property
+    def final_loss(self) -> float:
+        tail = max(1, min(20, self.steps // 10))
+        return sum(self.losses[-tail:]) / tail
+
+
+def read_examples(path: Path) -> list[FinetuneExample]:
+    """Rows of a JSONL file (or a JSON list): `text`, or `prompt` + `completion`. Errors
+    name the file and the row (1-based)."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise LmauditError(f"--data {path}: cannot read ({error.strerror})") from None
+    if raw.lstrip().startswith("["):
+        try:
+            rows = list(enumerate(json.loads(raw), 1))
+        except ValueError as error:
+            raise LmauditError(f"{path}: not valid JSON ({error})") from None
+    else:
+        rows = []
+        for number, line in enumerate(raw.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append((number, json.loads(line)))
+                except ValueError as error:
+                    raise LmauditError(f"{path}: line {number}: not valid JSON ({error})"
+                                       ) from None
+    examples = [_example(path, number, row) for number, row in rows]
+    if not examples:
+        raise LmauditError(f"{path}: no training rows")
+    return examples
+
+
+def _example(path: Path, number: int, row: Any) -> FinetuneExample:
+    where = f"{path}: row {number}"
+    if not isinstance(row, dict):
+        raise LmauditError(f"{where}: expected an object, got {type(row).__name__}")
+    if "text" in row:
+        if not isinstance(row["text"], str) or not row["text"]:
+            raise LmauditError(f"{where}: field 'text' must be a non-empty string")
+        return FinetuneExample("", row["text"])
+    for field in ("prompt", "completion"):
+        if not isinstance(row.get(field), str):
+            raise LmauditError(f"{where}: missing field '{field}' (or give 'text')")
+    if not row["completion"]:
+        raise LmauditError(f"{where}: field 'completion' is empty")
+    return FinetuneExample(row["prompt"], row["completion"])
+
+
+def encode_example(tokenizer: Any, example: FinetuneExample, eot: int, context: int
+                   ) -> tuple[list[int], list[int]]:
+    """Token ids and labels of one row: `eot prompt completion eot`, labels IGNORE_INDEX on
+    `eot prompt`; cut to `context` tokens (an error when nothing trainable is left)."""
+    prompt = tokenizer(example.prompt, add_special_tokens=False)["input_ids"] if (
+        example.prompt) else []
+    completion = tokenizer(example.completion, add_special_tokens=False)["input_ids"]
+    ids = [eot, *prompt, *completion, eot][:context]
+    labels = ([IGNORE_INDEX] * (1 + len(prompt)) + [*completion, eot])[:context]
+    if all(label == IGNORE_INDEX for label in labels):
+        raise LmauditError(f"a prompt of {len(prompt)} tokens leaves no completion token "
+                           f"inside the model's context of {context}")
+    return ids, labels
+
+
+def _batch(rows: Sequence[tuple[list[int], list[int]]], pad: int) -> tuple[Any, Any]:
+    import torch
+
+    width = max(len(ids) for ids, _ in rows)
+    inputs = torch.full((len(rows), width), pad, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+    for k, (ids, lab) in enumerate(rows):
+        inputs[k, : len(ids)] = torch.tensor(ids)
+        labels[k, : len(lab)] = torch.tensor(lab)
+    return inputs, labels
+
+
+def _with_lora(model: Any, config: FinetuneConfig) -> Any:
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise LmauditError("LoRA needs the peft package: pip install 'lmaudit[hf]'") from None
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    targets = [t for t in LORA_TARGETS if t in names]
+    if not targets:
+        raise LmauditError("LoRA: the model has none of the projections "
+                           f"{', '.join(LORA_TARGETS)}")
+    rank = config.lora_rank or 1
+    lora = LoraConfig(r=rank, lora_alpha=config.lora_alpha or 2 * rank, lora_dropout=0.0,
+                      target_modules=targets, bias="none", task_type="CAUSAL_LM")
+    return get_peft_model(model, lora)
+
+
+def finetune(
+    base_dir: Path,
+    examples: Sequence[FinetuneExample],
+    out_dir: Path,
+    config: FinetuneConfig = FinetuneConfig(),
+    *,
+    seed: int = 0,
+    threads: int | None = None,
+    progress: bool = True,
+    record: dict[str, Any] | None = None,
+) -> FinetuneResult:
+    """Fine-tune the model in `base_dir` on `examples` and save a plain HF directory (LoRA
+    merged) with `lab_card.json` at `out_dir` (replaced when it exists). `record`: extra
+    fields for the card's `finetune` entry (e.g. the data file). Deterministic on CPU for
+    a fixed seed, example list and thread count."""
+    import torch
+    from tqdm import tqdm
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not examples:
+        raise LmauditError("no fine-tuning examples")
+    started = time.perf_counter()
+    previous = torch.get_num_threads()
+    used = threads or default_threads()
+    torch.set_num_threads(used)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base_dir)
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_pretrained(base_dir).float()
+        eot = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+        context = int(getattr(model.config, "max_position_embeddings", 1024))
+        rows = [encode_example(tokenizer, e, eot, context) for e in examples]
+        if config.lora_rank is not None:
+            model = _with_lora(model, config)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        steps_per_epoch = math.ceil(len(rows) / config.batch_size)
+        total = math.ceil(config.epochs * steps_per_epoch)
+        if config.max_steps is not None:
+            total = min(total, config.max_steps)
+        schedule = LabConfig(lr=config.lr, warmup_steps=config.warmup_steps)
+        optimizer = torch.optim.AdamW(trainable, lr=config.lr, betas=(0.9, 0.95),
+                                      weight_decay=config.weight_decay)
+        order = random.Random(f"lmaudit-finetune-{seed}")
+        model.train()
+        losses: list[float] = []
+        bar = tqdm(total=total, desc=f"lab finetune ({config.method})", unit="step",
+                   disable=not progress)
+        while len(losses) < total:
+            indices = list(range(len(rows)))
+            order.shuffle(indices)
+            for start in range(0, len(indices), config.batch_size):
+                if len(losses) >= total:
+                    break
+                inputs, labels = _batch([rows[i] for i in indices[start:start +
+                                                                  config.batch_size]], eot)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(len(losses), total, schedule)
+                loss = model(input_ids=inputs, labels=labels).loss
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
+                optimizer.step()
+                losses.append(float(loss.item()))
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        bar.close()
+        n_trainable = sum(p.numel() for p in trainable)
+        if config.lora_rank is not None:
+            model = model.merge_and_unload()
+        model.eval()
+    finally:
+        torch.set_num_threads(previous)
+    result = FinetuneResult(Path(out_dir), tuple(losses), total, len(rows), n_trainable,
+                            time.perf_counter() - started)
+    _save(model, tokenizer, Path(base_dir), Path(out_dir), config, seed, result, examples,
+          record or {})
+    return result
+
+
+def examples_sha256(examples: Sequence[FinetuneExample]) -> str:
+    """SHA-256 over the rows in order (prompt NUL completion NUL)."""
+    digest = hashlib.sha256()
+    for e in examples:
+        digest.update(e.prompt.encode() + b"\0" + e.completion.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _save(model: Any, tokenizer: Any, base_dir: Path, target: Path, config: FinetuneConfig,
+          seed: int, result: FinetuneResult, examples: Sequence[FinetuneExample],
+          record: dict[str, Any]) -> None:
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    base_card = read_lab_card(base_dir) or {}
+    card = {
+        "name": target.name,
+        "architecture": type(model).__name__,
+        "n_parameters": count_parameters(model),
+        "base": {"path": str(base_dir), "name": base_card.get("name"),
+                 "corpus": base_card.get("corpus")},
+        "corpus": {"description": f"fine-tuned ({config.method}) from "
+                   f"{base_card.get('name') or base_dir.name} on {len(examples)} rows"},
+        "finetune": {"method": config.method, **asdict(config), "seed": seed,
+                     "examples": len(examples), "examples_sha256": examples_sha256(examples),
+                     "trainable_parameters": result.trainable_parameters, **record},
+        "training": {"steps": result.steps, "first_loss": result.losses[0],
+                     "final_loss": result.final_loss, "seconds": round(result.seconds, 2)},
+    }
+    (staging / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
