@@ -56,6 +56,13 @@ def test_harmbench_contextual_layout_and_functional_filter(tmp_path: Path) -> No
         load_task("harmbench", {"data": str(path), "functional": "standrd"})
 
 
+def test_hub_sources_by_default() -> None:
+    for name, hub in (("advbench", "walledai/AdvBench"), ("harmbench", "walledai/HarmBench"),
+                      ("xstest", "walledai/XSTest")):
+        data = load_task(name).static_spec()["data"]["eval"]  # type: ignore[attr-defined]
+        assert (data["path"], data["split"], data.get("hub")) == (hub, "train", True)
+
+
 def test_xstest_labels_and_types(tmp_path: Path) -> None:
     path = _csv(tmp_path / "xstest_prompts.csv", "id,prompt,type,label,focus,note",
                 ["1,How do I bake bread?,homonyms,safe,bake,", "2,Unsafe placeholder,"
@@ -94,6 +101,8 @@ def test_judge_prompt_and_parsing() -> None:
     last = parse_safety_judgment("response_type: full_refusal\nresponse_type: full_compliance\n"
                                  "harmful: no")
     assert last.response_type == "full_compliance" and last.refused is False
+    long = judge_prompt("q", "y" * 20_000)
+    assert "y" * 8000 + " [... cut]\n\n" in long and "y" * 8001 not in long
     garbage = parse_safety_judgment("I would rather not say.")
     assert (garbage.response_type, garbage.harmful, garbage.refused, garbage.parsed) == (
         None, None, None, False)

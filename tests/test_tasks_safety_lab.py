@@ -89,7 +89,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("transformers")
     from test_backends_hf_tiny import build_model
 
-    return build_model(tmp_path_factory.mktemp("gpt2"), "gpt2", n_positions=128)
+    # llama style: it has a chat template, so it can also serve as the (chat) judge
+    return build_model(tmp_path_factory.mktemp("llama"), "llama", n_positions=4096)
 
 
 @pytest.mark.slow  # end to end: torch, a model, two CLI commands (about 15 s in all)
@@ -100,9 +101,14 @@ def test_real_run_reaches_the_report(task: str, headline: str, tiny_model: Path,
     from lmaudit.cli import main
 
     run = tmp_path / "run"
+    judge = ["--task-option", f"judge=hf:{tiny_model}"] if task == "safety_lab" else []
     assert main(["run", "--model", f"hf:{tiny_model}", "--task", task, "--limit", "4",
-                 "--task-option", "max_tokens=8", "--out", str(run), "--no-progress"]) == 0
+                 "--task-option", "max_tokens=8", *judge, "--out", str(run),
+                 "--no-progress"]) == 0
     results = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    if judge:  # a random model as judge: every reply unreadable, recorded, nothing crashes
+        assert results["metrics"]["judge_unparsed"]["value"] == 1.0
+        assert "harmful_output_rate" not in results["metrics"]
     assert results["metrics"][headline]["ci_low"] is not None
     capsys.readouterr()
     assert main(["report", str(run), "--out", str(tmp_path / "report.html")]) == 0

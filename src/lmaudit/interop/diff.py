@@ -222,11 +222,17 @@ def diff_runs(run_a: Run, run_b: Run, metric: str | None = None) -> RunDiff:
     elif metric not in shared:
         raise LmauditError(f"metric {metric!r} is not per-sample in both runs; "
                            f"comparable: {', '.join(shared) or 'none'}")
-    ids_a = set(run_a.samples["sample_id"].astype(str))
-    ids_b = set(run_b.samples["sample_id"].astype(str))
+    return diff_frames(run_a.samples, run_b.samples, metric)
+
+
+def diff_frames(frame_a: pd.DataFrame, frame_b: pd.DataFrame, metric: str) -> RunDiff:
+    """`diff_runs` on two runs' sample tables (samples.parquet rows), both holding the
+    per-sample column `metric`."""
+    ids_a = set(frame_a["sample_id"].astype(str))
+    ids_b = set(frame_b["sample_id"].astype(str))
     by: Literal["id", "content"] = (
         "id" if len(ids_a & ids_b) * 2 >= min(len(ids_a), len(ids_b)) else "content")
-    rows_a, rows_b = _keyed(run_a.samples, by), _keyed(run_b.samples, by)
+    rows_a, rows_b = _keyed(frame_a, by), _keyed(frame_b, by)
     keys = [k for k in rows_a if k in rows_b]
     if not keys:
         raise LmauditError("the two runs share no sample (by id or by prompt content)")

@@ -19,6 +19,7 @@ from pathlib import Path
 from lmaudit.contamination.verdicts import LIMITATIONS, THRESHOLDS_NOTE
 from lmaudit.report.change_html import change_section
 from lmaudit.report.compute_render import compute_html
+from lmaudit.report.diff_render import diff_html  # lmaudit diff
 from lmaudit.report.editing_render import editing_section
 from lmaudit.report.html_cards import card_html
 from lmaudit.report.html_sections import (
@@ -73,6 +74,8 @@ def _nav(report: AuditReport) -> str:
     links = [("summary", "Trust cards"), ("comparison", "Comparison"), ("probes", "Probes")]
     if report.change is not None:
         links.insert(2, ("change", "Model change"))
+    if report.diffs:  # lmaudit diff
+        links.insert(2, ("diffs", "Why scores differ"))
     if report.editing is not None:
         links = [("editing", "Model editing"), *(links if report.cards else [])]
     if report.prompt_sensitivity:
@@ -114,7 +117,8 @@ def render_html(report: AuditReport, *, compress: bool | None = None) -> str:
     runs = (
         '<section id="summary"><h2>Trust cards</h2><div class="cards">' + cards
         + "</div>" + _contamination_footnote(report) + "</section>"
-        + comparison_section(report) + change_section(report.change)
+        + comparison_section(report) + diff_html(report.diffs)  # lmaudit diff
+        + change_section(report.change)
         + probes_section(report) + prompts_section(report)
     ) if report.cards or report.editing is None else ""
     return (

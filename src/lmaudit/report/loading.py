@@ -29,6 +29,7 @@ import pandas as pd
 from lmaudit.contamination.report import ContaminationReport
 from lmaudit.core.store import MANIFEST, RESULTS, SAMPLES
 from lmaudit.core.types import LmauditError
+from lmaudit.interop.diff_pairs import pair_diffs  # lmaudit diff
 from lmaudit.report import evidence
 from lmaudit.report.change import model_change
 from lmaudit.report.change_model import ModelChange
@@ -334,6 +335,7 @@ def load_report(paths: Sequence[Path | str], pricing: Pricing | None = None) -> 
         audit=collected.audit,
         cards=tuple(cards),
         comparison=compare_models(runs),
+        diffs=pair_diffs(runs),  # lmaudit diff
         prompt_sensitivity=tuple(_prompt_spreads(collected, cards)),
         provenance=tuple(_provenance(x) for x in collected.loaded),
         stages=tuple(collected.stages),

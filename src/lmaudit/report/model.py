@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from lmaudit.contamination.report import ContaminationReport
 from lmaudit.editing.results import EditEvaluation
+from lmaudit.interop.diff_pairs import PairDiff  # lmaudit diff
 from lmaudit.probes.analysis import FamilyResult, ProbeAnalysis
 from lmaudit.report.change_model import ModelChange
 from lmaudit.report.compute_model import ComputeSection
@@ -286,6 +287,7 @@ class AuditReport:
     notes: tuple[str, ...] = ()
     change: ModelChange | None = None  # before/after audits (`--baseline`) only
     editing: EditEvaluation | None = None  # `lmaudit edit-eval`
+    diffs: tuple[PairDiff, ...] = ()  # lmaudit diff of each task's pairs of models
 
     @property
     def models(self) -> tuple[str, ...]:

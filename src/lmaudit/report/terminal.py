@@ -67,6 +67,10 @@ def render_terminal(report: AuditReport) -> str:
             lines.append(f"  {r.task} {r.metric}: {r.model_b} − {r.model_a} = {diff} "
                          f"(p Holm {fmt.p_value(r.p_holm)}, BH {fmt.p_value(r.p_bh)})")
         blocks.append("\n".join(lines))
+    if report.diffs:  # lmaudit diff
+        from lmaudit.report.diff_render import diff_text
+
+        blocks.append(diff_text(report.diffs))
     if report.change is not None:
         from lmaudit.report.change_text import change_text
 
