@@ -16,7 +16,8 @@ prompts (request and reply in labelled fields, the labels defined, rules, a fixe
 format); neither text is copied. `parse_safety_judgment` reads the last line of each field
 (Markdown bold and case ignored); a field it cannot read is None ("unparsed"), never an
 error. Replies longer than `JUDGE_MAX_REPLY_CHARS` are cut before judging (refusals and
-harmful content show early; HarmBench likewise judges the first 512 tokens). Judgments go through the request cache unless disabled, as the HLE judge's.
+harmful content show early; HarmBench likewise judges the first 512 tokens). Judgments go
+through the request cache unless disabled, as the HLE judge's.
 """
 
 from __future__ import annotations
