@@ -269,3 +269,33 @@ def test_audit_takes_the_cost_options_and_passes_them_on(tmp_path: Path) -> None
     assert pricing(args) == Pricing({"lab:a": Price(1.0, 2.0)}, {"lab:*": 3.0})
     command = reproducing_command(args, tmp_path)
     assert command[-4:] == ["--price", "lab:a=1,2", "--compute-rate", "lab:*=3"]
+
+
+def test_a_thinking_budget_sweep_gives_a_point_per_budget() -> None:
+    from lmaudit.report.compute import ComputeRun, compute_section
+
+    # two problems, each answered once under budgets 256 and 1024: 100 prompt tokens per
+    # answer, 1,000 completion tokens per problem, thinking 200 and 600 tokens
+    frame = pd.DataFrame({
+        "sample_id": ["a", "b"], "prompt_tokens": [200, 200], "completion_tokens": [1000, 1000],
+        "acc": [1.0, 0.0], "acc@budget256": [0.0, 0.0], "acc@budget1024": [1.0, 0.0],
+        "thinking_tokens@budget256": [200.0, 200.0], "thinking_tokens@budget1024": [600.0, 600.0]})
+
+    def entry(value: float) -> dict[str, object]:
+        return {"value": value, "ci_low": 0.0, "ci_high": 1.0, "n": 2, "method": "wilson"}
+
+    results = {"metrics": {"acc": entry(0.5), "acc@budget256": entry(0.0),
+                           "acc@budget1024": entry(0.5), "thinking_tokens@budget256":
+                           {**entry(200.0), "method": "t"}}}
+    run = ComputeRun("m", "t", frame, results,
+                     {"task_spec": {"thinking_budgets": [256, 1024], "thinking_extend": 1}})
+    (frontier,) = compute_section([run], n_boot=200).frontiers
+    by = {p.setting: p for p in frontier.points}
+    assert set(by) == {"budget=256 wait=1", "budget=1024 wait=1"}
+    # budget 256: half the prompts (100) + a quarter of the completions (250) = 350 tokens
+    assert by["budget=256 wait=1"].cost_per_task.value == pytest.approx(350.0)
+    assert by["budget=1024 wait=1"].cost_per_task.value == pytest.approx(850.0)
+    assert by["budget=256 wait=1"].cost_per_correct is None  # never right
+    assert by["budget=1024 wait=1"].cost_per_correct.value == pytest.approx(1700.0)
+    assert [frontier.points[i].setting for i in frontier.frontier] == [
+        "budget=256 wait=1", "budget=1024 wait=1"]

@@ -15,9 +15,11 @@ Per run (one model × task × setting, `samples.parquet` with one row per proble
   N: the majority vote over its first k answers (`maj@k`) and each verifier's pick among
   them (`best_of_k:LABEL`), at the cost of those k answers (prompt cost × k / N plus the
   completion cost prorated to the first k answers' characters). Its avg@N is not a point:
-  it is one answer's accuracy bought at N answers' cost. A verifier's own cost is not
-  counted. Cost per task and per correct answer come from `stats.cost` on the per-problem
-  rows (bootstrap over problems, or over the task's clusters when every row has one).
+  it is one answer's accuracy bought at N answers' cost. A thinking-budget sweep
+  (`{metric}@budget{B}` metrics) gives a point per budget (`report.compute_settings`). A
+  verifier's own cost is not counted. Cost per task and per correct answer come from
+  `stats.cost` on the per-problem rows (bootstrap over problems, or over the task's
+  clusters when every row has one).
 - **Setting** (`run_setting`): N samples per problem (`samples_per_problem` of a reasoning
   task, `sampling.samples` of `--samples`) and any thinking budget, extension or effort
   in the task spec.
@@ -45,7 +47,6 @@ from lmaudit.report.compute_lengths import (
     UNITS,
     answer_lengths,
     numeric_column,
-    stored_extras,
 )
 from lmaudit.report.compute_model import (
     TOKENS,
@@ -55,13 +56,10 @@ from lmaudit.report.compute_model import (
     LengthEvidence,
     TaskFrontier,
 )
+from lmaudit.report.compute_settings import run_setting, variants
 from lmaudit.report.evidence import estimate_from_dict, score_evidence
 from lmaudit.stats.cost import compute_cost, cost_estimates, pareto_frontier, token_cost
 from lmaudit.stats.length import length_analysis
-from lmaudit.stats.passk import k_values
-
-SETTING_KEYS = ("budget", "thinking_budget", "extend", "wait", "effort", "reasoning_effort")
-
 
 
 @dataclass(frozen=True)
@@ -110,22 +108,6 @@ def _names(model: str) -> list[str]:
     return list(dict.fromkeys([model, model.split("@")[0]]))
 
 
-def run_setting(manifest: Mapping[str, Any]) -> tuple[str, int]:
-    """(label, samples per problem) of a run's compute setting (module docstring)."""
-    spec = manifest.get("task_spec") or {}
-    sampling = spec.get("sampling")
-    sampling = sampling if isinstance(sampling, Mapping) else {}
-    n = int(spec.get("samples_per_problem") or sampling.get("samples") or 1)
-    parts = [f"N={n}"] if n > 1 else []
-    scopes = [spec, *(v for v in spec.values() if isinstance(v, Mapping))]
-    for scope in scopes:
-        for key in SETTING_KEYS:
-            value = scope.get(key)
-            if value not in (None, 0, "", False) and f"{key}={value}" not in parts:
-                parts.append(f"{key}={value}")
-    return " ".join(parts), n
-
-
 @dataclass(frozen=True)
 class _Costed:
     """A run's cost per problem in `unit`, split into the part that scales with the number
@@ -168,66 +150,29 @@ def _tokens(run: ComputeRun) -> _Costed | None:
     return _Costed(prompt, completion, TOKENS, "tokens")
 
 
-def _completion_share(frame: pd.DataFrame, k: int, n: int) -> np.ndarray:
-    """Per problem, the first k answers' share of its N answers' characters (k / N where
-    the answers are not stored): what their completion tokens are prorated by."""
-    extras = stored_extras(frame)
-    if extras is None:
-        return np.full(len(frame), k / n)
-    shares = []
-    for extra in extras:
-        chars = [len(str(a)) for a in extra.get("answers") or []]
-        total = sum(chars)
-        shares.append(sum(chars[:k]) / total if len(chars) == n and total > 0 else k / n)
-    return np.asarray(shares, dtype=float)
-
-
-def _variants(run: ComputeRun, headline: str) -> list[tuple[str, str, int]]:
-    """(setting, metric, answers) of each point a run gives: one (its headline metric) for
-    one sample per problem; for N samples, the majority vote (`maj@k`) and each verifier's
-    pick (`best_of_k:label`) over the first k = 1, 2, 4, ..., N answers, since the mean
-    over N answers (avg@N) is one answer's accuracy at N answers' cost."""
-    setting, n = run_setting(run.manifest)
-    metrics = run.results.get("metrics") or {}
-    if n < 2 or not any(name.startswith("maj@") for name in metrics):
-        return [(setting, headline, n)]
-    rest = " ".join(part for part in setting.split() if not part.startswith("N="))
-    out = []
-    for k in k_values(n):
-        base = f"N={k}" + (f" {rest}" if rest else "")
-        if f"maj@{k}" in metrics:
-            out.append((base + (" vote" if k > 1 else ""), f"maj@{k}", k))
-        for name in metrics:
-            if name.startswith(f"best_of_{k}:") and k > 1:
-                out.append((f"{base} best-of ({name.split(':', 1)[1]})", name, k))
-    return out
-
-
 def _points(run: ComputeRun, costed: _Costed, n_boot: int) -> list[CostPoint]:
     score = score_evidence(run.results)
     if score is None:
         return []
-    n = run_setting(run.manifest)[1]
     clusters = None
     if "cluster" in run.frame.columns and run.frame["cluster"].notna().all():
         clusters = run.frame["cluster"].astype(str).to_numpy()
     points = []
-    for setting, metric, k in _variants(run, score.metric):
-        entry = (run.results.get("metrics") or {}).get(metric)
-        if metric not in run.frame.columns or not isinstance(entry, Mapping):
+    for v in variants(run.manifest, run.results, run.frame, score.metric):
+        entry = (run.results.get("metrics") or {}).get(v.metric)
+        if v.metric not in run.frame.columns or not isinstance(entry, Mapping):
             continue
-        values = pd.to_numeric(run.frame[metric], errors="coerce").to_numpy(dtype=float)
-        cost = costed.prompt * k / n + costed.completion * (
-            _completion_share(run.frame, k, n) if k < n else 1.0)
+        values = pd.to_numeric(run.frame[v.metric], errors="coerce").to_numpy(dtype=float)
+        cost = costed.prompt * v.prompt + costed.completion * v.completion
         keep = np.isfinite(values) & np.isfinite(cost)
         if not keep.any() or ((values[keep] < 0) | (values[keep] > 1)).any():
             continue
         estimates = cost_estimates(cost[keep], values[keep],
                                    None if clusters is None else clusters[keep], n_boot=n_boot)
-        points.append(CostPoint(run.model, run.task, setting, metric,
+        points.append(CostPoint(run.model, run.task, v.setting, v.metric,
                                 estimate_from_dict(entry), costed.unit, estimates.per_task,
-                                estimates.per_correct, estimates.total, int(keep.sum()), k,
-                                costed.source, False))
+                                estimates.per_correct, estimates.total, int(keep.sum()),
+                                v.answers, costed.source, False))
     return points
 
 
