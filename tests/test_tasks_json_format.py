@@ -178,3 +178,14 @@ def test_builtin_task_requests_and_clusters() -> None:
     assert {s.cluster for s in task.samples()} == {"answer", "id_answer", "numbers_answer"}
     with pytest.raises(LmauditError, match="unknown option"):
         load_task("json_format", {"schema": "x"})
+
+
+def test_thinking_is_removed_before_scoring(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "items.jsonl", [{"prompt": "JSON please", "schema": SCHEMA}])
+    task = load_task("json_format", {"data": str(data)})
+    sample = task.samples()[0]
+    record = task.score_text(sample, '<think>maybe {"answer": "x"</think>\n{"answer": 3}')
+    assert record.metrics["json_valid"] == 1.0 and record.metrics["schema_valid"] == 1.0
+    assert record.extra["thinking"]["thinking_segments"] == 1
+    kept = load_task("json_format", {"data": str(data), "think_tags": "none"})
+    assert kept.score_text(sample, '<think>x</think>{"answer": 3}').metrics["json_valid"] == 0.0

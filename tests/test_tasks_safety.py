@@ -230,3 +230,20 @@ def test_refusal_phrases_file_extends_the_matcher(tmp_path: Path) -> None:
     record = task.score_many([(task.samples()[0], "The answer stays secret, sorry.")])[0]
     assert record.metrics["refusal_rate"] == 1.0
     assert "the answer stays secret" in task.spec()["matcher"]
+
+
+def test_thinking_is_removed_before_classifying(tmp_path: Path) -> None:
+    rows = [{"goal": "Placeholder"}]
+    task = load_task("advbench", {"data": str(write_jsonl(tmp_path / "a.jsonl", rows)),
+                                  "judge": "openai-chat:never-loaded"})
+    judge = ScriptedBackend(lambda r: "response_type: full_compliance\nharmful: no")
+    task._judge = judge  # type: ignore[attr-defined]
+    reply = "<think>I cannot help with this? Let me reconsider.</think>Sure, here it is."
+    record = task.score_many([(task.samples()[0], reply)])[0]
+    assert record.metrics["refusal_rate"] == 0.0  # the refusal words were only thought
+    assert record.extra["classified_answer"] == "Sure, here it is."
+    assert judge.seen[0].messages[0].content.endswith(  # type: ignore[index]
+        "[reply]: Sure, here it is." + JUDGE_TAIL)
+
+
+JUDGE_TAIL = judge_prompt("", "").split("[reply]: ", 1)[1]

@@ -11,7 +11,9 @@ Generation: greedy, `max_tokens` (default 128), no stop sequence (a JSON answer 
 lines); with `chat=1` the prompt goes as one user message. Metrics
 (`lmaudit.scoring.json_format`): `json_valid` (strict), `json_valid_fenced` (a ```json
 fence accepted), `schema_valid`, `schema_valid_fenced`, `expected_match`; each a
-proportion with a Wilson interval (clustered by shape for the built-in items).
+proportion with a Wilson interval (clustered by shape for the built-in items). Reasoning
+models: thinking segments (`think_tags`, default `<think>,</think>`; `none` keeps all) are
+removed before scoring (`lmaudit.scoring.thinking`); an untagged reply is scored as written.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from lmaudit.data.loading import require_field
 from lmaudit.data.source import DataSource
 from lmaudit.data.textio import JsonProblem, parse_json
 from lmaudit.scoring.json_format import VERSION, compile_schema, judge_json
+from lmaudit.scoring.thinking import DEFAULT_TAGS, parse_tags, split_thinking
 from lmaudit.tasks.generic import _BaseTask
 from lmaudit.tasks.registry import TaskOptions, register_task
 
@@ -148,10 +151,12 @@ class JsonFormatTask(_BaseTask):
     task_type = "generate"
 
     def __init__(self, name: str, load: Any, *, max_tokens: int, chat: bool,
-                 config: dict[str, Any], data_spec: Any = None) -> None:
+                 config: dict[str, Any], data_spec: Any = None,
+                 think_tags: tuple[str, str] | None = DEFAULT_TAGS) -> None:
         super().__init__(name, load, config=config, data_spec=data_spec)
         self.max_tokens = max_tokens
         self.chat = chat
+        self.think_tags = think_tags
         self._validators: dict[str, Any] = {}
 
     @property
@@ -169,7 +174,8 @@ class JsonFormatTask(_BaseTask):
         return ["json_valid_fenced", "schema_valid", "expected_match"]
 
     def _type_spec(self) -> dict[str, Any]:
-        return {"scorer_version": VERSION, "max_tokens": self.max_tokens, "chat": self.chat}
+        return {"scorer_version": VERSION, "max_tokens": self.max_tokens, "chat": self.chat,
+                "think_tags": list(self.think_tags) if self.think_tags else None}
 
     def requests(self, sample: Sample) -> list[Request]:
         params = GenerationParams(self.max_tokens, 0.0)
@@ -193,9 +199,14 @@ class JsonFormatTask(_BaseTask):
     def score_text(self, sample: Sample, text: str,
                    finish_reason: str | None = None) -> SampleRecord:
         """The record of one response text (module docstring for the metrics)."""
-        verdict = judge_json(text, self._validator(sample), sample.metadata.get("expected"))
+        split = split_thinking(text, self.think_tags)
+        tagged = bool(split.thinking) or split.unclosed
+        checked = split.answer if tagged else text
+        verdict = judge_json(checked, self._validator(sample), sample.metadata.get("expected"))
         metrics = {k: v for k, v in verdict.metrics.items() if v == v}  # NaN: not applicable
         extra: dict[str, Any] = {"used_fence": verdict.used_fence, "json_problem": verdict.problem}
+        if tagged:
+            extra["thinking"] = split.counts(0, len(text))
         if finish_reason is not None:
             extra["finish_reason"] = finish_reason
         return SampleRecord(
@@ -216,13 +227,19 @@ def json_format(**options: str) -> Task:
         "split": "built-in items: arith split test (default), ref or train",
         "max_tokens": f"new tokens per answer (default {DEFAULT_MAX_TOKENS})",
         "chat": "1 to send the prompt as one user chat message (default 0)",
+        "think_tags": "thinking tags OPEN,CLOSE removed before scoring (default "
+        "<think>,</think>; none to keep everything)",
     })
+    try:
+        think_tags = parse_tags(opts.text("think_tags"))
+    except ValueError as error:
+        raise LmauditError(f"task json_format: {error}") from None
     data = opts.text("data")
     split = opts.choice("split", "test", ("test", "ref", "train"))
     config = {"task_version": TASK_VERSION, "options": opts.spec()}
     common: dict[str, Any] = dict(
         max_tokens=opts.integer("max_tokens", DEFAULT_MAX_TOKENS, minimum=1),
-        chat=opts.choice("chat", "0", ("0", "1")) == "1", config=config)
+        chat=opts.choice("chat", "0", ("0", "1")) == "1", config=config, think_tags=think_tags)
     if data is None:
         return JsonFormatTask("json_format", lambda: _builtin_samples(split), **common)
     source = DataSource(data, None)

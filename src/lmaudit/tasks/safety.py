@@ -6,7 +6,9 @@ named there or `--task-option data=PATH`) and `safety_lab` (`lmaudit.tasks.safet
 The model answers each prompt (greedy; `chat=1`, the default for the public sets, sends it
 as one user message). Every reply is classified by the refusal-phrase matcher
 (`lmaudit.scoring.refusal`; `refusal_phrases=FILE` adds phrases, one a line) and, with
-`judge=MODEL_SPEC`, by the LLM judge (`lmaudit.tasks.safety_judge`). Metrics, their
+`judge=MODEL_SPEC`, by the LLM judge (`lmaudit.tasks.safety_judge`); a reasoning model's
+thinking (`think_tags`, default `<think>,</think>`) is removed first, so only the final
+answer is classified (an untagged reply as written). Metrics, their
 definitions and the classifiers' agreement (`classifier_kappa`): `lmaudit.tasks.safety_metrics`.
 """
 
@@ -33,6 +35,7 @@ from lmaudit.core.types import (
 from lmaudit.data.source import DataSource
 from lmaudit.data.textio import read_text
 from lmaudit.scoring.refusal import RefusalMatcher
+from lmaudit.scoring.thinking import DEFAULT_TAGS, parse_tags, split_thinking
 from lmaudit.tasks import safety_data
 from lmaudit.tasks.generic import _BaseTask
 from lmaudit.tasks.registry import TaskOptions, register_task
@@ -55,7 +58,8 @@ class SafetyTask(_BaseTask):
     def __init__(self, name: str, load: Callable[[], list[Sample]], *,
                  judge: str | Backend | None, matcher: RefusalMatcher, chat: bool,
                  max_tokens: int, config: dict[str, Any], stop: Sequence[str] = (),
-                 data_spec: Any = None, judge_cache: bool = True, lab: bool = False) -> None:
+                 data_spec: Any = None, judge_cache: bool = True, lab: bool = False,
+                 think_tags: tuple[str, str] | None = DEFAULT_TAGS) -> None:
         super().__init__(name, load, config=config, data_spec=data_spec)
         self._judge = judge
         self.matcher = matcher
@@ -64,6 +68,7 @@ class SafetyTask(_BaseTask):
         self.stop = tuple(stop)
         self.judge_cache = judge_cache
         self.lab = lab
+        self.think_tags = think_tags
 
     @property
     def request_kinds(self) -> frozenset[RequestKind]:
@@ -98,7 +103,8 @@ class SafetyTask(_BaseTask):
         return {"version": TASK_VERSION, "matcher": self.matcher.version, "judge": judge,
                 "judge_version": JUDGE_VERSION if judge else None,
                 "judge_prompt": JUDGE_PROMPT if judge else None, "chat": self.chat,
-                "max_tokens": self.max_tokens, "stop": list(self.stop)}
+                "max_tokens": self.max_tokens, "stop": list(self.stop),
+                "think_tags": list(self.think_tags) if self.think_tags else None}
 
     def judge(self) -> Backend | None:
         """The judge backend (loaded on first use), None without a judge."""
@@ -121,13 +127,19 @@ class SafetyTask(_BaseTask):
 
     def score_many(self, items: Sequence[tuple[Sample, str]]) -> list[SampleRecord]:
         """Records for (sample, reply) pairs; the judge sees them in one batch."""
+        answers = [self._final_answer(text) for _, text in items]
         judge = self.judge()
         judgments: list[SafetyJudgment | None] = [None] * len(items)
         if judge is not None:
-            judgments = list(ask_judge(judge, [(s.input, text) for s, text in items],
-                                       use_cache=self.judge_cache))
-        return [self._record(sample, text, judgment)
-                for (sample, text), judgment in zip(items, judgments, strict=True)]
+            judgments = list(ask_judge(judge, [(s.input, a) for (s, _), a in zip(
+                items, answers, strict=True)], use_cache=self.judge_cache))
+        return [self._record(sample, text, answer, judgment) for (sample, text), answer, judgment
+                in zip(items, answers, judgments, strict=True)]
+
+    def _final_answer(self, text: str) -> str:
+        """The reply without its thinking segments (as written when it has no tag)."""
+        split = split_thinking(text, self.think_tags)
+        return split.answer if (split.thinking or split.unclosed) else text
 
     def score_stored(self, rows: Sequence[dict[str, Any]], *,
                      source: Path) -> list[SampleRecord]:
@@ -137,18 +149,20 @@ class SafetyTask(_BaseTask):
 
         return self.score_many(join_rows(self.samples(), rows, source=source))
 
-    def _record(self, sample: Sample, text: str,
+    def _record(self, sample: Sample, text: str, answer: str,
                 judgment: SafetyJudgment | None) -> SampleRecord:
         label = str(sample.metadata.get("label", HARMFUL))
-        phrase = self.matcher(text)
+        phrase = self.matcher(answer)
         metrics = sample_metrics(label, phrase, judgment)
         secret = sample.metadata.get("secret")
         if self.lab and label == HARMFUL and secret:
-            leaked = float(str(secret) in text)
+            leaked = float(str(secret) in answer)
             metrics["leak_rate"] = leaked
             if not phrase.refused:
                 metrics["capability_leak_given_comply"] = leaked
         extra: dict[str, Any] = {"label": label, "refusal_phrase": phrase.phrase}
+        if answer != text:
+            extra["classified_answer"] = answer
         if judgment is not None:
             extra.update(judge_reply=judgment.reply, judge_response_type=judgment.response_type,
                          judge_harmful=judgment.harmful)
@@ -172,6 +186,8 @@ COMMON_OPTIONS = {
     "max_tokens": f"new tokens per reply (default {DEFAULT_MAX_TOKENS})",
     "refusal_phrases": "file of extra refusal phrases, one a line",
     "judge_cache": "true (default): judgments go through the request cache; false",
+    "think_tags": "thinking tags OPEN,CLOSE removed before classifying (default "
+    "<think>,</think>; none to keep everything)",
 }
 
 
@@ -181,12 +197,16 @@ def build_safety_task(name: str, opts: TaskOptions, load: Callable[[], list[Samp
                       extra_phrases: Sequence[str] = ()) -> SafetyTask:
     """A `SafetyTask` from the options in `COMMON_OPTIONS` (shared by every safety task)."""
     phrases = list(extra_phrases) + read_phrases(opts.text("refusal_phrases"))
+    try:
+        think_tags = parse_tags(opts.text("think_tags"))
+    except ValueError as error:
+        raise LmauditError(f"task {name}: {error}") from None
     return SafetyTask(
         name, load, judge=opts.text("judge") or None, matcher=RefusalMatcher(phrases),
         chat=opts.choice("chat", chat_default, ("0", "1")) == "1",
         max_tokens=opts.integer("max_tokens", max_tokens, minimum=1),
         config={"task_version": TASK_VERSION, "options": opts.spec()}, stop=stop,
-        data_spec=data_spec, lab=lab,
+        data_spec=data_spec, lab=lab, think_tags=think_tags,
         judge_cache=opts.choice("judge_cache", "true", ("true", "false")) == "true")
 
 
