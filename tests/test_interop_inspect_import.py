@@ -94,3 +94,45 @@ def test_logs_without_samples_are_refused(tmp_path: Path) -> None:
         read_inspect_log(path)
     assert score_to_float("yes") == 1.0 and score_to_float("0.25") == 0.25
     assert score_to_float({"a": 1}) is None
+
+
+def _zstd_zip(path: Path, members: dict[str, bytes]) -> None:
+    """A zip whose members are Zstandard-compressed (method 93), as inspect-ai writes
+    .eval logs: written stored with compressed bytes, then method and size patched."""
+    import struct
+
+    import zstandard
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, zstandard.ZstdCompressor().compress(data))
+    raw = bytearray(path.read_bytes())
+    sizes = [len(data) for data in members.values()]
+    with zipfile.ZipFile(path) as archive:
+        offsets = [info.header_offset for info in archive.infolist()]
+    for offset, size in zip(offsets, sizes, strict=True):  # local headers
+        struct.pack_into("<H", raw, offset + 8, 93)
+        struct.pack_into("<L", raw, offset + 22, size)
+    central = struct.unpack_from("<L", raw, raw.rindex(b"PK\x05\x06") + 16)[0]
+    for size in sizes:  # central directory entries, in order
+        assert raw[central:central + 4] == b"PK\x01\x02"
+        struct.pack_into("<H", raw, central + 10, 93)
+        struct.pack_into("<L", raw, central + 24, size)
+        lengths = struct.unpack_from("<3H", raw, central + 28)
+        central += 46 + sum(lengths)
+    path.write_bytes(bytes(raw))
+
+
+def test_zstandard_compressed_eval_log(tmp_path: Path) -> None:
+    log = _log()
+    members = {"header.json": json.dumps({k: v for k, v in log.items()
+                                          if k != "samples"}).encode()}
+    for sample in log["samples"]:  # type: ignore[attr-defined]
+        members[f"samples/{sample['id']}_epoch_1.json"] = json.dumps(sample).encode()
+    path = tmp_path / "log.eval"
+    _zstd_zip(path, members)
+    with zipfile.ZipFile(path) as archive:
+        assert {i.compress_type for i in archive.infolist()} == {93}
+    read = read_inspect_log(path)
+    assert len(read.samples) == 6 and read.samples[0]["id"] == "q0"
+    assert read.results["scores"][0]["metrics"]["accuracy"]["value"] == 3.5 / 6

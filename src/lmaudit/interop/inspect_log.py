@@ -1,8 +1,9 @@
 """Inspect AI evaluation logs → lmaudit run directories.
 
 Two formats: a `.json` log (one `EvalLog` object: `eval`, `results`, `samples`) and a
-`.eval` log (a zip: `header.json` holding `eval`/`results`, or the older `start.json` +
-`results.json`, and one `samples/<id>_epoch_<n>.json` per sample).
+`.eval` log (a zip, stored, deflated or, as inspect-ai writes it now, Zstandard-compressed:
+`header.json` holding `eval`/`results`, or the older `start.json` + `results.json`, and one
+`samples/<id>_epoch_<n>.json` per sample).
 
 Each sample becomes one record: `id` (with `#<epoch>` when a log holds several epochs; the
 epochs of one id then share a cluster, so intervals are clustered), `input` (a string, or
@@ -48,10 +49,35 @@ class InspectLog:
         return f"inspect:{self.eval.get('model') or 'unknown-model'}"
 
 
+ZIP_ZSTD = 93  # the zip method number of Zstandard (Inspect's .eval logs since 2025)
+
+
+def _zstd_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A Zstandard-compressed zip member, which Python's zipfile reads only from 3.14:
+    its bytes after the local file header (30 bytes, then name and extra field)."""
+    import struct
+
+    import zstandard
+
+    handle = archive.fp
+    assert handle is not None
+    handle.seek(info.header_offset)
+    header = handle.read(30)
+    if header[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"no local header for {info.filename}")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    handle.seek(info.header_offset + 30 + name_length + extra_length)
+    compressed = handle.read(info.compress_size)
+    return zstandard.ZstdDecompressor().decompress(compressed, max_output_size=info.file_size)
+
+
 def _zip_json(archive: zipfile.ZipFile, name: str, path: Path) -> Any:
     try:
-        return json.loads(archive.read(name))
-    except (KeyError, json.JSONDecodeError) as error:
+        info = archive.getinfo(name)
+        raw = (_zstd_member(archive, info) if info.compress_type == ZIP_ZSTD
+               else archive.read(name))
+        return json.loads(raw)
+    except (KeyError, json.JSONDecodeError, zipfile.BadZipFile) as error:
         raise LmauditError(f"{path}: {name} is missing or damaged ({error})") from None
 
 
