@@ -38,6 +38,7 @@ task:
     num_fewshot: 1
 aggregate_metric_list:
   - metric: acc
+    weight_by_size: false
   - metric: exact_match
 """
 CORRECT = {"quiz_mc": {0, 1, 2, 3}, "quiz_short": {0}, "sums_ll": {0, 1, 2},
@@ -131,7 +132,8 @@ def test_nested_and_inline_groups_with_overrides(tmp_path: Path) -> None:
     quiz = next(s for s in suite.samples() if s.id == "quiz_mc/0")
     assert quiz.input.count("Answer:") == 2  # the group's num_fewshot: 1 override
     metrics = aggregate_records(suite.metrics, _planted(suite))
-    assert metrics["outer/acc"].value == pytest.approx((1 + 4) / (3 + 6))  # every leaf below
+    # every task below, nested ones included; weight_by_size false: the plain mean
+    assert metrics["outer/acc"].value == pytest.approx((1 / 3 + 4 / 6) / 2)
     assert metrics["outer::inner/acc"].value == pytest.approx(1 / 3)
     assert metrics["outer/exact_match,strict-match"].value == pytest.approx(2 / 6)
     assert math.isclose(metrics["sums_gen/exact_match,strict-match"].value, 2 / 6)
