@@ -29,6 +29,7 @@ from lmaudit.report.html_sections import (
     reproducibility_section,
 )
 from lmaudit.report.model import AuditReport
+from lmaudit.report.thinking_budget_render import thinking_html  # thinking budget
 from lmaudit.report.viewer import CSS, SCRIPT, data_block
 
 
@@ -82,6 +83,8 @@ def _nav(report: AuditReport) -> str:
         links.append(("prompts", "Prompt sensitivity"))
     if report.compute is not None and not report.compute.empty:
         links.append(("compute", "Cost and compute"))
+    if report.thinking:  # thinking budget
+        links.append(("thinking", "Thinking budget"))
     links += [("samples", "Samples"), ("reproducibility", "Reproducibility")]
     return "<nav>" + "".join(f'<a href="#{k}">{v}</a>' for k, v in links) + "</nav>"
 
@@ -128,7 +131,7 @@ def render_html(report: AuditReport, *, compress: bool | None = None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>lmaudit report</title><style>" + CSS + "</style></head><body>"
         + _header(report) + _nav(report) + editing_section(report.editing) + runs
-        + compute_html(report.compute)
+        + compute_html(report.compute) + thinking_html(report.thinking)  # thinking budget
         + VIEWER + reproducibility_section(report)
         + data_block(report.samples, compress) + "<script>" + script + "</script></body></html>"
     )

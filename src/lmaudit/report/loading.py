@@ -47,6 +47,7 @@ from lmaudit.report.model import (
     TrustCard,
 )
 from lmaudit.report.samples import RunSamples, sample_table
+from lmaudit.report.thinking_budget import BudgetRun, budget_curves  # thinking budget
 from lmaudit.report.trust import assess_trust
 
 AUDIT_JSON = "audit.json"
@@ -346,4 +347,6 @@ def load_report(paths: Sequence[Path | str], pricing: Pricing | None = None) -> 
                                  if x.kind == "run" and x.frame is not None], pricing),
         notes=tuple(collected.notes),
         change=_model_change(collected, cards, runs),
+        thinking=budget_curves([BudgetRun(x.model, x.task, x.results, x.manifest, x.frame)
+                                for x in collected.loaded if x.kind == "run"]),  # thinking budget
     )

@@ -22,6 +22,7 @@ from lmaudit.interop.diff_pairs import PairDiff  # lmaudit diff
 from lmaudit.probes.analysis import FamilyResult, ProbeAnalysis
 from lmaudit.report.change_model import ModelChange
 from lmaudit.report.compute_model import ComputeSection
+from lmaudit.report.thinking_budget_model import BudgetCurve  # thinking budget
 from lmaudit.stats import Estimate, ReliabilityBin
 
 TRUSTED = "trusted"
@@ -287,6 +288,7 @@ class AuditReport:
     notes: tuple[str, ...] = ()
     change: ModelChange | None = None  # before/after audits (`--baseline`) only
     editing: EditEvaluation | None = None  # `lmaudit edit-eval`
+    thinking: tuple[BudgetCurve, ...] = ()  # accuracy vs thinking budget (report.thinking_budget)
     diffs: tuple[PairDiff, ...] = ()  # lmaudit diff of each task's pairs of models
 
     @property

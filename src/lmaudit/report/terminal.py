@@ -83,6 +83,10 @@ def render_terminal(report: AuditReport) -> str:
         from lmaudit.report.editing_render import editing_text
 
         blocks.append(editing_text(report.editing))
+    if report.thinking:  # thinking budget
+        from lmaudit.report.thinking_budget_render import thinking_text
+
+        blocks.append(thinking_text(report.thinking))
     if report.notes:
         blocks.append("notes:\n" + "\n".join(f"  {n}" for n in report.notes))
     return "\n\n".join(blocks)

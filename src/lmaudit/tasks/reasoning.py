@@ -27,6 +27,8 @@ assistant: its answer), the description opens the first user turn, and the reque
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,8 +55,16 @@ from lmaudit.tasks.sampled import (
     SampledAnswer,
     SamplingConfig,
     combine_answers,
+    correctness_metric,
     sample_metric_specs,
     sample_params,
+)
+from lmaudit.tasks.thinking_budget import (
+    THINKING_OPTIONS,
+    ThinkingPlan,
+    budget_metric_specs,
+    budget_metrics,
+    thinking_plan,
 )
 from lmaudit.verifiers import Verifier, unique_labels
 
@@ -66,6 +76,7 @@ REASONING_OPTIONS = {
     "think_tags": "thinking tags OPEN,CLOSE removed before extraction (default "
     "<think>,</think>; none to keep everything)",
     "fewshot_multiturn": "true: few-shot examples as chat turns (needs a chat model)",
+    **THINKING_OPTIONS,
 }
 
 
@@ -100,6 +111,7 @@ def reasoning_options(opts: TaskOptions, *, max_tokens: int) -> dict[str, Any]:
         "max_tokens": opts.integer("max_tokens", max_tokens, minimum=1),
         "think_tags": tags,
         "fewshot_multiturn": _flag(opts, "fewshot_multiturn"),
+        "thinking": thinking_plan(opts),
     }
 
 
@@ -121,9 +133,11 @@ class ReasoningTask(GenerateTask):
         fewshot_answer: Callable[[Sample], str] | None = None,
         references: Mapping[str, Any] | None = None,
         notes: Sequence[str] = (),
+        thinking: ThinkingPlan | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(name, load_samples, scorer=scorer, **kwargs)
+        self.thinking = thinking or ThinkingPlan()  # budgets (`tasks.thinking_budget`)
         if samples < 1:
             raise ValueError(f"samples must be >= 1, got {samples}")
         self.n_answers = samples
@@ -182,7 +196,11 @@ class ReasoningTask(GenerateTask):
             specs.append(MetricSpec("thinking_unclosed", Aggregation.PROPORTION,
                                     higher_is_better=False))
             specs.append(MetricSpec("thinking_words", Aggregation.MEAN, higher_is_better=False))
-        return specs
+        return specs + budget_metric_specs(self.thinking, self._correct_name())
+
+    def _correct_name(self) -> str:
+        return correctness_metric([MetricSpec(m, Aggregation.PROPORTION)
+                                   for m in self.scorer.metric_names()])
 
     def _type_spec(self) -> dict[str, Any]:
         spec = super()._type_spec()
@@ -200,6 +218,7 @@ class ReasoningTask(GenerateTask):
             spec["top_p"] = self.top_p
         if self.verifiers:
             spec["verifiers"] = [v.spec() for v in self.verifiers]
+        spec.update(self.thinking.spec())
         for key in ("attempts", "sample_temperature", "sample_seed"):
             spec.pop(key, None)
         return spec
@@ -220,12 +239,15 @@ class ReasoningTask(GenerateTask):
     def requests(self, sample: Sample) -> list[Request]:
         max_tokens = int(sample.metadata.get("max_tokens", self.max_tokens))
         requests: list[Request] = []
-        for i in range(self.n_answers):
+        for budget, i in itertools.product(self.thinking.levels, range(self.n_answers)):
             params = sample_params(
-                GenerationParams(max_tokens, stop=self.stop), i, samples=self.n_answers,
-                temperature=self.temperature, top_p=self.top_p, seed=self.seed,
-                logprobs=any(v.needs_logprobs for v in self.verifiers),
+                GenerationParams(max_tokens + (budget or 0), stop=self.stop), i,
+                samples=self.n_answers, temperature=self.temperature, top_p=self.top_p,
+                seed=self.seed, logprobs=any(v.needs_logprobs for v in self.verifiers),
             )
+            if self.thinking.active:
+                params = dataclasses.replace(
+                    params, thinking=self.thinking.control(budget, self.think_tags))
             if self.fewshot_multiturn:
                 requests.append(GenerateRequest(messages=self.messages(sample), params=params))
             else:
@@ -240,18 +262,30 @@ class ReasoningTask(GenerateTask):
         return score_stored_answers(self, rows, source=source)
 
     def score(self, sample: Sample, responses: Sequence[Response]) -> SampleRecord:
-        if len(responses) != self.n_answers:
+        expected = self.n_answers * len(self.thinking.levels)
+        if len(responses) != expected:
             raise ValueError(
-                f"task {self.name}: expected {self.n_answers} responses, got {len(responses)}"
+                f"task {self.name}: expected {expected} responses, got {len(responses)}"
             )
-        generations = [r for r in responses if isinstance(r, Generation)]
-        if len(generations) != len(responses):
+        answers = [r for r in responses if isinstance(r, Generation)]
+        if len(answers) != len(responses):
             raise TypeError(f"task {self.name}: expected Generation responses")
+        groups = [answers[g:g + self.n_answers] for g in range(0, expected, self.n_answers)]
+        generations = groups[-1]  # the largest budget's answers are the headline
         logprobs = [getattr(g, "token_logprobs", None) for g in generations]
-        return score_answers(
+        record = score_answers(
             self, sample, [(g.text, g.completion_tokens, g.finish_reason) for g in generations],
             token_logprobs=[None if lp is None else tuple(lp) for lp in logprobs],
         )
+        if not self.thinking.budgets:
+            return record
+        correct = self._correct_name()
+        hits = [[self.scorer(split_thinking(g.text, self.think_tags).answer,
+                             str(sample.target)).metrics[correct] for g in group]
+                for group in groups]
+        metrics = {**record.metrics, **budget_metrics(self.thinking, groups, hits,
+                                                      self.think_tags, correct)}
+        return dataclasses.replace(record, metrics=metrics)
 
 
 def score_answers(
