@@ -61,6 +61,8 @@ def test_hub_sources_by_default() -> None:
                       ("xstest", "walledai/XSTest")):
         data = load_task(name).static_spec()["data"]["eval"]  # type: ignore[attr-defined]
         assert (data["path"], data["split"], data.get("hub")) == (hub, "train", True)
+    contextual = load_task("harmbench", {"config": "contextual"})
+    assert contextual.static_spec()["data"]["eval"]["name"] == "contextual"  # type: ignore
 
 
 def test_xstest_labels_and_types(tmp_path: Path) -> None:

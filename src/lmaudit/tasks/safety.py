@@ -220,7 +220,7 @@ def _tabular_task(name: str, options: dict[str, str],
         **(extra or {})})
     data = opts.text("data")
     source = DataSource(data, None) if data else DataSource(
-        hub, opts.text("split", split), config)
+        hub, opts.text("split", split), opts.text("config", config))
 
     def load() -> list[Sample]:
         return to_samples(source.rows(), f"task {name}: {source.label()}")
@@ -248,7 +248,9 @@ def harmbench(**options: str) -> Task:
 
     opts, task = _tabular_task("harmbench", options, to_samples, {
         "functional": "functional categories to keep, comma-separated (default "
-        "standard,contextual; also copyright)"})
+        "standard,contextual; also copyright)",
+        "config": "hub config of walledai/HarmBench: standard (default), contextual or "
+        "copyright"})
     holder["functional"] = tuple(x.strip() for x in (
         opts.text("functional", "standard,contextual") or "").split(",") if x.strip())
     safety_data.harmbench_samples([], "check", holder["functional"])  # fail early on typos
