@@ -101,6 +101,12 @@ def test_directory_runs_every_task(tmp_path: Path) -> None:
     assert samples[6].id == "quiz_short/0" and samples[6].input == samples[0].input
     one = load_task(f"lm-eval:{tmp_path}", {"tasks": "sums_gen"})
     assert one.name == "sums_gen" and one.samples()[0].id == "0"  # alone: a plain task
+    tagged = load_task(f"lm-eval:{tmp_path}", {"tasks": "quizzes", "limit": "2"})
+    assert [s.id for s in tagged.samples()] == ["quiz_mc/0", "quiz_mc/1", "quiz_short/0",
+                                                 "quiz_short/1"]  # a tag: its tasks, no group
+    assert tagged.metrics[0].name == "quiz_mc/acc"
+    with pytest.raises(LmauditError, match="limit must be positive"):
+        load_task(f"lm-eval:{tmp_path}", {"limit": "0"}).samples()
 
 
 @pytest.mark.parametrize("weighted", [True, False])

@@ -10,6 +10,10 @@ filter a member reports) is reported as `GROUP/m` over every task below the grou
   sample weighted by 1/(its task's size) (bootstrap interval).
 Ratio metrics (perplexity, bits per byte) get no group aggregate (lm-eval averages the
 tasks' perplexities; lmaudit names this in a note rather than doing it).
+
+To evaluate part of each task use the task option `limit=N` (lm-eval's `--limit`: the
+first N documents of every task); `lmaudit run --limit` cuts the suite's sample list,
+whose first tasks come first, and the plain mean still weights each task by its full size.
 """
 
 from __future__ import annotations
