@@ -81,6 +81,8 @@ def test_depth_bound_is_exact_and_ignores_brackets_in_strings() -> None:
     verdict = judge_json(over)
     assert not verdict.strict_ok and "nested 65 deep" in str(verdict.problem)
     assert nesting_depth('{"a": "[[[[{{{\\"]]]"}') == 1
+    assert nesting_depth('["a\\\\", [1]]') == 2  # an escaped backslash ends the string
+    assert nesting_depth("]]][[") == 0  # a stray close: the parser stops there anyway
 
 
 def test_hostile_outputs_are_bounded_and_fast() -> None:

@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from lmaudit.core.types import LmauditError
 from lmaudit.data.textio import JsonProblem
 
@@ -41,21 +43,20 @@ METRICS = ("json_valid", "json_valid_fenced", "schema_valid", "schema_valid_fenc
            "expected_match")
 
 _FENCE = re.compile(r"(`{3,})[ \t]*(json|JSON|Json)?[ \t]*\r?\n(.*?)\r?\n?\1", re.S)
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
-_BRACKET = re.compile(r"[\[\]{}]")
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # a JSON string, unrolled
+_OPENING, _CLOSING = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 
 
 def nesting_depth(text: str) -> int:
-    """The deepest bracket nesting of a JSON-like text, brackets inside strings ignored
-    (an unbalanced closing bracket resets nothing: the parser rejects it later)."""
-    depth = deepest = 0
-    for match in _BRACKET.finditer(_STRING.sub('""', text)):
-        if match.group() in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth = max(0, depth - 1)
-    return deepest
+    """The deepest bracket nesting of a JSON-like text (the maximum running count of
+    opening minus closing brackets), brackets inside strings ignored. A stray closing
+    bracket lowers the count, but the parser stops with an error there, before it reaches
+    any nesting that follows, so the bound still holds for everything it parses."""
+    data = np.frombuffer(_STRING.sub('""', text).encode("utf-8"), dtype=np.uint8)
+    if data.size == 0:
+        return 0
+    steps = np.isin(data, _OPENING).astype(np.int64) - np.isin(data, _CLOSING)
+    return max(0, int(np.cumsum(steps).max()))
 
 
 def _reject_constant(name: str) -> Any:
