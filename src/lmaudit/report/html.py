@@ -19,6 +19,7 @@ from pathlib import Path
 from lmaudit.contamination.verdicts import LIMITATIONS, THRESHOLDS_NOTE
 from lmaudit.report.change_html import change_section
 from lmaudit.report.compute_render import compute_html
+from lmaudit.report.sampling_render import sampling_html  # repeated sampling
 from lmaudit.report.diff_render import diff_html  # lmaudit diff
 from lmaudit.report.editing_render import editing_section
 from lmaudit.report.html_cards import card_html
@@ -81,6 +82,8 @@ def _nav(report: AuditReport) -> str:
         links = [("editing", "Model editing"), *(links if report.cards else [])]
     if report.prompt_sensitivity:
         links.append(("prompts", "Prompt sensitivity"))
+    if report.sampling:  # repeated sampling
+        links.append(("sampling", "Repeated sampling"))
     if report.compute is not None and not report.compute.empty:
         links.append(("compute", "Cost and compute"))
     if report.thinking:  # thinking budget
@@ -131,6 +134,7 @@ def render_html(report: AuditReport, *, compress: bool | None = None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>lmaudit report</title><style>" + CSS + "</style></head><body>"
         + _header(report) + _nav(report) + editing_section(report.editing) + runs
+        + sampling_html(report.sampling)  # repeated sampling
         + compute_html(report.compute) + thinking_html(report.thinking)  # thinking budget
         + VIEWER + reproducibility_section(report)
         + data_block(report.samples, compress) + "<script>" + script + "</script></body></html>"

@@ -35,6 +35,7 @@ from lmaudit.report.change import model_change
 from lmaudit.report.change_model import ModelChange
 from lmaudit.report.comparison import RunForComparison, compare_models
 from lmaudit.report.compute import ComputeRun, Pricing, compute_section
+from lmaudit.report.sampling_curves import sampling_section  # repeated sampling
 from lmaudit.report.model import (
     AuditInfo,
     AuditReport,
@@ -345,6 +346,8 @@ def load_report(paths: Sequence[Path | str], pricing: Pricing | None = None) -> 
         compute=compute_section([ComputeRun(x.model, x.task, x.frame, x.results, x.manifest)
                                  for x in collected.loaded
                                  if x.kind == "run" and x.frame is not None], pricing),
+        sampling=sampling_section([(x.model, x.task, x.results, x.frame)  # repeated sampling
+                                   for x in collected.loaded if x.kind == "run"]),
         notes=tuple(collected.notes),
         change=_model_change(collected, cards, runs),
         thinking=budget_curves([BudgetRun(x.model, x.task, x.results, x.manifest, x.frame)

@@ -22,6 +22,7 @@ from lmaudit.interop.diff_pairs import PairDiff  # lmaudit diff
 from lmaudit.probes.analysis import FamilyResult, ProbeAnalysis
 from lmaudit.report.change_model import ModelChange
 from lmaudit.report.compute_model import ComputeSection
+from lmaudit.report.sampling_curves import SampleCurves  # repeated sampling
 from lmaudit.report.thinking_budget_model import BudgetCurve  # thinking budget
 from lmaudit.stats import Estimate, ReliabilityBin
 
@@ -285,6 +286,7 @@ class AuditReport:
     samples: SampleTable
     references: Mapping[str, Reference] = field(default_factory=dict)
     compute: ComputeSection | None = None  # cost and test-time compute (report.compute)
+    sampling: tuple[SampleCurves, ...] = ()  # repeated sampling (report.sampling_curves)
     notes: tuple[str, ...] = ()
     change: ModelChange | None = None  # before/after audits (`--baseline`) only
     editing: EditEvaluation | None = None  # `lmaudit edit-eval`

@@ -57,6 +57,10 @@ def render_terminal(report: AuditReport) -> str:
     """Every card, then the paired comparisons that stay significant after Holm."""
     blocks = [card_text(c) for c in report.cards]
     significant = [r for r in report.comparison.rows if r.p_holm < 0.05]
+    if report.sampling:  # repeated sampling
+        from lmaudit.report.sampling_render import sampling_text
+
+        blocks.append(sampling_text(report.sampling))
     if report.comparison.rows:
         lines = [f"paired comparisons: {report.comparison.n_tests} tests, "
                  f"{len(significant)} significant after Holm (alpha 0.05)"]
