@@ -128,6 +128,8 @@ def test_a_budget_sweep_run_reports_accuracy_per_budget(tmp_path: Path) -> None:
     assert "accuracy rises from 4 to 16 thinking tokens" in curve.reading
     text = render_terminal(report)
     assert "accuracy vs thinking budget" in text and "budget 16:" in text
+    gain = 100 * (largest - smallest)
+    assert f"paired: {gain:+.1f} [" in text
     assert render_json(report)["thinking"][0]["points"][0]["budget"] == 4
     html = render_html(report)
     assert '<section id="thinking">' in html and 'href="#thinking"' in html
@@ -142,3 +144,16 @@ def test_one_run_per_budget_forms_a_curve_too(tmp_path: Path) -> None:
     assert curve.source == "runs" and [p.budget for p in curve.points] == [4, 16]
     expected = (sum(n <= 16 for n in NEEDED) - sum(n <= 4 for n in NEEDED)) / len(NEEDED)
     assert curve.gain is not None and curve.gain.value == pytest.approx(expected)
+
+
+def test_exact_thinking_counts_replace_the_prorated_estimate() -> None:
+    task = _task(ThinkingPlan((4, 16)))
+    sample = task.samples()[3]  # needs 14 thinking tokens
+    responses = ThinkingByBudget().generate(task.requests(sample))
+    record = task.score(sample, responses)
+    (answer,) = record.extra["thinking"]  # the headline (largest budget) answer
+    assert answer["reasoning_tokens"] == 14 and answer["reasoning_tokens_exact"] is True
+    assert answer["thinking_forced"] is False and answer["thinking_extensions"] == 0
+    assert record.metrics["thinking_tokens@budget4"] == 4
+    assert record.metrics["acc_flexible@budget4"] == 0.0
+    assert record.metrics["acc_flexible@budget16"] == record.metrics["acc_flexible"] == 1.0

@@ -21,7 +21,7 @@ def _tokens(point: BudgetPoint) -> str:
 def _gain(curve: BudgetCurve) -> str:
     if curve.gain is None or not math.isfinite(curve.gain.value):
         return "n/a"
-    return f"{fmt.points_interval(curve.gain)} points"
+    return f"{fmt.points(curve.gain.value)} {fmt.points_interval(curve.gain)} points"
 
 
 def _title(curve: BudgetCurve) -> str:

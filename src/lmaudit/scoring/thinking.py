@@ -16,14 +16,17 @@ Counts per response: `thinking_chars` (characters inside segments, tags excluded
 `thinking_words` (whitespace-separated words there) and `reasoning_tokens`: the backend's
 completion-token count prorated by characters (`completion_tokens * thinking_chars /
 len(response)`, rounded), an estimate that is exact only when tokens are spread evenly;
-None when the backend reports no token count. A backend that reports reasoning tokens
-itself should be preferred where available.
+None when the backend reports no token count. A backend that counts thinking tokens itself
+(budget forcing: `core.types.ThinkingTrace`) gives the exact count instead
+(`reasoning_tokens_exact` true), with `thinking_forced` and `thinking_extensions`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from lmaudit.core.types import ThinkingTrace
 
 THINKING_VERSION = "thinking-v1"
 DEFAULT_TAGS: tuple[str, str] = ("<think>", "</think>")
@@ -52,15 +55,22 @@ class ThinkingSplit:
             return None
         return round(completion_tokens * min(1.0, self.thinking_chars / response_chars))
 
-    def counts(self, completion_tokens: int = 0, response_chars: int = 0) -> dict[str, object]:
-        """The per-sample record of this split (stored in a sample's `extra`)."""
-        return {
+    def counts(self, completion_tokens: int = 0, response_chars: int = 0,
+               trace: ThinkingTrace | None = None) -> dict[str, object]:
+        """The per-sample record of this split (stored in a sample's `extra`); `trace`:
+        the backend's own count of the thinking tokens (budget forcing), used when given."""
+        found: dict[str, object] = {
             "thinking_segments": len(self.thinking),
             "thinking_chars": self.thinking_chars,
             "thinking_words": self.thinking_words,
             "thinking_unclosed": self.unclosed,
             "reasoning_tokens": self.reasoning_tokens(completion_tokens, response_chars),
         }
+        if trace is not None:
+            found.update(reasoning_tokens=trace.tokens, reasoning_tokens_exact=True,
+                         thinking_forced=trace.forced_stop,
+                         thinking_extensions=trace.extensions)
+        return found
 
 
 def parse_tags(spec: str | None) -> tuple[str, str] | None:

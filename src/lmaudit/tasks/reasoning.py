@@ -44,6 +44,7 @@ from lmaudit.core.types import (
     Response,
     Sample,
     SampleRecord,
+    ThinkingTrace,
 )
 from lmaudit.data.source import DataSource
 from lmaudit.scoring.thinking import THINKING_VERSION, parse_tags, split_thinking
@@ -276,6 +277,7 @@ class ReasoningTask(GenerateTask):
         record = score_answers(
             self, sample, [(g.text, g.completion_tokens, g.finish_reason) for g in generations],
             token_logprobs=[None if lp is None else tuple(lp) for lp in logprobs],
+            traces=[g.thinking for g in generations],
         )
         if not self.thinking.budgets:
             return record
@@ -296,21 +298,24 @@ def score_answers(
     prompt: str | None = None,
     scores: Sequence[float | None] | None = None,
     token_logprobs: Sequence[tuple[float, ...] | None] | None = None,
+    traces: Sequence[ThinkingTrace | None] | None = None,
 ) -> SampleRecord:
     """One record from k answers `(text, completion_tokens, finish_reason)` of a sample
     (shared by runs and by `lmaudit score`); `prompt` defaults to the sample's context;
     `scores`: one verifier score per answer (higher is better) for `best_of_k`;
-    `token_logprobs`: each answer's token log-probabilities (the `self` verifier). With
+    `token_logprobs`: each answer's token log-probabilities (the `self` verifier);
+    `traces`: each answer's exact thinking count from budget forcing (`ThinkingTrace`). With
     several answers, the metrics over samples and the task's verifiers join
     (`lmaudit.tasks.sampled.combine_answers`)."""
     target = str(sample.target)
     outcomes, thinking, scored = [], [], []
     logprobs = list(token_logprobs) if token_logprobs is not None else [None] * len(answers)
-    for (text, tokens, _), answer_logprobs in zip(answers, logprobs, strict=True):
+    exact = list(traces) if traces is not None else [None] * len(answers)
+    for (text, tokens, _), answer_logprobs, trace in zip(answers, logprobs, exact, strict=True):
         split = split_thinking(text, task.think_tags)
         outcome = task.scorer(split.answer, target)
         outcomes.append(outcome)
-        thinking.append(split.counts(tokens, len(text)))
+        thinking.append(split.counts(tokens, len(text), trace))
         scored.append(SampledAnswer(split.answer, outcome.extracted, outcome.correct,
                                     outcome.metrics, answer_logprobs))
     k = len(answers)
