@@ -31,7 +31,7 @@ prompts in one key/value-cached loop where each row follows `ThinkingControl`:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -257,10 +257,11 @@ def generate_forced_batches(
     batch_size: int,
     pad_id: int,
     eos_ids: set[int],
+    progress: Callable[[int], None] | None = None,
 ) -> dict[int, Generation]:
     """`generate_with_budget` over the requests `members` (indices into `requests` and
     `prompts`, all under `params` but for their seeds), longest prompts first, `batch_size`
-    rows per call; returns the generation per request index."""
+    rows per call (`progress` after each); returns the generation per request index."""
     order = sorted(members, key=lambda i: (-len(prompts[i]), i))
     found: dict[int, Generation] = {}
     for start in range(0, len(order), batch_size):
@@ -269,4 +270,6 @@ def generate_forced_batches(
             model, tokenizer, [prompts[i] for i in batch], params, pad_id=pad_id,
             eos_ids=eos_ids, seeds=[requests[i].params.seed for i in batch])
         found.update(zip(batch, outputs, strict=True))
+        if progress is not None:
+            progress(len(batch))
     return found

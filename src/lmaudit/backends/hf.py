@@ -430,10 +430,10 @@ class HFBackend:
         with torch.inference_mode():
             for params, members in by_params.items():
                 if params.thinking is not None and params.thinking.forcing:  # budget_forcing
-                    found = generate_forced_batches(
-                        self.model, self.tokenizer, requests, prompts, params, members,
-                        batch_size=self._batch_size, pad_id=self._pad_id, eos_ids=eos_ids)
-                    for i, generation in found.items():
+                    for i, generation in generate_forced_batches(
+                            self.model, self.tokenizer, requests, prompts, params, members,
+                            batch_size=self._batch_size, pad_id=self._pad_id, eos_ids=eos_ids,
+                            progress=progress).items():
                         results[i] = generation
                     if progress is not None:
                         progress(len(members))
