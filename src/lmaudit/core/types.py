@@ -94,7 +94,7 @@ class ThinkingControl:
     close tag is replaced by `wait` and thinking goes on. `effort`: a reasoning-effort level
     passed to APIs that take one (`reasoning_effort`, e.g. low / medium / high).
     `max_tokens` of the request still caps every completion token (thinking, inserted text
-    and answer together). Backends: `backends.budget_forcing` (HF), `vllm_backend` (rounds),
+    and answer together). Backends: `backends.budget_forcing` (HF), `vllm_budget` (rounds),
     `openai_protocol` (budget and effort passed through).
     """
 
