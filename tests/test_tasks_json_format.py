@@ -139,6 +139,10 @@ def test_user_file_run_with_wilson_intervals(tmp_path: Path) -> None:
     assert "schema_valid" not in records[2].metrics  # no schema: not applicable
     assert records[1].extra["used_fence"] and records[3].extra["json_problem"]
     metrics = aggregate_records(task.metrics, records)
+    from lmaudit.report.evidence import primary_metric
+
+    payload = {"metrics": {k: {"higher_is_better": True} for k in metrics}}
+    assert primary_metric(payload) == "schema_valid"  # the report's headline
     valid = metrics["json_valid_fenced"]
     assert valid.value == 0.75 and valid.method == "wilson"
     assert (valid.ci_low, valid.ci_high) == pytest.approx((0.3006, 0.9544), abs=1e-4)

@@ -95,7 +95,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow  # end to end: torch, a model, two CLI commands (about 15 s in all)
 @pytest.mark.parametrize(("task", "headline"), [("safety_lab", "refusal_rate"),
-                                                ("json_format", "json_valid")])
+                                                ("json_format", "schema_valid")])
 def test_real_run_reaches_the_report(task: str, headline: str, tiny_model: Path, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     from lmaudit.cli import main

@@ -11,7 +11,9 @@ Generation: greedy, `max_tokens` (default 128), no stop sequence (a JSON answer 
 lines); with `chat=1` the prompt goes as one user message. Metrics
 (`lmaudit.scoring.json_format`): `json_valid` (strict), `json_valid_fenced` (a ```json
 fence accepted), `schema_valid`, `schema_valid_fenced`, `expected_match`; each a
-proportion with a Wilson interval (clustered by shape for the built-in items). Reasoning
+proportion with a Wilson interval (clustered by shape for the built-in items). The
+headline is `schema_valid` where items have schemas (a bare `60` is valid JSON, RFC 8259,
+but not the record asked for), else `json_valid`. Reasoning
 models: thinking segments (`think_tags`, default `<think>,</think>`; `none` keeps all) are
 removed before scoring (`lmaudit.scoring.thinking`); an untagged reply is scored as written.
 """
@@ -166,12 +168,13 @@ class JsonFormatTask(_BaseTask):
     @property
     def metrics(self) -> Sequence[MetricSpec]:
         return tuple(MetricSpec(name, Aggregation.PROPORTION) for name in (
-            "json_valid", "json_valid_fenced", "schema_valid", "schema_valid_fenced",
+            "schema_valid", "json_valid", "json_valid_fenced", "schema_valid_fenced",
             "expected_match"))
 
     def card_metrics(self) -> list[str]:
-        """Shown under the headline (`json_valid`) on the report's card, when reported."""
-        return ["json_valid_fenced", "schema_valid", "expected_match"]
+        """Shown under the headline on the report's card, when reported: the headline is
+        `schema_valid` when the items have schemas, else `json_valid`."""
+        return ["json_valid", "json_valid_fenced", "schema_valid_fenced", "expected_match"]
 
     def _type_spec(self) -> dict[str, Any]:
         return {"scorer_version": VERSION, "max_tokens": self.max_tokens, "chat": self.chat,
