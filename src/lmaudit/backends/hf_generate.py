@@ -230,6 +230,8 @@ def _generation_config(params: GenerationParams, pad_id: int, eos_ids: list[int]
         no_repeat_ngram_size=0,
         pad_token_id=pad_id,
         eos_token_id=eos_ids or None,
+        return_dict_in_generate=True,
+        output_logits=params.logprobs,  # raw logits, before the sampler's one-hot scores
     )
 
 
@@ -264,8 +266,6 @@ def generate_batch(
         generation_config=config,
         stopping_criteria=criteria,
         logits_processor=processors,
-        return_dict_in_generate=True,
-        output_logits=params.logprobs,  # raw logits, before the sampler's one-hot scores
     )
     sequences = out.sequences
     per_row: list[list[float] | None] = [None] * len(prompts)
