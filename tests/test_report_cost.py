@@ -228,8 +228,27 @@ def test_compute_rate_prices_local_models(runs: dict[str, Path]) -> None:
     (point,) = rated.compute.frontiers[0].points
     frame = pd.read_parquet(runs["n1"] / "samples.parquet")
     # 36 USD per hour = 0.01 USD per recorded second
-    assert point.cost_source == "compute rate"
+    assert point.cost_source == "compute rate × recorded seconds"
     assert point.cost_per_task.value == pytest.approx(float(frame["latency_s"].mean()) * 0.01)
+
+
+def test_compute_rate_without_timed_answers_splits_the_run_time_by_tokens() -> None:
+    from lmaudit.report.compute import ComputeRun, compute_section
+
+    frame = pd.DataFrame({"sample_id": ["a", "b"], "prompt_tokens": [10, 30],
+                          "completion_tokens": [10, 50], "latency_s": [0.0, 0.0],
+                          "acc": [1.0, 0.0]})
+    results = {"seconds": 36.0, "metrics": {"acc": {"value": 0.5, "ci_low": 0.0,
+                                                    "ci_high": 1.0, "n": 2,
+                                                    "method": "wilson"}}}
+    section = compute_section([ComputeRun("lab:x", "t", frame, results, {})],
+                              Pricing(compute_rates={"lab:*": 100.0}), n_boot=100)
+    (point,) = section.frontiers[0].points
+    # 36 s split 20 : 80 by tokens -> 7.2 s and 28.8 s; at $100/h: $0.20 and $0.80
+    assert point.cost_source == "compute rate × run time split by tokens"
+    assert point.total_cost == pytest.approx(1.0)
+    assert point.cost_per_task.value == pytest.approx(0.5)
+    assert point.cost_per_correct.value == pytest.approx(1.0)
 
 
 def test_options_and_setting_labels() -> None:

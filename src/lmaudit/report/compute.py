@@ -6,7 +6,8 @@ Per run (one model × task × setting, `samples.parquet` with one row per proble
   (`Pricing.prices`, `--price MODEL=IN,OUT` / `--prices FILE`): prompt and completion tokens
   × USD per million; a compute rate the user gave (`Pricing.compute_rates`,
   `--compute-rate MODEL=USD_PER_HOUR`): the recorded seconds (`latency_s`, summed over the
-  problem's answers) × rate / 3600, for local models; the price recorded with the run
+  problem's answers; where the backend timed nothing, the run's wall time split over the
+  problems by their tokens) × rate / 3600, for local models; the price recorded with the run
   (`results.json` `usage.price_usd_per_million`); else no price, and the task's frontier is
   drawn in tokens (prompt + completion) for every point. Model names match exactly, then as
   glob patterns (`openai:*`).
@@ -119,6 +120,23 @@ class _Costed:
     source: str
 
 
+def _seconds(run: ComputeRun, prompt: np.ndarray | None, completion: np.ndarray | None
+             ) -> tuple[np.ndarray, str] | None:
+    """Seconds per problem: the recorded latency where the backend timed its answers, else
+    the run's wall time (`results.json` `seconds`) split over problems by their tokens."""
+    latency = numeric_column(run.frame, "latency_s")
+    if latency is not None and (latency > 0).any():
+        return latency, "compute rate × recorded seconds"
+    total = float(run.results.get("seconds") or 0.0)
+    if total <= 0:
+        return None
+    weights = (np.ones(len(run.frame)) if prompt is None or completion is None
+               else prompt + completion)
+    if weights.sum() <= 0:
+        weights = np.ones(len(run.frame))
+    return total * weights / weights.sum(), "compute rate × run time split by tokens"
+
+
 def _priced(run: ComputeRun, pricing: Pricing) -> _Costed | None:
     """USD per problem by the first price that applies (module docstring), else None."""
     names = _names(run.model)
@@ -131,9 +149,10 @@ def _priced(run: ComputeRun, pricing: Pricing) -> _Costed | None:
                        USD, "price given")
     rate = next((r for n in names for p, r in pricing.compute_rates.items()
                  if fnmatch.fnmatchcase(n, p)), None)
-    seconds = numeric_column(run.frame, "latency_s")
-    if rate is not None and seconds is not None:
-        return _Costed(0 * seconds, compute_cost(seconds, rate), USD, "compute rate")
+    if rate is not None:
+        seconds = _seconds(run, prompt, completion)
+        if seconds is not None:
+            return _Costed(0 * seconds[0], compute_cost(seconds[0], rate), USD, seconds[1])
     recorded = (run.results.get("usage") or {}).get("price_usd_per_million")
     if isinstance(recorded, Mapping) and prompt is not None and completion is not None:
         return _Costed(prompt * float(recorded["prompt"]) / 1e6,

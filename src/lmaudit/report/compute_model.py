@@ -22,9 +22,9 @@ class CostPoint:
     """One model × setting on a task: its headline accuracy and what it cost.
 
     `setting`: what distinguishes the run's compute (`N=8`, `budget=512`; "" for one
-    default sample); `cost_source`: `price given` (`--price`/`--prices`), `compute rate`
-    (`--compute-rate`: recorded seconds × USD per hour), `price recorded with the run`, or
-    `tokens` (no price). `cost_per_correct`: None when no problem was solved."""
+    default sample); `cost_source`: `price given` (`--price`/`--prices`), `compute rate × ...`
+    (`--compute-rate`: seconds × USD per hour, `report.compute`), `price recorded with the
+    run`, or `tokens` (no price). `cost_per_correct`: None when no problem was solved."""
 
     model: str
     task: str
