@@ -1,10 +1,13 @@
-"""The lab model's repeated-sampling path, end to end and offline: 8 samples of each arith
+"""The lab model's repeated-sampling path, end to end and offline: 16 samples of each arith
 problem through the HF backend's shared-prompt sampling, scored by a reasoning task, give
-a coverage curve that rises with k and maj@k beside pass@1 (needs `lab:demo-clean`)."""
+a coverage curve that rises with k and maj@k beside pass@1; and the same through
+`lmaudit run --samples` on the plain arith task, with verifiers and the report's section
+(needs `lab:demo-clean`)."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +65,28 @@ def test_lab_model_pass_at_k_rises_and_majority_vote(lab_dir: str) -> None:
         assert estimates[name].ci_low <= estimates[name].value <= estimates[name].ci_high
     assert estimates["maj@16"].value <= estimates["pass@16"].value  # a vote needs one right
     assert records == evaluate(task, backend, task.samples(), show_progress=False)  # rerun
+
+
+def test_lab_model_through_run_samples_and_the_report(lab_dir: str, tmp_path: Path) -> None:
+    """The generic path: `lmaudit run --samples` on the plain arith task (no reasoning task),
+    verifiers included, and the report's repeated-sampling section."""
+    from lmaudit import report
+    from lmaudit.cli import main
+    from lmaudit.report.sampling_render import sampling_text
+
+    pytest.importorskip("torch").set_num_threads(1)  # a shared machine: no thread contention
+    out = tmp_path / "run"
+    start = time.perf_counter()
+    assert main(["run", "--model", "lab:demo-clean", "--task", "arith", "--limit", "40",
+                 "--samples", "8", "--temperature", "0.6", "--verifier", "self",
+                 "--verifier", "oracle", "--out", str(out), "--no-cache", "--no-progress"]) == 0
+    (curves,) = report.load_report([out]).sampling
+    print(f"\n40 problems x 8 samples through lmaudit run in {time.perf_counter() - start:.1f} s")
+    print(sampling_text([curves]))
+    series = {s.name: [p.estimate.value for p in s.points] for s in curves.series}
+    assert series["pass@k"] == sorted(series["pass@k"]) and series["pass@k"][-1] > series[
+        "pass@k"][0]  # coverage rises with k
+    assert series["best-of-k (oracle)"][-1] == pytest.approx(series["pass@k"][-1])
+    assert all(s <= o + 1e-12 for s, o in zip(series["best-of-k (self)"],
+                                               series["best-of-k (oracle)"], strict=True))
+    assert {"maj@k"} <= set(series) and curves.gains  # maj@N beside pass@1, with intervals
