@@ -180,6 +180,16 @@ def test_extension_replaces_the_close_tag_by_wait_exactly_w_times(
     _assert_greedy_outside(backend, fed, waits)  # the model saw "... Wait", no tag
 
 
+def test_a_minimum_replaces_every_early_close_by_wait(backend: HFBackend) -> None:
+    prompt, close, wait = _ids(backend)
+    first = len(prompt) - 1 + 3  # the model closes after 3 thoughts, then every 3 more
+    wants = {first + k * (3 + len(wait)) for k in range(5)}
+    generation, fed = _run(backend, ThinkingControl(min_tokens=7), wants, max_tokens=50)
+    # closes at 3 and 6 thoughts come too early (Wait); the one at 9 stands.
+    assert generation.thinking.extensions == 2 and generation.thinking.tokens == 9
+    assert fed.index(close) == 9 + 2 * len(wait)
+
+
 def test_budget_and_extension_together_count_only_thoughts(backend: HFBackend) -> None:
     prompt, close, wait = _ids(backend)
     first = len(prompt) - 1 + 3

@@ -77,11 +77,13 @@ def _task(plan: ThinkingPlan, **kwargs: Any) -> ReasoningTask:
 
 def test_options_parse_budgets_extension_and_effort() -> None:
     opts = TaskOptions("math500", {"thinking_budget": "512, 256,512", "thinking_extend": "2",
-                                   "thinking_effort": "high"}, THINKING_OPTIONS)
+                                   "thinking_effort": "high", "thinking_min": "64"},
+                       THINKING_OPTIONS)
     plan = thinking_plan(opts)
-    assert plan == ThinkingPlan((256, 512), 2, "high")
+    assert plan == ThinkingPlan((256, 512), 2, "high", 64)
     assert plan.spec() == {"thinking_budgets": [256, 512], "thinking_extend": 2,
-                           "thinking_effort": "high"}
+                           "thinking_effort": "high", "thinking_min": 64}
+    assert plan.control(256, None).min_tokens == 64
     assert ThinkingPlan((64,)).spec() == {"thinking_budget": 64}
     with pytest.raises(LmauditError, match="thinking_budget must be token counts"):
         thinking_plan(TaskOptions("t", {"thinking_budget": "many"}, THINKING_OPTIONS))

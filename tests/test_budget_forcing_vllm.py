@@ -84,6 +84,7 @@ CASES = [  # (control, the model's wish: close after n thoughts, then every n af
     (ThinkingControl(extend=2), 3),
     (ThinkingControl(budget=7, extend=5), 3),
     (ThinkingControl(budget=2, answer_prefix="Answer:"), 10),
+    (ThinkingControl(min_tokens=7), 3),
 ]
 
 

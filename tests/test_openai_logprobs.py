@@ -29,9 +29,10 @@ def test_thinking_budget_and_effort_pass_through() -> None:
     effort_only = generation_body("m", GenerateRequest("Hi", params=GenerationParams(
         thinking=ThinkingControl(effort="low"))), chat=True)
     assert effort_only["reasoning_effort"] == "low" and "thinking" not in effort_only
-    with pytest.raises(LmauditError, match="hf or vllm"):
-        generation_body("m", GenerateRequest("Hi", params=GenerationParams(
-            thinking=ThinkingControl(extend=2))), chat=True)
+    for control in (ThinkingControl(extend=2), ThinkingControl(min_tokens=100)):
+        with pytest.raises(LmauditError, match="hf or vllm"):
+            generation_body("m", GenerateRequest("Hi", params=GenerationParams(
+                thinking=control)), chat=True)
 
 
 def test_answers_logprobs_are_read_from_chat_and_completions() -> None:

@@ -15,10 +15,10 @@ prompts in one key/value-cached loop where each row follows `ThinkingControl`:
 - **Thinking tokens** are the tokens the model generated while thinking, excluding the
   CLOSE tag's own tokens and inserted text. When a row has `budget` of them and has not
   closed, its next tokens are the CLOSE tag then `answer_prefix` (`forced_stop`).
-- **Extension**: the first `extend` times the model completes the CLOSE tag, the tag is
-  taken back and the `wait` text fed instead; a multi-token tag's earlier tokens are
-  hidden from attention (mask 0) and positions move back, so the model sees
-  `... thought Wait` exactly.
+- **Extension**: the first `extend` times the model completes the CLOSE tag (and every
+  time it does so before `min_tokens` thinking tokens), the tag is taken back and the
+  `wait` text fed instead; a multi-token tag's earlier tokens are hidden from attention
+  (mask 0) and positions move back, so the model sees `... thought Wait` exactly.
 - An end-of-sequence token ends the row in any state (the thinking is then unclosed).
   Stop strings apply to the answer only (the text after the thinking). `max_tokens`
   caps all completion tokens (generated and inserted): "length".
@@ -113,7 +113,7 @@ def _advance(row: ForcedRow, token: int, inserted: bool, ids: DelimiterIds,
         row.thinking += 1
         if _ends_with(row.generated, ids.close):
             row.thinking -= len(ids.close)
-            if row.extensions < control.extend:  # take the tag back, say "Wait" instead
+            if control.extends(row.thinking, row.extensions):  # take it back: "Wait"
                 row.extensions += 1
                 del row.generated[-len(ids.close):]
                 del row.logprobs[len(row.generated):]

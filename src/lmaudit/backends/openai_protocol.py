@@ -129,9 +129,9 @@ def generation_body(model: str, request: GenerateRequest, *, chat: bool) -> dict
 
 def thinking_fields(control: ThinkingControl) -> dict[str, Any]:
     """The body fields of a thinking budget or effort (module docstring)."""
-    if control.extend:
-        raise LmauditError("thinking_extend needs token-level control of decoding: use the "
-                           "hf or vllm backend (an API can only cap thinking)")
+    if control.extend or control.min_tokens:
+        raise LmauditError("thinking_extend and thinking_min need token-level control of "
+                           "decoding: use the hf or vllm backend (an API can only cap thinking)")
     fields: dict[str, Any] = {}
     if control.effort is not None:
         fields["reasoning_effort"] = control.effort

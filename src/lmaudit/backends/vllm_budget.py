@@ -9,9 +9,10 @@ authors' recipe); prefix caching makes each round's re-sent prefix cheap. Each r
 - *thinking*: generate at most `budget - thinking so far` tokens (and what `max_tokens`
   leaves) with `stop=[CLOSE]` kept in the output. Stopped by CLOSE: thinking tokens are
   the round's tokens less the tag's (`encode(CLOSE)` when the output ends with those ids,
-  else one); with extensions left the tag is dropped and the `wait` ids appended, else the
-  answer follows (after `answer_prefix`). Stopped by the budget: the CLOSE ids and the
-  answer prefix are appended (`forced_stop`). End of sequence: the generation ends.
+  else one); with extensions left (`extend`, `min_tokens`) the tag is dropped and the
+  `wait` ids appended, else the answer follows (after `answer_prefix`). Stopped by the
+  budget: the CLOSE ids and the answer prefix are appended (`forced_stop`). End of
+  sequence: the generation ends.
 - *answer*: the request's own stop strings and the remaining `max_tokens`.
 
 The same rules and counting as the HF loop (`budget_forcing`), whose `finish_row` builds the
@@ -93,7 +94,7 @@ def _take(row: ForcedRow, completion: Any, ids: DelimiterIds, control: ThinkingC
     if tag_hit:  # the model closed its thinking
         tag = len(ids.close) if tuple(tokens[-len(ids.close):]) == ids.close else 1
         row.thinking += len(tokens) - tag
-        if row.extensions < control.extend:
+        if control.extends(row.thinking, row.extensions):
             row.extensions += 1
             for stored in (row.generated, row.inserted, row.logprobs):
                 del stored[len(stored) - tag:]

@@ -91,7 +91,8 @@ class ThinkingControl:
     `tags` delimiters; the delimiters and inserted `wait` text not counted); on reaching it
     without closing, the backend appends the close tag and `answer_prefix` and the model
     writes its answer. `extend`: the first `extend` times the model closes its thinking, the
-    close tag is replaced by `wait` and thinking goes on. `effort`: a reasoning-effort level
+    close tag is replaced by `wait` and thinking goes on; `min_tokens`: likewise, every time
+    the model closes before this many thinking tokens. `effort`: a reasoning-effort level
     passed to APIs that take one (`reasoning_effort`, e.g. low / medium / high).
     `max_tokens` of the request still caps every completion token (thinking, inserted text
     and answer together). Backends: `backends.budget_forcing` (HF), `vllm_budget` (rounds),
@@ -104,17 +105,23 @@ class ThinkingControl:
     wait: str = "Wait"
     answer_prefix: str = ""
     effort: str | None = None
+    min_tokens: int = 0
 
     def __post_init__(self) -> None:
         if self.budget is not None and self.budget < 0:
             raise ValueError(f"thinking budget must be >= 0 tokens, got {self.budget}")
-        if self.extend < 0:
-            raise ValueError(f"thinking extend must be >= 0, got {self.extend}")
+        if self.extend < 0 or self.min_tokens < 0:
+            raise ValueError(f"thinking extend and min_tokens must be >= 0, got "
+                             f"{self.extend} and {self.min_tokens}")
 
     @property
     def forcing(self) -> bool:
         """Whether generation must be steered token by token (a budget or extensions)."""
-        return self.budget is not None or self.extend > 0
+        return self.budget is not None or self.extend > 0 or self.min_tokens > 0
+
+    def extends(self, thinking_tokens: int, extensions: int) -> bool:
+        """Whether a close tag the model just wrote is replaced by the wait text."""
+        return extensions < self.extend or thinking_tokens < self.min_tokens
 
 
 @dataclass(frozen=True)

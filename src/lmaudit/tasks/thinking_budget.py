@@ -6,7 +6,8 @@ Task options (`THINKING_OPTIONS`, read by `ReasoningTask`):
   ThinkingControl`; HF and vLLM backends force the close tag, APIs get the budget passed
   through); `thinking_budget=B1,B2,...` sweeps budgets in one run: every problem is answered
   under every budget with the same seeds, so the budgets are compared on the same problems.
-- `thinking_extend=W` replaces the model's first W close tags by "Wait" (HF and vLLM only).
+- `thinking_extend=W` replaces the model's first W close tags by "Wait" (HF and vLLM only);
+  `thinking_min=M` replaces every close tag that comes before M thinking tokens.
 - `thinking_effort=LEVEL` is sent as `reasoning_effort` to APIs that take it.
 
 `max_tokens` stays the room for the answer: a request under budget B may generate
@@ -36,6 +37,8 @@ THINKING_OPTIONS = {
     "B1,B2,... sweeps the budgets in one run (metrics ACC@budgetB; hf, vllm; APIs get it "
     "passed through)",
     "thinking_extend": "times the model's end of thinking is replaced by 'Wait' (hf, vllm)",
+    "thinking_min": "thinking tokens before the model may end its thinking: an earlier end is "
+    "replaced by 'Wait' (hf, vllm)",
     "thinking_effort": "reasoning effort sent to APIs that take one (e.g. low, medium, high)",
 }
 BUDGET_METRIC = re.compile(r"^(?P<metric>.+)@budget(?P<budget>\d+)$")
@@ -49,10 +52,12 @@ class ThinkingPlan:
     budgets: tuple[int, ...] = ()
     extend: int = 0
     effort: str | None = None
+    min_tokens: int = 0
 
     @property
     def active(self) -> bool:
-        return bool(self.budgets) or self.extend > 0 or self.effort is not None
+        return (bool(self.budgets) or self.extend > 0 or self.min_tokens > 0
+                or self.effort is not None)
 
     @property
     def levels(self) -> tuple[int | None, ...]:
@@ -61,7 +66,7 @@ class ThinkingPlan:
 
     def control(self, budget: int | None, tags: tuple[str, str] | None) -> ThinkingControl:
         return ThinkingControl(budget=budget, extend=self.extend, tags=tags or DEFAULT_TAGS,
-                               effort=self.effort)
+                               effort=self.effort, min_tokens=self.min_tokens)
 
     def spec(self) -> dict[str, object]:
         """What the run manifest records (the task spec)."""
@@ -74,6 +79,8 @@ class ThinkingPlan:
             found["thinking_extend"] = self.extend
         if self.effort is not None:
             found["thinking_effort"] = self.effort
+        if self.min_tokens:
+            found["thinking_min"] = self.min_tokens
         return found
 
 
@@ -87,7 +94,8 @@ def thinking_plan(opts: TaskOptions) -> ThinkingPlan:
                                f"(B or B1,B2,...), got {raw!r}")
         budgets.append(int(part))
     effort = (opts.text("thinking_effort") or "").strip() or None
-    return ThinkingPlan(tuple(sorted(set(budgets))), opts.integer("thinking_extend", 0), effort)
+    return ThinkingPlan(tuple(sorted(set(budgets))), opts.integer("thinking_extend", 0), effort,
+                        opts.integer("thinking_min", 0))
 
 
 def budget_metric_specs(plan: ThinkingPlan, correct: str) -> list[MetricSpec]:
