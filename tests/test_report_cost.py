@@ -318,3 +318,17 @@ def test_a_thinking_budget_sweep_gives_a_point_per_budget() -> None:
     assert by["budget=1024 wait=1"].cost_per_correct.value == pytest.approx(1700.0)
     assert [frontier.points[i].setting for i in frontier.frontier] == [
         "budget=256 wait=1", "budget=1024 wait=1"]
+
+
+def test_answer_lengths_without_thinking_prorate_or_count_words() -> None:
+    from lmaudit.report.compute_lengths import PRORATED, WORDS, answer_lengths
+
+    extra = json.dumps({"answers": ["12", "1234 5 6"], "answers_correct": [True, False]})
+    frame = pd.DataFrame({"sample_id": ["p"], "completion_tokens": [10], "extra": [extra]})
+    # 10 tokens over 2 + 8 characters: 2 and 8 tokens
+    assert answer_lengths(frame) == (["p", "p"], [2.0, 8.0], [1, 0], PRORATED)
+    assert answer_lengths(frame.drop(columns="completion_tokens")) == (
+        ["p", "p"], [1.0, 3.0], [1, 0], WORDS)
+    one = json.dumps({"answers_correct": [True]})
+    assert answer_lengths(frame.assign(extra=[one])) is None  # one answer per problem
+    assert answer_lengths(frame.drop(columns="extra")) is None
