@@ -5,11 +5,13 @@ test_budget_forcing: the rounds must give what the HF loop gives, token for toke
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from test_backends_hf_tiny import train_tokenizer
 from test_budget_forcing import PROMPT, _ids, backend  # noqa: F401  (module fixture)
 from test_vllm_backend import Logprob
 
@@ -161,3 +163,38 @@ def test_a_multi_token_close_tag_is_taken_back_whole(
     assert thought.count("Wait") == 1 and "</think>" not in thought
     assert ours.thinking == reference.thinking and ours.text == reference.text
     assert ours.token_logprobs == pytest.approx(reference.token_logprobs, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_vllm_budget_forcing_on_gpu(tmp_path: Path) -> None:
+    """Where vLLM and a CUDA GPU exist: a random GPT-2 whose tags are added tokens, forced
+    at 6 thinking tokens; every answer that was forced thought exactly 6 tokens, and the
+    log-probabilities come back one per generated token."""
+    pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'lmaudit[vllm]')")
+    if not torch.cuda.is_available():
+        pytest.skip("vLLM needs a CUDA GPU and none is available")
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tokenizer: Any = train_tokenizer("gpt2")
+    tokenizer.add_tokens(["<think>", "</think>"])
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(
+        vocab_size=len(tokenizer), n_positions=256, n_embd=128, n_layer=2, n_head=2,
+        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+    )).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    vllm = VLLMBackend(str(tmp_path), dtype="float32", max_model_len=256,
+                       gpu_memory_utilization=0.3)
+    control = ThinkingControl(budget=6)
+    requests = [GenerateRequest(f"Question {i}: <think>", params=GenerationParams(
+        24, temperature=1.0, seed=i, thinking=control, logprobs=True)) for i in range(8)]
+    generations = vllm.generate(requests)
+    assert vllm.generate(requests) == generations  # seeded rounds reproduce
+    for g in generations:
+        assert g.thinking is not None and g.thinking.tokens <= 6
+        if g.thinking.forced_stop:
+            assert g.thinking.tokens == 6 and "</think>" in g.text
+        inserted = len(tokenizer.encode("</think>", add_special_tokens=False)) * int(
+            g.thinking.forced_stop)
+        assert g.token_logprobs is not None
+        assert len(g.token_logprobs) == g.completion_tokens - inserted
