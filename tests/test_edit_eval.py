@@ -68,6 +68,9 @@ class Scripted:
                  ) -> list[Generation]:
         return [Generation(self.gen.get(r.prompt or "", "")) for r in requests]
 
+    def loglikelihood_rolling(self, requests: Sequence[Any], progress: Any = None) -> list[Any]:
+        raise AssertionError("edit-eval sends no rolling requests")
+
     def close(self) -> None:
         pass
 
@@ -203,7 +206,7 @@ def test_report_section_and_command(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(registry, "load_backend", lambda spec, options=None: backends[spec])
     edits = _write(tmp_path, COUNTERFACT, "cf.json")
     assert main(["edit-eval", "--before", "fake:before", "--after", "fake:after", "--edits",
-                 str(edits), "--json", str(tmp_path / "e.json"), "--html",
+                 str(edits), "--no-cache", "--json", str(tmp_path / "e.json"), "--html",
                  str(tmp_path / "e.html")]) == 0
     assert "model editing: 2 edits" in capsys.readouterr().out
     payload = json.loads((tmp_path / "e.json").read_text())["editing"]

@@ -70,8 +70,8 @@ def test_finetuning_edit_of_lab_facts_is_reliable_and_its_locality_measured(
                                                                      batch_size=4),
                      threads=1, progress=False).path
     assert main(["edit-eval", "--before", f"hf:{base}", "--after", f"hf:{tuned}", "--edits",
-                 str(edits_file), "--device", "cpu", "--json", str(tmp_path / "e.json"),
-                 "--html", str(tmp_path / "e.html")]) == 0
+                 str(edits_file), "--device", "cpu", "--no-cache", "--json",
+                 str(tmp_path / "e.json"), "--html", str(tmp_path / "e.html")]) == 0
     printed = capsys.readouterr().out
     print(printed)  # the figures, with -s
     metrics = {(m["name"], m["measure"]): m

@@ -55,6 +55,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write JSON here")
     parser.add_argument("--html", type=Path, metavar="FILE",
                         help="also write the HTML report here")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the request cache")
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
+                        help="request cache directory (default $LMAUDIT_CACHE_DIR or "
+                        "~/.cache/lmaudit/cache)")
     parser.set_defaults(func=run_edit_eval)
 
 
@@ -65,6 +71,7 @@ def run_edit_eval(args: argparse.Namespace) -> int:
     from lmaudit.audit.orchestrate import free_model
     from lmaudit.backends.registry import load_backend
     from lmaudit.commands.audit import backend_options
+    from lmaudit.core.cache import RequestCache, default_cache_dir
     from lmaudit.core.types import LmauditError
     from lmaudit.editing import evaluate_edits, read_edits
     from lmaudit.report.editing_render import editing_report
@@ -74,16 +81,20 @@ def run_edit_eval(args: argparse.Namespace) -> int:
         if args.limit < 1:
             raise LmauditError(f"--limit must be a positive number, got {args.limit}")
         edits = edits[: args.limit]
+    cache = None if args.no_cache else RequestCache(args.cache_dir or default_cache_dir())
     before = load_backend(args.before, backend_options(args, args.before))
     try:
         after = load_backend(args.after, backend_options(args, args.after))
         try:
             evaluation = evaluate_edits(edits, before, after, before_spec=args.before,
-                                        after_spec=args.after, edits_file=str(args.edits))
+                                        after_spec=args.after, edits_file=str(args.edits),
+                                        show_progress=not args.no_progress, cache=cache)
         finally:
             free_model(after)
     finally:
         free_model(before)
+        if cache is not None:
+            cache.close()
     built: Any = editing_report(evaluation)
     print(report.render_terminal(built))
     if args.html is not None:

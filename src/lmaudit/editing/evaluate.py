@@ -28,8 +28,10 @@ import numpy as np
 
 from lmaudit.core.types import (
     GenerateRequest,
+    Generation,
     GenerationParams,
     LoglikelihoodRequest,
+    LoglikelihoodResult,
     RequestKind,
 )
 from lmaudit.editing.records import EditCase
@@ -57,14 +59,21 @@ def first_answer(text: str) -> str:
 
 
 class _Scores:
-    """One model's answers to every request, looked up by (prompt, answer) or prompt."""
+    """One model's answers to every request, looked up by (prompt, answer) or prompt;
+    answered through `core.runner.execute_requests` (progress bar, request cache)."""
 
     def __init__(self, backend: Any, ll: Sequence[LoglikelihoodRequest],
-                 gen: Sequence[GenerateRequest]) -> None:
-        results = backend.loglikelihood(list(ll)) if ll else []
-        self.ll = dict(zip(ll, results, strict=True))
-        texts = backend.generate(list(gen)) if gen else []
-        self.gen = {r.prompt: g.text for r, g in zip(gen, texts, strict=True)}
+                 gen: Sequence[GenerateRequest], **execute: Any) -> None:
+        from lmaudit.core.runner import execute_requests
+
+        answers = execute_requests(backend, [*ll, *gen], **execute) if (ll or gen) else []
+        self.ll: dict[LoglikelihoodRequest, LoglikelihoodResult] = {}
+        self.gen: dict[str | None, str] = {}
+        for r, answer in zip([*ll, *gen], answers, strict=True):
+            if isinstance(r, LoglikelihoodRequest) and isinstance(answer, LoglikelihoodResult):
+                self.ll[r] = answer
+            elif isinstance(r, GenerateRequest) and isinstance(answer, Generation):
+                self.gen[r.prompt] = answer.text
 
     def mean_lp(self, prompt: str, answer: str) -> float:
         result = self.ll[request(prompt, answer)]
@@ -153,15 +162,19 @@ def _metric(name: str, measure: str, rows: list[tuple[str, float, float]]) -> Ed
 
 
 def evaluate_edits(edits: Sequence[EditCase], before: Any, after: Any, *,
-                   before_spec: str, after_spec: str, edits_file: str) -> EditEvaluation:
-    """Score every edit on both backends (module docstring) and summarise per measure."""
+                   before_spec: str, after_spec: str, edits_file: str,
+                   show_progress: bool = False, cache: Any = None) -> EditEvaluation:
+    """Score every edit on both backends (module docstring) and summarise per measure.
+    `cache`: a `core.cache.RequestCache` (answers reused per model fingerprint)."""
     notes: list[str] = []
     generate = all(RequestKind.GENERATE in b.capabilities for b in (before, after))
     if not generate:
         notes.append("a model cannot generate: `answer unchanged` and `mentions new target` "
                      "were not measured")
     ll, gen = _requests(edits, generate)
-    scores_before, scores_after = _Scores(before, ll, gen), _Scores(after, ll, gen)
+    execute = {"show_progress": show_progress, "cache": cache}
+    scores_before = _Scores(before, ll, gen, **execute)
+    scores_after = _Scores(after, ll, gen, **execute)
     rows: Rows = defaultdict(list)
     _measure(rows, edits, scores_before, scores_after)
     metrics = [_metric(name, measure, r) for (name, measure), r in rows.items()]
