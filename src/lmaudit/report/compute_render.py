@@ -102,7 +102,8 @@ def _length_html(ev: LengthEvidence) -> str:
                  "correct ones)"),
              _td("n/a" if a.relative_incorrect is None
                  else f"{a.relative_incorrect.value:.2f} "
-                 f"{fmt.interval(a.relative_incorrect, False)}", True)]]
+                 f"[{a.relative_incorrect.ci_low:.2f}, {a.relative_incorrect.ci_high:.2f}]",
+                 True)]]
     bins = [[_td(b.stratum), _td(f"{b.low:,.0f}–{b.high:,.0f}", True), _td(str(b.n), True),
              _td(str(b.n_problems), True), _td(f"{b.mean_length:,.1f}", True),
              _td(fmt.number(b.accuracy.value, True), True, b.accuracy.value),
