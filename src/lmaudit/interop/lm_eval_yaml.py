@@ -67,8 +67,7 @@ def _loader_for(folder: Path) -> type[yaml.SafeLoader]:
 
 def _read_one(path: Path) -> dict[str, Any]:
     if path.is_dir():
-        raise LmauditError(f"{path} is a directory: pass one of its task files "
-                           "(lm-eval:DIR/TASK.yaml); a directory of tasks is not supported yet")
+        raise LmauditError(f"{path} is a directory, not an lm-eval task file")
     try:
         value = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader_for(path.parent))
     except FileNotFoundError:
@@ -126,9 +125,10 @@ def resolve_hooks(value: Any, trust_code: bool, file: Path) -> Any:
 
 
 def check_supported(config: Mapping[str, Any], file: Path) -> None:
-    """One error for a group file, an unsupported output type or an unsupported key."""
-    if ("group" in config and "task" not in config) or isinstance(config.get("task"), list):
-        raise LmauditError(f"{file}: a group file; pass one of its task files instead")
+    """One error for a group config (groups go through `lm_eval_groups`), an unsupported
+    output type or an unsupported key."""
+    if "group" in config or isinstance(config.get("task"), list):
+        raise LmauditError(f"{file}: a group, not a task (run the group file itself)")
     if "task" not in config:
         raise LmauditError(f"{file}: no `task` key (not an lm-eval task file)")
     output_type = config.get("output_type", "generate_until")
