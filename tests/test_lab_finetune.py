@@ -111,3 +111,16 @@ def test_command_line(base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["lab", "finetune", "--base", str(tmp_path / "nope"), "--data", str(data),
                  "--out", "x"]) != 0
     assert "--base" in capsys.readouterr().err
+
+
+def test_lora_on_a_gpt2_model_uses_peft_default_modules(tmp_path: Path) -> None:
+    from test_backends_hf_tiny import build_model
+
+    base = build_model(tmp_path / "gpt2", "gpt2")
+    config = FinetuneConfig(epochs=2, lr=1e-2, batch_size=2, lora_rank=2)
+    result = finetune(base, ROWS, tmp_path / "tuned", config, threads=1, progress=False)
+    # peft's GPT-2 default: c_attn (32 -> 96) in each of 2 layers: r * (32 + 96)
+    assert result.trainable_parameters == 2 * 2 * (32 + 96)
+    model = transformers.AutoModelForCausalLM.from_pretrained(result.path)
+    assert type(model).__name__ == "GPT2LMHeadModel"
+    assert not (result.path / "adapter_config.json").exists()

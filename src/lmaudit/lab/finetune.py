@@ -3,8 +3,10 @@
 Data: a JSONL/JSON file of rows, each `{"text": ...}` (loss on every token) or
 `{"prompt": ..., "completion": ...}` (loss on the completion only). A row is laid out as
 the lab trains (`<|endoftext|> prompt completion <|endoftext|>`, one example per row, right
-padded), so a fine-tuned lab model scores as its base does. LoRA (`peft`) adapts the
-attention and MLP projections with rank r and scale alpha / r; the adapters are merged into
+padded), so a fine-tuned lab model scores as its base does; another tokenizer's BOS (else
+EOS) starts a row and its EOS ends it. LoRA (`peft`) adapts the
+attention and MLP projections (Llama names; other architectures: peft's default modules)
+with rank r and scale alpha / r; the adapters are merged into
 the weights on save, so the result is a plain Hugging Face directory every backend loads.
 Losses are mean natural-log cross-entropy per trained token (nats/token).
 """
@@ -125,15 +127,17 @@ def _example(path: Path, number: int, row: Any) -> FinetuneExample:
     return FinetuneExample(row["prompt"], row["completion"])
 
 
-def encode_example(tokenizer: Any, example: FinetuneExample, eot: int, context: int
-                   ) -> tuple[list[int], list[int]]:
-    """Token ids and labels of one row: `eot prompt completion eot`, labels IGNORE_INDEX on
-    `eot prompt`; cut to `context` tokens (an error when nothing trainable is left)."""
+def encode_example(tokenizer: Any, example: FinetuneExample, start: int, context: int,
+                   end: int | None = None) -> tuple[list[int], list[int]]:
+    """Token ids and labels of one row: `start prompt completion end` (`end` defaults to
+    `start`: a lab model's `<|endoftext|>`), labels IGNORE_INDEX on `start prompt`; cut to
+    `context` tokens (an error when nothing trainable is left)."""
+    end = start if end is None else end
     prompt = tokenizer(example.prompt, add_special_tokens=False)["input_ids"] if (
         example.prompt) else []
     completion = tokenizer(example.completion, add_special_tokens=False)["input_ids"]
-    ids = [eot, *prompt, *completion, eot][:context]
-    labels = ([IGNORE_INDEX] * (1 + len(prompt)) + [*completion, eot])[:context]
+    ids = [start, *prompt, *completion, end][:context]
+    labels = ([IGNORE_INDEX] * (1 + len(prompt)) + [*completion, end])[:context]
     if all(label == IGNORE_INDEX for label in labels):
         raise LmauditError(f"a prompt of {len(prompt)} tokens leaves no completion token "
                            f"inside the model's context of {context}")
@@ -158,14 +162,14 @@ def _with_lora(model: Any, config: FinetuneConfig) -> Any:
     except ImportError:
         raise LmauditError("LoRA needs the peft package: pip install 'lmaudit[hf]'") from None
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    targets = [t for t in LORA_TARGETS if t in names]
-    if not targets:
-        raise LmauditError("LoRA: the model has none of the projections "
-                           f"{', '.join(LORA_TARGETS)}")
+    targets = [t for t in LORA_TARGETS if t in names] or None  # None: peft's per-model list
     rank = config.lora_rank or 1
     lora = LoraConfig(r=rank, lora_alpha=config.lora_alpha or 2 * rank, lora_dropout=0.0,
                       target_modules=targets, bias="none", task_type="CAUSAL_LM")
-    return get_peft_model(model, lora)
+    try:
+        return get_peft_model(model, lora)
+    except ValueError as error:  # an architecture peft has no default projections for
+        raise LmauditError(f"LoRA: {str(error).splitlines()[0]}") from None
 
 
 def finetune(
@@ -198,8 +202,9 @@ def finetune(
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_pretrained(base_dir).float()
         eot = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else eot
         context = int(getattr(model.config, "max_position_embeddings", 1024))
-        rows = [encode_example(tokenizer, e, eot, context) for e in examples]
+        rows = [encode_example(tokenizer, e, start, context, eot) for e in examples]
         if config.lora_rank is not None:
             model = _with_lora(model, config)
         trainable = [p for p in model.parameters() if p.requires_grad]
