@@ -45,6 +45,7 @@ def test_run_samples_every_answer_and_reports_best_of_n_per_verifier(
         assert name in metrics, name
         assert metrics[name]["ci_low"] <= metrics[name]["value"] <= metrics[name]["ci_high"]
     assert metrics["verifier_failed:reward"]["value"] == 0.0
+    assert metrics["verifier_failed:self"]["value"] == 0.0  # the HF backend gave log-probs
     answers = _answers(tmp_path / "a")
     assert len(answers) == 3 and all(len(a) == 4 for a in answers)
     assert any(len(set(a)) > 1 for a in answers)  # seeds 5..8 draw different samples

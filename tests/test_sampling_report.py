@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from lmaudit.report.json_render import render_json
 from seed_fakes import write_jsonl
 
 # arith answers, four per problem: p1 right at samples 1 and 3, p2 at 0, p3 never, p4 always
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {"id": "p1", "target": "3", "responses": ["1", "3", "1", "3"],
      "token_logprobs": [[-0.1], [-0.5], [-0.2], [-0.3]]},
     {"id": "p2", "target": "5", "responses": ["5", "6", "6", "7"],

@@ -5,6 +5,7 @@ logit, several the last label's log-probability."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,8 +29,9 @@ def _reward_model(directory: Path, num_labels: int, style: str = "gpt2") -> Path
 
     tokenizer: object = train_tokenizer(style)
     torch.manual_seed(num_labels)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=128, n_embd=32,  # type: ignore[arg-type]
-                        n_layer=2, n_head=2, num_labels=num_labels, initializer_range=0.3)
+    sizes: dict[str, Any] = {"vocab_size": len(tokenizer), "n_positions": 128,  # type: ignore[arg-type]
+                             "n_embd": 32, "n_layer": 2, "n_head": 2, "num_labels": num_labels}
+    config = GPT2Config(initializer_range=0.3, **sizes)
     GPT2ForSequenceClassification(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)  # type: ignore[attr-defined]
     return directory

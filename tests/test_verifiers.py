@@ -4,7 +4,6 @@ oracle, through a sampled generation task."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -132,14 +131,7 @@ def test_llm_judge_through_a_backend_records_malformed_replies_as_failures() -> 
 
 
 def _with_logprobs(text: str, logprobs: tuple[float, ...] | None) -> Generation:
-    if "token_logprobs" in {f.name for f in dataclasses.fields(Generation)}:
-        return Generation(text, token_logprobs=logprobs)  # type: ignore[call-arg]
-
-    @dataclasses.dataclass(frozen=True)
-    class LoggedGeneration(Generation):
-        token_logprobs: tuple[float, ...] | None = None
-
-    return LoggedGeneration(text, token_logprobs=logprobs)
+    return Generation(text, token_logprobs=logprobs)
 
 
 def test_self_confidence_picks_the_answer_with_the_highest_mean_token_logprob() -> None:
@@ -148,8 +140,7 @@ def test_self_confidence_picks_the_answer_with_the_highest_mean_token_logprob() 
     sample = task.samples()[0]
     right = str(sample.target)
     requests = task.requests(sample)
-    if "logprobs" in {f.name for f in dataclasses.fields(requests[0].params)}:
-        assert all(r.params.logprobs for r in requests)  # type: ignore[union-attr]
+    assert all(isinstance(r, GenerateRequest) and r.params.logprobs for r in requests)
     answers = [_with_logprobs("1", (-0.5, -1.5)), _with_logprobs(right, (-0.2, -0.4)),
                _with_logprobs("2", None), _with_logprobs("3", (-0.1,))]
     record = task.score(sample, answers)
@@ -172,7 +163,7 @@ def test_verifier_specs() -> None:
 
 
 def test_score_stored_samples_of_any_scorer_task_with_verifiers(tmp_path: Path) -> None:
-    rows = [  # arith (a plain generation task): two problems, three samples each
+    rows: list[dict[str, Any]] = [  # arith (a plain generation task): 2 problems x 3 samples
         {"id": "p1", "target": "12", "responses": ["12", "7", "7"],
          "token_logprobs": [[-0.9], [-0.1, -0.3], [-2.0]]},
         {"id": "p2", "target": "5", "sample_index": 1, "response": "5",

@@ -15,14 +15,22 @@ DEFAULT_TEMPERATURE = 0.7
 
 def add_sampling_options(parser: argparse.ArgumentParser, *, generation: bool = True) -> None:
     """Add the options (`generation=False`: only `--verifier`, for stored answers)."""
+    import textwrap
+
     from lmaudit.verifiers import VERIFIER_HELP
 
-    group = parser.add_argument_group(
-        "repeated sampling (any generation task)",
+    about = (
         "N answers per problem, every one stored and scored; reports avg@N, unbiased pass@k "
         "and maj@k for k = 1, 2, 4, ... N, the vote share's Brier score, and best-of-N per "
         "verifier, each with an interval clustered by problem. Sample i uses seed --seed + i, "
-        "so a rerun draws the same samples on backends that honour seeds.",
+        "so a rerun draws the same samples on backends that honour seeds."
+        if generation else
+        "Several stored answers per problem (a `responses` list, or repeated ids with a "
+        "`sample_index`): best-of-N per verifier beside pass@k and maj@k."
+    )
+    group = parser.add_argument_group(
+        "repeated sampling (any generation task)" if generation else "stored samples",
+        textwrap.fill(about, 78),
     )
     if generation:
         group.add_argument("--samples", type=int, metavar="N",

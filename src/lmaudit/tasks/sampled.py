@@ -37,6 +37,7 @@ from typing import Any
 from lmaudit.core.task import Aggregation, MetricSpec, Task, WrappedTask
 from lmaudit.core.types import (
     GenerateRequest,
+    Generation,
     GenerationParams,
     LmauditError,
     Request,
@@ -88,11 +89,9 @@ def sample_params(base: GenerationParams, index: int, *, samples: int, temperatu
     temperature and top-p, seed `seed + index` (no seed for one greedy sample, as a plain
     run sends it); `logprobs`: ask for the answer's token log-probabilities."""
     greedy_once = samples == 1 and temperature == 0
-    params = dataclasses.replace(base, temperature=temperature, top_p=top_p,
-                                 seed=None if greedy_once else seed + index)
-    if logprobs and "logprobs" in {f.name for f in dataclasses.fields(params)}:
-        params = dataclasses.replace(params, logprobs=True)
-    return params
+    return dataclasses.replace(base, temperature=temperature, top_p=top_p,
+                               seed=None if greedy_once else seed + index,
+                               logprobs=base.logprobs or logprobs)
 
 
 @dataclass(frozen=True)
@@ -228,7 +227,7 @@ class SampledTask(WrappedTask):
         records = [self.base.score(sample, [response]) for response in responses]
         answers = []
         for record, response in zip(records, responses, strict=True):
-            logprobs = getattr(response, "token_logprobs", None)
+            logprobs = response.token_logprobs if isinstance(response, Generation) else None
             answers.append(SampledAnswer(
                 record.response, record.extracted,
                 float(record.metrics.get(self.correct_metric, 0.0)) >= 1.0, record.metrics,
