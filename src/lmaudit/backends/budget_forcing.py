@@ -52,7 +52,7 @@ BEFORE, THINKING, ANSWER = "before", "thinking", "answer"
 
 @dataclass
 class ForcedRow:
-    """One row's decoding state (mutable, private to the loop)."""
+    """One request's decoding state (mutable; the HF loop's and the vLLM rounds')."""
 
     state: str
     generated: list[int] = field(default_factory=list)
@@ -85,6 +85,8 @@ class DelimiterIds:
                   encode(control.answer_prefix))
         if not ids.open or not ids.close:
             raise ValueError(f"thinking tags {control.tags!r} encode to no tokens")
+        if (control.extend or control.min_tokens) and not ids.wait:
+            raise ValueError("extending thinking needs a wait text that encodes to tokens")
         return ids
 
 
