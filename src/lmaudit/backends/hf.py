@@ -217,7 +217,7 @@ class HFBackend:
         for request in requests:
             s = scores[unique[request]]
             result = LoglikelihoodResult(
-                s.logprob, s.is_greedy, len(s.token_logprobs), s.token_logprobs
+                s.logprob, s.is_greedy, len(s.token_logprobs), s.token_logprobs, s.greedy
             )
             out.append((result, s))
         return out

@@ -316,12 +316,13 @@ def loglikelihood_of(echoed: EchoedTokens, boundary: int, usage: Usage) -> Logli
                 "prefix_text to the text of the model's BOS/EOT token (e.g. '<|endoftext|>')"
             )
         values.append(value)
-    greedy = all(echoed.is_greedy_at(i) for i in positions)
+    greedy = tuple(echoed.is_greedy_at(i) for i in positions)
     return LoglikelihoodResult(
         logprob=math.fsum(values),
-        is_greedy=greedy,
+        is_greedy=all(greedy),
         n_tokens=len(values),
         token_logprobs=tuple(values),
+        token_greedy=greedy,
         usage=usage,
     )
 

@@ -299,7 +299,9 @@ class VLLMBackend:
 
         scored = self._score_pairs(pairs, on_call)
         results = [
-            LoglikelihoodResult(s.logprob, s.is_greedy, len(s.token_logprobs), s.token_logprobs, u)
+            LoglikelihoodResult(
+                s.logprob, s.is_greedy, len(s.token_logprobs), s.token_logprobs, s.greedy, u
+            )
             for s, u in scored
         ]
         return [results[unique[r]] for r in requests]

@@ -57,6 +57,12 @@ def _bool(value: Any, name: str) -> bool:
     return value
 
 
+def _list(value: Any, name: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"{name} must be a list, got {type(value).__name__}")
+    return value
+
+
 def _floats(value: Any, name: str) -> tuple[float, ...]:
     if not isinstance(value, list):
         raise TypeError(f"{name} must be a list, got {type(value).__name__}")
@@ -67,7 +73,7 @@ def response_to_dict(response: Response) -> dict[str, Any]:
     """A JSON-ready dict; `usage.cached` is not stored (it describes one run, not the answer)."""
     usage = _usage_to_list(response.usage)
     if isinstance(response, LoglikelihoodResult):
-        return {
+        encoded: dict[str, Any] = {
             "t": "l",
             "lp": response.logprob,
             "g": response.is_greedy,
@@ -75,6 +81,9 @@ def response_to_dict(response: Response) -> dict[str, Any]:
             "tl": list(response.token_logprobs),
             "u": usage,
         }
+        if response.token_greedy:  # per-token argmax flags: written only when known
+            encoded["tg"] = list(response.token_greedy)
+        return encoded
     if isinstance(response, RollingLoglikelihoodResult):
         return {
             "t": "r",
@@ -109,7 +118,7 @@ def _thinking_from_list(value: Any) -> ThinkingTrace | None:
 
 
 _FIELDS = {
-    "l": {"t", "lp", "g", "n", "tl", "u"},
+    "l": {"t", "lp", "g", "n", "tl", "u", "tg"},
     "r": {"t", "lp", "n", "tl", "u"},
     "g": {"t", "x", "f", "p", "c", "u", "tl", "th"},
 }
@@ -133,6 +142,7 @@ def response_from_dict(data: dict[str, Any], *, cached: bool = False) -> Respons
             is_greedy=_bool(data["g"], "g"),
             n_tokens=_int(data["n"], "n"),
             token_logprobs=_floats(data["tl"], "tl"),
+            token_greedy=tuple(_bool(x, "tg") for x in _list(data.get("tg", []), "tg")),
             usage=usage,
         )
     if tag == "r":

@@ -210,12 +210,15 @@ class LoglikelihoodResult:
     `logprob`: summed natural-log probability of the continuation's tokens.
     `is_greedy`: every continuation token is the argmax of its next-token distribution.
     `token_logprobs`: per-token log-probabilities (nats), in order.
+    `token_greedy`: per token, whether it is the argmax of its next-token distribution
+    (teacher-forced); empty where the backend or an older stored answer does not say.
     """
 
     logprob: float
     is_greedy: bool
     n_tokens: int
     token_logprobs: tuple[float, ...] = ()
+    token_greedy: tuple[bool, ...] = ()
     usage: Usage | None = field(default=None, compare=False)
 
 

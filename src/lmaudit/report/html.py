@@ -30,6 +30,7 @@ from lmaudit.report.html_sections import (
     reproducibility_section,
 )
 from lmaudit.report.model import AuditReport
+from lmaudit.report.scaling_render import scaling_html  # scaling sweeps
 from lmaudit.report.thinking_budget_render import thinking_html  # thinking budget
 from lmaudit.report.viewer import CSS, SCRIPT, data_block
 
@@ -59,6 +60,10 @@ def _header(report: AuditReport) -> str:
     levels = {lvl: sum(c.trust.level == lvl for c in report.cards)
               for lvl in ("trusted", "caution", "not trusted")}
     counts = " · ".join(f"{n} {lvl}" for lvl, n in levels.items() if n)
+    if report.scaling is not None and not report.cards:  # scaling sweeps
+        sweep = report.scaling
+        return (f"<header><h1>lmaudit report</h1><div>scaling · task {escape(sweep.task)} · "
+                f"{len(sweep.models)} models · {sweep.n_items} items</div></header>")
     return (f"<header><h1>lmaudit report</h1><div>{what}</div>"
             f"<div>{escape(counts)} · {len(report.samples):,} samples</div></header>")
 
@@ -88,6 +93,8 @@ def _nav(report: AuditReport) -> str:
         links.append(("compute", "Cost and compute"))
     if report.thinking:  # thinking budget
         links.append(("thinking", "Thinking budget"))
+    if report.scaling is not None:  # scaling sweeps
+        links = [*(links if report.cards else []), ("scaling", "Scaling")]
     links += [("samples", "Samples"), ("reproducibility", "Reproducibility")]
     return "<nav>" + "".join(f'<a href="#{k}">{v}</a>' for k, v in links) + "</nav>"
 
@@ -126,7 +133,7 @@ def render_html(report: AuditReport, *, compress: bool | None = None) -> str:
         + comparison_section(report) + diff_html(report.diffs)  # lmaudit diff
         + change_section(report.change)
         + probes_section(report) + prompts_section(report)
-    ) if report.cards or report.editing is None else ""
+    ) if report.cards or (report.editing is None and report.scaling is None) else ""  # scaling
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta http-equiv="Content-Security-Policy" content="'
@@ -136,6 +143,7 @@ def render_html(report: AuditReport, *, compress: bool | None = None) -> str:
         + _header(report) + _nav(report) + editing_section(report.editing) + runs
         + sampling_html(report.sampling)  # repeated sampling
         + compute_html(report.compute) + thinking_html(report.thinking)  # thinking budget
+        + scaling_html(report.scaling)  # scaling sweeps
         + VIEWER + reproducibility_section(report)
         + data_block(report.samples, compress) + "<script>" + script + "</script></body></html>"
     )

@@ -23,6 +23,7 @@ from lmaudit.probes.analysis import FamilyResult, ProbeAnalysis
 from lmaudit.report.change_model import ModelChange
 from lmaudit.report.compute_model import ComputeSection
 from lmaudit.report.sampling_curves import SampleCurves  # repeated sampling
+from lmaudit.report.scaling_model import ScalingSection  # scaling sweeps
 from lmaudit.report.thinking_budget_model import BudgetCurve  # thinking budget
 from lmaudit.stats import Estimate, ReliabilityBin
 
@@ -292,6 +293,7 @@ class AuditReport:
     editing: EditEvaluation | None = None  # `lmaudit edit-eval`
     thinking: tuple[BudgetCurve, ...] = ()  # accuracy vs thinking budget (report.thinking_budget)
     diffs: tuple[PairDiff, ...] = ()  # lmaudit diff of each task's pairs of models
+    scaling: ScalingSection | None = None  # scaling sweeps (`lmaudit scaling`)
 
     @property
     def models(self) -> tuple[str, ...]:

@@ -91,6 +91,10 @@ def render_terminal(report: AuditReport) -> str:
         from lmaudit.report.thinking_budget_render import thinking_text
 
         blocks.append(thinking_text(report.thinking))
+    if report.scaling is not None:  # scaling sweeps
+        from lmaudit.report.scaling_render import scaling_text
+
+        blocks.append(scaling_text(report.scaling))
     if report.notes:
         blocks.append("notes:\n" + "\n".join(f"  {n}" for n in report.notes))
     return "\n\n".join(blocks)

@@ -19,6 +19,7 @@ from lmaudit.tasks import code_tasks as _code_tasks  # noqa: F401  (humaneval, m
 from lmaudit.tasks import gpqa as _gpqa  # noqa: F401  (gpqa_diamond, _main, _extended)
 from lmaudit.tasks import hle as _hle  # noqa: F401  (registers hle)
 from lmaudit.tasks import json_format as _json_format  # noqa: F401  (registers json_format)
+from lmaudit.tasks import lab_codes as _lab_codes  # noqa: F401  (registers lab_codes)
 from lmaudit.tasks import lm_eval_mc as _lm_eval_mc  # noqa: F401  (hellaswag, truthfulqa)
 from lmaudit.tasks import math_tasks as _math_tasks  # noqa: F401  (math, math500, aime24/25)
 from lmaudit.tasks import mmlu_pro as _mmlu_pro  # noqa: F401  (registers mmlu_pro)
