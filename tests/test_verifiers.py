@@ -188,3 +188,21 @@ def test_score_stored_samples_of_any_scorer_task_with_verifiers(tmp_path: Path) 
     one = write_jsonl(tmp_path / "one.jsonl", [{"id": "p", "target": "1", "response": "1"}])
     assert main(["score", "--task", "arith", "--responses", str(one), "--out",
                  str(tmp_path / "one"), "--verifier", "oracle"]) != 0
+
+
+def test_the_judge_asks_nothing_twice_with_a_request_cache(tmp_path: Path) -> None:
+    from lmaudit.core.cache import RequestCache
+
+    backend = ScriptedBackend(lambda r: "Score: 8" if "### Candidate answer\n5" in str(r.prompt)
+                              else "no idea")
+    candidates = [Candidate("2 + 3?", "5", "5", True), Candidate("2 + 3?", "6", "6", False)]
+    with RequestCache(tmp_path / "cache") as cache:
+        judge = JudgeVerifier(backend, "scripted:judge")
+        judge.cache = cache
+        first = judge.verify(candidates)
+        assert len(backend.seen) == 2
+        again = JudgeVerifier(backend, "scripted:judge")
+        again.cache = cache
+        assert again.verify(candidates) == first  # from the cache, failures included
+        assert len(backend.seen) == 2
+    assert first[0] == Verdict(0.8) and first[1].score is None

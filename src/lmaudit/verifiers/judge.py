@@ -4,18 +4,22 @@ The judge reads the problem and one candidate answer and replies with a line
 `Score: N`, N an integer from 0 (certainly wrong) to 10 (certainly right); the verifier's
 score is N / 10. The last `Score:` line of the reply counts. A reply without one, or with a
 number outside 0-10, is a recorded failure (score None, the reason kept), not an error.
-The judge decodes greedily (temperature 0) so a rerun gives the same scores.
+The judge decodes greedily (temperature 0) so a rerun gives the same scores; with a
+`cache` (the run's request cache) a rerun or a resumed run asks the judge nothing twice.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmaudit.core.backend import Backend
-from lmaudit.core.types import GenerateRequest, GenerationParams
+from lmaudit.core.types import GenerateRequest, Generation, GenerationParams
 from lmaudit.verifiers import Candidate, Verdict
+
+if TYPE_CHECKING:
+    from lmaudit.core.cache import RequestCache
 
 JUDGE_PROMPT_VERSION = "judge-score-v1"
 JUDGE_PROMPT = (
@@ -55,6 +59,7 @@ class JudgeVerifier:
         self.backend = backend
         self.model_spec = model_spec
         self.max_tokens = max_tokens
+        self.cache: RequestCache | None = None
 
     def spec(self) -> dict[str, Any]:
         from lmaudit.core.redact import redact
@@ -70,6 +75,31 @@ class JudgeVerifier:
             for c in candidates
         ]
 
+    def _replies(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        """The judge's replies, from the cache where it has them."""
+        if self.cache is None:
+            return list(self.backend.generate(requests))
+        from lmaudit.core.cache import cache_key, is_cacheable
+
+        fingerprint = self.backend.fingerprint
+        keys = [cache_key(fingerprint, r) if is_cacheable(fingerprint, r) else None
+                for r in requests]
+        found = self.cache.get_many([k for k in keys if k is not None])
+        replies: list[Generation | None] = [None] * len(requests)
+        for i, key in enumerate(keys):
+            hit = found.get(key) if key is not None else None
+            replies[i] = hit if isinstance(hit, Generation) else None
+        missing = [i for i, reply in enumerate(replies) if reply is None]
+        if missing:
+            fresh = self.backend.generate([requests[i] for i in missing])
+            entries = []
+            for i, reply in zip(missing, fresh, strict=True):
+                replies[i] = reply
+                key = keys[i]
+                if key is not None:
+                    entries.append((key, fingerprint.key(), reply))
+            self.cache.put_many(entries)
+        return [r for r in replies if r is not None]
+
     def verify(self, candidates: Sequence[Candidate]) -> list[Verdict]:
-        replies = self.backend.generate(self.requests(candidates))
-        return [parse_judge_score(reply.text) for reply in replies]
+        return [parse_judge_score(reply.text) for reply in self._replies(self.requests(candidates))]
