@@ -12,7 +12,9 @@ problem, multi-turn few-shot, reference lines.
   any answer is correct. The metrics over samples of `lmaudit.stats.sampling` join them:
   unbiased `pass@k` (k = 2, 4, ...), `maj@k` (majority vote, earliest-first tie rule),
   `vote_share`, `vote_brier` (the vote share's Brier score as a confidence), and
-  `best_of_k` when stored answers carry verifier scores.
+  `best_of_k` when stored answers carry verifier scores. `lmaudit run --samples N
+  --temperature T --top-p P` sets the same (`configure_sampling`; the shared mechanism is
+  `lmaudit.tasks.sampled`), and `--verifier` adds `best_of_{k}:{label}` per verifier.
 
 Per sample, `extra` keeps every answer, its extraction and its thinking counts
 (`thinking_segments`, `thinking_chars`, `thinking_words`, `thinking_unclosed`,
