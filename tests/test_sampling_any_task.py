@@ -124,3 +124,24 @@ def test_an_audit_suite_entry_samples_its_run_stage(tmp_path: Path) -> None:
     bad.write_text("tasks:\n  arith:\n    sampling: {samples: 4, temperature: 0}\n")
     with pytest.raises(LmauditError, match=r"tasks.arith.sampling: .*temperature 0"):
         load_suite(str(bad))
+
+
+def test_the_generic_path_on_a_code_task_agrees_with_its_own_sampling(tmp_path: Path) -> None:
+    from test_code_tasks import PROBLEMS, ScriptedBackend, _write_jsonl
+
+    data = str(_write_jsonl(tmp_path / "toy.jsonl", PROBLEMS))
+    answers: dict[tuple[str, int | None], str] = {
+        ("def add", 0): "    return a + b\n", ("def add", 1): "    return b + a\n",
+        ("def neg", 3): "    return -x\n",
+    }
+    native = load_task("humaneval", {"data": data, "samples": "4", "workers": "2"})
+    wrapped = apply_sampling(load_task("humaneval", {"data": data, "workers": "2"}),
+                             SamplingConfig(4, 0.8, 0.95, seed=0))
+    own = evaluate(native, ScriptedBackend(answers), native.samples(), show_progress=False)
+    generic = evaluate(wrapped, ScriptedBackend(answers), wrapped.samples(), show_progress=False)
+    for mine, theirs in zip(generic, own, strict=True):
+        assert mine.metrics["pass@1"] == pytest.approx(theirs.metrics["pass@1"])
+        for k in (2, 4):
+            assert mine.metrics[f"pass@{k}"] == pytest.approx(theirs.metrics[f"pass@{k}"])
+    assert [r.extra["answers_correct"] for r in generic] == [[True, True, False, False],
+                                                              [False, False, False, True]]
