@@ -61,6 +61,8 @@ def test_the_section_renders_in_terminal_html_and_json(run_dir: Path) -> None:
     built = report.load_report([run_dir])
     text = report.render_terminal(built)
     assert "repeated sampling" in text and "best-of-k (self)" in text
+    # vote shares (.5, .5, .5, 1) against right votes (0, 0, 0, 1): Brier .25 * 3 / 4
+    assert "Brier 0.188" in text
     html = report.render_html(built)
     section = html[html.index('<section id="sampling">'):]
     assert "<svg" in section and "maj@k" in section and 'href="#sampling"' in html

@@ -33,6 +33,15 @@ def _cell(series: Series, k: int) -> str:
     return f"{_pct(est.value)} [{_pct(est.ci_low)}, {_pct(est.ci_high)}]"
 
 
+def brier_line(curves: SampleCurves) -> str:
+    """The vote share as a confidence that the vote is right: its Brier score (0 is best)."""
+    b = curves.vote_brier
+    if b is None or not math.isfinite(b.value):
+        return ""
+    return (f"vote share as the confidence that the majority answer is right: Brier "
+            f"{b.value:.3f} [{b.ci_low:.3f}, {b.ci_high:.3f}] (0 best; always saying 50%: 0.25)")
+
+
 def _ks(curves: SampleCurves) -> list[int]:
     return sorted({p.k for s in curves.series for p in s.points})
 
@@ -48,6 +57,8 @@ def sampling_text(section: Sequence[SampleCurves]) -> str:
                               if _cell(series, k))
             lines.append(f"    {series.name:<24} {cells}")
         lines.append(f"    {curves.reading()}")
+        if brier_line(curves):
+            lines.append(f"    {brier_line(curves)}")
     return "\n".join(lines)
 
 
@@ -133,5 +144,7 @@ def sampling_html(section: Sequence[SampleCurves]) -> str:
         parts.append(curves_plot(curves))
         parts.append(_table(curves))
         parts.append(f"<p>{e(curves.reading())}</p>")
+        if brier_line(curves):
+            parts.append(f"<p class=muted>{e(brier_line(curves))}</p>")
     parts.append("</section>")
     return "".join(parts)
