@@ -202,6 +202,7 @@ def test_report_section_and_command(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     page = report.render_html(editing_report(result))  # type: ignore[arg-type]
     assert 'id="editing"' in page and 'id="summary"' not in page
+    assert "model editing · 2 edits · before fake:before · after fake:after" in page
     backends = {"fake:before": BEFORE, "fake:after": AFTER}
     monkeypatch.setattr(registry, "load_backend", lambda spec, options=None: backends[spec])
     edits = _write(tmp_path, COUNTERFACT, "cf.json")

@@ -64,6 +64,10 @@ def _header(report: AuditReport) -> str:
         sweep = report.scaling
         return (f"<header><h1>lmaudit report</h1><div>scaling · task {escape(sweep.task)} · "
                 f"{len(sweep.models)} models · {sweep.n_items} items</div></header>")
+    if report.editing is not None and not report.cards:  # lmaudit edit-eval
+        edit = report.editing
+        return (f"<header><h1>lmaudit report</h1><div>model editing · {edit.n_edits} edits · "
+                f"before {escape(edit.before)} · after {escape(edit.after)}</div></header>")
     return (f"<header><h1>lmaudit report</h1><div>{what}</div>"
             f"<div>{escape(counts)} · {len(report.samples):,} samples</div></header>")
 
