@@ -16,8 +16,13 @@ from lmaudit.report.change_html import change_section, tradeoff_plot
 from lmaudit.report.change_model import ModelChange
 from lmaudit.report.change_text import change_text
 from lmaudit.report.comparison import RunForComparison
-from lmaudit.stats import Estimate
-from lmaudit.stats.change import mean_of_independent, oriented
+from lmaudit.stats import Estimate, ratio_estimate
+from lmaudit.stats.change import (
+    mean_of_independent,
+    normal_p_value,
+    oriented,
+    paired_ratio_difference,
+)
 from lmaudit.stats.multiple import holm_adjust
 
 
@@ -130,3 +135,42 @@ def test_renderers_show_the_matrix_and_the_plot() -> None:
     hostile = change.tradeoffs[0].__class__("<script>x</script>", change.tradeoffs[0].target_gain,
                                             change.tradeoffs[0].elsewhere_gain, (), ())
     assert "<script>x" not in tradeoff_plot([hostile])
+
+
+def _ppl_run(model: str, nll: np.ndarray, n_bytes: np.ndarray) -> RunForComparison:
+    frame = pd.DataFrame({"sample_id": [f"doc-{i}" for i in range(len(nll))], "nll": nll,
+                          "n_bytes": n_bytes})
+    return RunForComparison(model, "wiki", frame, ("bits_per_byte",), "bits_per_byte")
+
+
+def test_ratio_metric_difference_is_a_paired_bootstrap_of_ratios_of_sums() -> None:
+    rng = np.random.default_rng(1)
+    n_bytes = rng.integers(200, 2000, 60).astype(float)
+    hardness = rng.uniform(0.5, 3.0, 60)  # documents differ a lot in difficulty...
+    nll_a = hardness * n_bytes
+    nll_b = 0.95 * nll_a * rng.uniform(0.98, 1.02, 60)  # ...B is 5% better on each
+    d = paired_ratio_difference(nll_a, n_bytes, nll_b, n_bytes, "bits")
+    expected = (nll_b.sum() / n_bytes.sum() - nll_a.sum() / n_bytes.sum()) / math.log(2)
+    assert d.value == pytest.approx(expected)
+    assert d.ci_low <= d.value <= d.ci_high < 0 and d.method == "paired-bootstrap-percentile"
+    # pairing: far narrower than the two runs' own intervals side by side
+    a, b = ratio_estimate(nll_a, n_bytes, "bits"), ratio_estimate(nll_b, n_bytes, "bits")
+    assert d.ci_high - d.ci_low < 0.25 * ((a.ci_high - a.ci_low) + (b.ci_high - b.ci_low))
+    clustered = paired_ratio_difference(nll_a, n_bytes, nll_b, n_bytes, "bits",
+                                        clusters=np.arange(60) // 3)
+    assert clustered.value == pytest.approx(expected) and clustered.n_clusters == 20
+    assert normal_p_value(d.value, d.stderr) < 1e-6 and normal_p_value(0.0, 0.0) == 1.0
+
+
+def test_perplexity_tasks_enter_the_matrix_with_lower_is_better() -> None:
+    rng = np.random.default_rng(2)
+    n_bytes = rng.integers(100, 500, 30).astype(float)
+    nll = rng.uniform(1.0, 2.0, 30) * n_bytes
+    runs = [_ppl_run("base", nll, n_bytes), _ppl_run("tuned", nll * 1.1, n_bytes)]
+    change = model_change(runs, "base", {}, {"wiki": False})
+    cell = change.cell("tuned", "wiki")
+    assert cell.test == "paired bootstrap" and cell.n_shared == 30
+    assert cell.difference.value == pytest.approx(0.1 * nll.sum() / n_bytes.sum() / math.log(2))
+    assert cell.gain.value == pytest.approx(-cell.difference.value)  # worse: forgetting
+    assert cell.baseline_mean.value == pytest.approx(nll.sum() / n_bytes.sum() / math.log(2))
+    assert cell.significant

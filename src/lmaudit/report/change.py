@@ -3,7 +3,9 @@
 For each task and each model other than the baseline, `stats.paired.compare_runs` gives
 model − baseline on the task's headline metric over the items both runs scored (clustered
 where the task has clusters). The p-value is McNemar's exact test for 0/1 metrics, else the
-paired t test; Holm adjusts all cells of the matrix together (one family). Per model, the
+paired t test; a ratio-of-sums metric (the perplexity task's bits per byte) gets a paired
+bootstrap of its difference and a normal p from the bootstrap standard error. Holm adjusts
+all cells of the matrix together (one family). Per model, the
 gains of each role's tasks and of the target vs the other tasks are averaged as independent
 estimates (`stats.change`), the two coordinates of the learning-vs-forgetting plot.
 """
@@ -16,9 +18,49 @@ from dataclasses import replace
 
 from lmaudit.report.change_model import ROLES, ChangeCell, ModelChange, RoleChange, Tradeoff
 from lmaudit.report.comparison import RunForComparison
-from lmaudit.stats import StatsInputError, compare_runs
-from lmaudit.stats.change import mean_of_independent, oriented
+from lmaudit.stats import StatsInputError, compare_runs, ratio_estimate
+from lmaudit.stats.change import (
+    mean_of_independent,
+    normal_p_value,
+    oriented,
+    paired_ratio_difference,
+)
 from lmaudit.stats.multiple import holm_adjust, t_test_p_value
+
+# Ratio-of-sums headline metrics (the perplexity task): per-sample numerator, denominator
+# and transform (`stats.intervals.RATIO_TRANSFORMS`).
+RATIO_COLUMNS = {"bits_per_byte": ("nll", "n_bytes", "bits"),
+                 "byte_perplexity": ("nll", "n_bytes", "exp"),
+                 "word_perplexity": ("nll", "n_words", "exp"),
+                 "token_perplexity": ("nll", "n_tokens", "exp")}
+
+
+def _ratio_cell(base: RunForComparison, run: RunForComparison, metric: str, role: str,
+                higher: bool) -> ChangeCell | str:
+    """A ratio metric's cell: paired bootstrap of the difference over the shared items."""
+    num, den, transform = RATIO_COLUMNS[metric]
+    columns = ["sample_id", num, den]
+    if any(c not in f.columns for f in (base.frame, run.frame) for c in columns):
+        return f"{base.task} · {run.model}: not compared (no per-sample {num}, {den})"
+    keep = [*columns, *(["cluster"] if "cluster" in base.frame.columns else [])]
+    a = base.frame[keep].assign(sample_id=base.frame["sample_id"].astype(str))
+    b = run.frame[columns].assign(sample_id=run.frame["sample_id"].astype(str))
+    joined = a.merge(b, on="sample_id", suffixes=("_a", "_b")).dropna(
+        subset=[f"{c}_{x}" for c in (num, den) for x in "ab"])
+    if joined.empty:
+        return f"{base.task} · {run.model}: not compared (no shared samples)"
+    clusters = None
+    if "cluster" in joined.columns and joined["cluster"].notna().all():
+        clusters = joined["cluster"].astype(str).to_numpy()
+    num_a, den_a, num_b, den_b = (joined[f"{c}_{x}"].to_numpy(dtype=float)
+                                  for x in "ab" for c in (num, den))
+    difference = paired_ratio_difference(num_a, den_a, num_b, den_b, transform,
+                                         clusters=clusters)
+    means = [ratio_estimate(n, d, transform, clusters=clusters)
+             for n, d in ((num_a, den_a), (num_b, den_b))]
+    return ChangeCell(run.model, base.task, role, metric, higher, len(joined), means[0],
+                      means[1], difference, oriented(difference, higher), "paired bootstrap",
+                      normal_p_value(difference.value, difference.stderr), math.nan)
 
 
 def _cell(base: RunForComparison, run: RunForComparison, role: str, higher: bool
@@ -26,6 +68,8 @@ def _cell(base: RunForComparison, run: RunForComparison, role: str, higher: bool
     metric = base.primary
     if metric is None:
         return f"{base.task}: the baseline run has no headline metric"
+    if metric in RATIO_COLUMNS and metric not in base.frame.columns:
+        return _ratio_cell(base, run, metric, role, higher)
     try:
         result = compare_runs(base.frame, run.frame, metric)
     except StatsInputError as error:
