@@ -174,3 +174,12 @@ def test_perplexity_tasks_enter_the_matrix_with_lower_is_better() -> None:
     assert cell.gain.value == pytest.approx(-cell.difference.value)  # worse: forgetting
     assert cell.baseline_mean.value == pytest.approx(nll.sum() / n_bytes.sum() / math.log(2))
     assert cell.significant
+
+
+def test_plot_ticks_are_round_numbers() -> None:
+    from lmaudit.report.change_html import nice_ticks
+
+    assert nice_ticks(-16.0, 78.9) == [0.0, 20.0, 40.0, 60.0]
+    assert nice_ticks(-104.0, 9.49) == [-100.0, -80.0, -60.0, -40.0, -20.0, 0.0]
+    assert nice_ticks(-0.3, 0.2) == [-0.2, -0.1, 0.0, 0.1, 0.2]
+    assert nice_ticks(1.0, 1.0) == []

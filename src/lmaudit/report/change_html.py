@@ -26,6 +26,26 @@ def _range(values: Sequence[float]) -> tuple[float, float]:
     return low - margin, high + margin
 
 
+def _signed(value: float) -> str:
+    return "0" if value == 0 else f"{value:+g}"
+
+
+def nice_ticks(low: float, high: float, target: int = 5) -> list[float]:
+    """Round tick values (multiples of 1, 2 or 5 x 10^k) inside [low, high], about
+    `target` of them."""
+    raw = (high - low) / max(target - 1, 1)
+    if not (math.isfinite(raw) and raw > 0):
+        return []
+    power = 10.0 ** math.floor(math.log10(raw))
+
+    def ticks(step: float) -> list[float]:
+        return [round(k * step, 10)
+                for k in range(math.ceil(low / step), math.floor(high / step) + 1)]
+
+    steps = [m * power for m in (1, 2, 5, 10)]
+    return ticks(min(steps, key=lambda step: abs(len(ticks(step)) - target)))
+
+
 def tradeoff_plot(points: Sequence[Tradeoff], share: bool = True,
                   title: str = "learning vs forgetting") -> str:
     """One point per model: x = gain on the target task(s), y = mean gain elsewhere, each
@@ -50,12 +70,12 @@ def tradeoff_plot(points: Sequence[Tradeoff], share: bool = True,
             f'<line x1="{_PAD}" y1="{_n(py(0))}" x2="{_W - _PAD}" y2="{_n(py(0))}" '
             f'stroke="{GREY}" stroke-dasharray="4 3"/>']
     unit = "points" if share else "metric units"
-    for i in range(5):
-        xv, yv = x_lo + (x_hi - x_lo) * i / 4, y_lo + (y_hi - y_lo) * i / 4
+    for xv in nice_ticks(x_lo, x_hi):
         body.append(f'<text x="{_n(px(xv))}" y="{_H - _PAD + 14}" font-size="10" '
-                    f'text-anchor="middle">{xv:+.3g}</text>')
+                    f'text-anchor="middle">{_signed(xv)}</text>')
+    for yv in nice_ticks(y_lo, y_hi):
         body.append(f'<text x="{_PAD - 4}" y="{_n(py(yv) + 3)}" font-size="10" '
-                    f'text-anchor="end">{yv:+.3g}</text>')
+                    f'text-anchor="end">{_signed(yv)}</text>')
     body.append(f'<text x="{_W / 2}" y="{_H - 10}" font-size="11" text-anchor="middle">'
                 f"gain on the target task ({unit})</text>")
     body.append(f'<text x="12" y="{_H / 2}" font-size="11" text-anchor="middle" '
