@@ -13,7 +13,7 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lmaudit.commands._finished import print_finished_run
@@ -213,6 +213,7 @@ def _use_cache(root: Path) -> None:
     ),
     cut=st.none() | st.integers(0, len(VALID_CACHE)),
 )
+@example(edits=[(3768, b"\x80")], cut=None)  # a non-UTF-8 byte inside the schema's text
 def test_a_damaged_cache_file_works_or_fails_in_one_line(
     edits: list[tuple[int, bytes]], cut: int | None
 ) -> None:
@@ -248,6 +249,8 @@ STORED_BODIES = st.one_of(
 
 @FUZZ
 @given(body=STORED_BODIES)
+@example(body='{"t": "g", "x": "", "f": "stop", "p": 0, "c": 0, "u": null, "tl": null}')
+@example(body='{"t": "l", "lp": 0.0, "g": true, "n": 0, "tl": [], "u": null, "tg": []}')
 def test_a_stored_answer_of_any_shape_is_exact_or_reported(body: str) -> None:
     with _directory() as root:
         (root / CACHE_FILE).write_bytes(VALID_CACHE)

@@ -142,6 +142,9 @@ class RequestCache:
         except CacheDamaged:
             self._db.close()
             raise
+        except UnicodeDecodeError as error:  # damaged bytes inside the schema's text
+            self._db.close()
+            raise CacheDamaged(self.path, f"text that is not UTF-8 ({error})") from error
         except OSError as error:
             raise LmauditError(
                 f"cannot open the request cache in {self.directory}: {error} "

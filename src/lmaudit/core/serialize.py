@@ -108,13 +108,21 @@ def response_to_dict(response: Response) -> dict[str, Any]:
     return data
 
 
-def _thinking_from_list(value: Any) -> ThinkingTrace | None:
-    if value is None:
-        return None
+def _thinking_from_list(value: Any) -> ThinkingTrace:
     if not isinstance(value, list) or len(value) != 4:
         raise ValueError(f"th must be [tokens, forced, extensions, closed], got {value!r:.80}")
     return ThinkingTrace(_int(value[0], "th[0]"), _bool(value[1], "th[1]"),
                          _int(value[2], "th[2]"), _bool(value[3], "th[3]"))
+
+
+def _token_greedy(data: dict[str, Any]) -> tuple[bool, ...]:
+    """Per-token argmax flags; written only when known, so a present list is never empty."""
+    if "tg" not in data:
+        return ()
+    flags = tuple(_bool(x, "tg") for x in _list(data["tg"], "tg"))
+    if not flags:
+        raise ValueError("tg, when present, lists one flag per token (got an empty list)")
+    return flags
 
 
 _FIELDS = {
@@ -142,7 +150,7 @@ def response_from_dict(data: dict[str, Any], *, cached: bool = False) -> Respons
             is_greedy=_bool(data["g"], "g"),
             n_tokens=_int(data["n"], "n"),
             token_logprobs=_floats(data["tl"], "tl"),
-            token_greedy=tuple(_bool(x, "tg") for x in _list(data.get("tg", []), "tg")),
+            token_greedy=_token_greedy(data),
             usage=usage,
         )
     if tag == "r":
@@ -159,8 +167,8 @@ def response_from_dict(data: dict[str, Any], *, cached: bool = False) -> Respons
             prompt_tokens=_int(data["p"], "p"),
             completion_tokens=_int(data["c"], "c"),
             usage=usage,
-            token_logprobs=None if data.get("tl") is None else _floats(data["tl"], "tl"),
-            thinking=_thinking_from_list(data.get("th")),
+            token_logprobs=_floats(data["tl"], "tl") if "tl" in data else None,
+            thinking=_thinking_from_list(data["th"]) if "th" in data else None,
         )
     raise ValueError(f"unknown response tag {tag!r:.40}")
 
