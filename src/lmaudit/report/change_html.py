@@ -127,7 +127,8 @@ def change_section(change: ModelChange | None) -> str:
              f"<p class=muted>Each cell: model − baseline {escape(change.baseline)} on the "
              "items both scored, with its 95% paired interval (points for shares); * marks "
              f"p &lt; 0.05 after Holm over all {change.n_tests} cells (McNemar exact for 0/1 "
-             "metrics, else paired t).</p>",
+             "metrics, paired bootstrap for ratio metrics such as bits per byte, else paired "
+             "t).</p>",
              f'<table class="change"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
              "</tbody></table>"]
     if change.role_changes:
@@ -145,7 +146,8 @@ def change_section(change: ModelChange | None) -> str:
         share = all(cell_share(c) for c in change.cells)
         parts.append("<h3>Learning vs forgetting</h3><p class=muted>One point per model: "
                      "the gain on the target task(s) against the mean change on every other "
-                     "task, 95% intervals as bars; red: forgetting beyond the interval.</p>"
+                     "task, 95% intervals as bars; red: the change elsewhere is below zero "
+                     "with its whole interval (forgetting).</p>"
                      + tradeoff_plot(change.tradeoffs, share))
     parts += [f'<p class="muted">{escape(n)}</p>' for n in change.notes]
     return "".join(parts) + "</section>"
