@@ -67,7 +67,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", type=Path, help="sweep folder (default runs/scaling-<task>)")
     parser.add_argument("--batch-size", type=int, default=16,
                         help="sequences per forward pass of hf:/lab: models (default 16)")
-    parser.add_argument("--device", help="device of hf:/lab: models (default: auto)")
+    parser.add_argument("--device", default="auto",
+                        help="device of hf:/lab: models (default: auto)")
     parser.add_argument("--no-cache", action="store_true", help="skip the request cache")
     parser.add_argument("--cache-dir", type=Path, metavar="DIR",
                         help="request cache (default $LMAUDIT_CACHE_DIR or ~/.cache/lmaudit/cache)")
@@ -146,7 +147,7 @@ def _write(section: Any, out: Path) -> None:
     from lmaudit.report.scaling_render import scaling_report
     from lmaudit.report.terminal import render_terminal
 
-    report: Any = scaling_report(section)
+    report: Any = scaling_report(section, with_samples=True)
     print(render_terminal(report))
     write_html(report, out / "report.html")
     (out / "scaling.json").write_text(json.dumps(render_json(report), indent=2) + "\n",

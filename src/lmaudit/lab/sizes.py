@@ -53,11 +53,14 @@ def train_size_sweep(
     names: Sequence[str] = tuple(SIZE_CONFIGS),
     *,
     seed: int = 0,
-    threads: int | None = None,
+    threads: int | None = 1,
     progress: bool = True,
     retrain: bool = False,
 ) -> dict[str, Path]:
-    """Train (or reuse from the lab folder) the named sizes; returns name -> model folder."""
+    """Train (or reuse from the lab folder) the named sizes; returns name -> model folder.
+
+    One torch thread by default: for models this small a second thread gains little and,
+    on a busy machine, oversubscribed threads made training several times slower."""
     from lmaudit.lab.train import train_lab_model
 
     unknown = [n for n in names if n not in SIZE_CONFIGS]

@@ -35,11 +35,13 @@ def _slope(metric: ScalingMetric) -> str:
     return f"{scale * s.estimate:+.3g}{unit}{ci}"
 
 
-def _shape(metric: ScalingMetric) -> str:
+def _shape(metric: ScalingMetric, alpha: float) -> str:
     tested = [s for s in metric.shapes if math.isfinite(s.p_adjusted)]
     if not tested:
         return "—"
     best = min(tested, key=lambda s: s.p_adjusted)
+    if best.p_adjusted >= alpha:
+        return f"none (p {fmt.p_value(best.p_adjusted)})"
     at = f" at {size_label(best.breakpoint)}" if best.breakpoint else ""
     return f"{best.shape}{at} p {fmt.p_value(best.p_adjusted)}"
 
@@ -49,11 +51,11 @@ def _header(section: ScalingSection) -> list[str]:
             "p Holm", "shape (two lines)", "step share", "verdict"]
 
 
-def _row(metric: ScalingMetric) -> list[str]:
+def _row(metric: ScalingMetric, alpha: float) -> list[str]:
     share = "n/a" if not math.isfinite(metric.largest_step_share) \
         else f"{metric.largest_step_share:.2f}"
     return [metric.name, *(_cell(metric, e) for e in metric.estimates), _slope(metric),
-            fmt.p_value(metric.slope.p_adjusted), _shape(metric), share, metric.verdict]
+            fmt.p_value(metric.slope.p_adjusted), _shape(metric, alpha), share, metric.verdict]
 
 
 def _calibration_rows(section: ScalingSection) -> list[list[str]]:
@@ -76,7 +78,7 @@ def _summary(section: ScalingSection) -> str:
 def scaling_text(section: ScalingSection) -> str:
     """The terminal block."""
     lines = [f"scaling: {_summary(section)}",
-             text_table(_header(section), [_row(m) for m in section.metrics])]
+             text_table(_header(section), [_row(m, section.alpha) for m in section.metrics])]
     for m in section.metrics:
         if m.chance is not None:
             lines.append(f"  chance level of {m.name}: {fmt.number(m.chance, m.unit == 'share')}")
@@ -95,11 +97,11 @@ def scaling_text(section: ScalingSection) -> str:
 
 
 def _panel(section: ScalingSection, metric: ScalingMetric) -> str:
-    unit = "" if metric.unit in ("share", "") else f" · {metric.unit}"
+    unit = "" if metric.unit in ("share", "") else f"{metric.unit}, "
     arrow = "higher is better" if metric.higher_is_better else "lower is better"
-    return metric_panel(f"{metric.label} ({arrow})"[:60], section.sizes, metric.estimates,
-                        chance=metric.chance, share=metric.unit == "share",
-                        unit_label=f", {section.size_unit}{unit}")
+    return metric_panel(metric.label, section.sizes, metric.estimates, chance=metric.chance,
+                        share=metric.unit == "share", subtitle=f"{metric.name}: {unit}{arrow}",
+                        unit_label=f", {section.size_unit}")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -117,7 +119,8 @@ def scaling_html(section: ScalingSection | None) -> str:
     c = section.calibration
     calibration = ""
     if c is not None:
-        ece = metric_panel("calibration: ECE (lower is better)", c.sizes, c.ece,
+        ece = metric_panel("calibration error (ECE)", c.sizes, c.ece,
+                           subtitle="10 equal-mass bins: lower is better",
                            unit_label=f", {section.size_unit}")
         calibration = ("<h3>Calibration vs size</h3>" + ece
                        + _table(["calibration", *(size_label(s) for s in c.sizes)],
@@ -135,16 +138,21 @@ def scaling_html(section: ScalingSection | None) -> str:
             "accuracy) move with each token, so a jump in exact match with a smooth "
             "partial-credit curve is a jump in the metric, not in the model.</p>"
             f'<div class="scaling-panels">{panels}</div>'
-            + _table(_header(section), [_row(m) for m in section.metrics])
+            + _table(_header(section), [_row(m, section.alpha) for m in section.metrics])
             + f"<p class=muted>{escape(METHOD_NOTE)}</p>" + calibration + notes
             + f"<ul>{models}</ul></section>")
 
 
-def scaling_report(section: ScalingSection) -> object:
-    """An `AuditReport` that holds only the sweep."""
+def scaling_report(section: ScalingSection, *, with_samples: bool = False) -> object:
+    """An `AuditReport` that holds only the sweep; `with_samples` reads every model's
+    samples from its run directory for the sample viewer (scored on the first metric)."""
+    from lmaudit.core.store import load_run
     from lmaudit.report.model import AuditReport, Comparison
-    from lmaudit.report.samples import sample_table
+    from lmaudit.report.samples import RunSamples, sample_table
 
+    runs = [RunSamples(f"{m.model} ({size_label(m.size)})", section.task, None,
+                       load_run(m.run_dir).samples, section.metrics[0].name if section.metrics
+                       else None) for m in section.models] if with_samples else []
     return AuditReport(sources=tuple(m.run_dir for m in section.models), audit=None, cards=(),
                        comparison=Comparison((), (), 0), prompt_sensitivity=(), provenance=(),
-                       stages=(), samples=sample_table([]), scaling=section)
+                       stages=(), samples=sample_table(runs), scaling=section)

@@ -14,8 +14,8 @@ from html import escape
 from lmaudit.report.svg import BLUE, GREY, RED, _n, _svg
 from lmaudit.stats import Estimate
 
-WIDTH, HEIGHT = 300, 190
-LEFT, RIGHT, TOP, BOTTOM = 52, 14, 28, 34
+WIDTH, HEIGHT = 330, 200
+LEFT, RIGHT, TOP, BOTTOM = 52, 14, 34, 34
 
 
 def size_label(size: float) -> str:
@@ -39,9 +39,10 @@ def _span(estimates: Sequence[Estimate], chance: float | None, share: bool) -> t
 
 def metric_panel(
     title: str, sizes: Sequence[float], estimates: Sequence[Estimate], *,
-    chance: float | None = None, share: bool = False, unit_label: str = "",
+    chance: float | None = None, share: bool = False, unit_label: str = "", subtitle: str = "",
 ) -> str:
-    """One metric against size (log10 x axis), intervals as bars, chance dashed."""
+    """One metric against size (log10 x axis), intervals as bars, chance dashed; `title`
+    and `subtitle` print above the plot."""
     xs = [math.log10(s) for s in sizes]
     x_low, x_high = min(xs), max(xs)
     pad = 0.08 * (x_high - x_low) or 0.5
@@ -57,7 +58,8 @@ def metric_panel(
 
     body = [f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#fafafa" '
             'stroke="#ddd"/>',
-            f'<text x="{LEFT}" y="16" font-size="11" font-weight="bold">{escape(title)}</text>']
+            f'<text x="8" y="13" font-size="11" font-weight="bold">{escape(title)}</text>',
+            f'<text x="8" y="25" font-size="9" fill="{GREY}">{escape(subtitle)}</text>']
     for i in range(5):
         value = y_low + (y_high - y_low) * i / 4
         label = f"{100 * value:.0f}%" if share else f"{value:.3g}"

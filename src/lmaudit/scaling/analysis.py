@@ -58,13 +58,14 @@ def _chance(name: str, primary: str, choices: Sequence[int], task_chance: Any) -
     return None
 
 
-def _label(name: str, primary: str, spec: MetricSpec) -> tuple[str, str, str]:
+def _label(name: str, primary: str, spec: MetricSpec, choices: bool) -> tuple[str, str, str]:
+    """(label, unit, kind) of a metric for the report."""
     if name in LABELS:
         label, unit = LABELS[name]
         return label, unit, "partial" if name in (*PARTIAL, "target_greedy", "brier") else "exact"
     share = spec.aggregation is Aggregation.PROPORTION
-    what = "exact match" if name == primary else name
-    return f"{what} ({name})" if what != name else name, "share" if share else "", "exact"
+    what = name if name != primary else "accuracy" if choices else "exact match"
+    return what, "share" if share else "", "exact"
 
 
 def _calibration(runs: SweepRuns, primary: str, seed: int) -> CalibrationTrend | None:
@@ -107,7 +108,7 @@ def scaling_section(
             name, values, spec.higher_is_better, spec.aggregation is Aggregation.PROPORTION,
             spec.bounds, _chance(name, primary, runs.choices, task_chance),
         ))
-        labels.append(_label(name, primary, spec))
+        labels.append(_label(name, primary, spec, bool(runs.choices) and all(runs.choices)))
     trends = analyse_sweep(runs.sizes, sweeps, runs.clusters, alpha=alpha)
     order = np.argsort(runs.sizes)
     models = tuple(SweepModel(runs.points[k].spec, runs.sizes[k], str(runs.run_dirs[k]))
