@@ -213,3 +213,25 @@ def test_report_section_and_command(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     payload = json.loads((tmp_path / "e.json").read_text())["editing"]
     assert payload["n_edits"] == 2 and payload["metrics"][0]["name"] == "reliability"
     assert (tmp_path / "e.html").is_file()
+
+
+def test_easyedit_and_knowedit_records(tmp_path: Path) -> None:
+    flat = {"prompt": "Who wrote Emma?", "target_new": "Ann", "ground_truth": "Jane",
+            "rephrase_prompt": "Emma was written by", "locality_prompt": "Who wrote Ulysses?",
+            "locality_ground_truth": "James", "subject": "Emma"}
+    knowedit = {"case_id": "k1", "prompt": "The author of Emma is", "target_new": "Ann",
+                "ground_truth": [["Jane Austen", "J. Austen"]], "subject": "Emma",
+                "locality": {"Relation_Specificity": [{"prompt": "The author of Ulysses is",
+                                                       "ground_truth": ["James Joyce"]}]},
+                "portability": {"Reasoning": [{"prompt": "Ann's novel is",
+                                               "ground_truth": [["Emma"]]}]}}
+    a, b = read_edits(_write(tmp_path, [flat, knowedit]))
+    assert (a.shape, a.target_new, a.target_true) == ("easyedit", "Ann", "Jane")
+    assert a.paraphrases == ("Emma was written by",)
+    assert [(p.prompt, p.answer) for p in a.neighbourhood] == [("Who wrote Ulysses?", "James")]
+    assert b.case_id == "k1" and b.target_true == "Jane Austen"
+    assert [(p.prompt, p.answer) for p in b.neighbourhood] == [
+        ("The author of Ulysses is", "James Joyce")]
+    assert [(p.prompt, p.answer) for p in b.portability] == [("Ann's novel is", "Emma")]
+    with pytest.raises(LmauditError, match="row 1: locality_ground_truth: missing"):
+        read_edits(_write(tmp_path, [{**flat, "locality_ground_truth": ""}]))

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 DESCRIPTION = """\
-Score a file of model edits on the model before and after editing (CounterFact or zsRE
-records): reliability (the edit prompt now gives the new target), generalization (its
-paraphrases do too), locality (neighbourhood prompts keep their answers) and portability
-(questions whose answer follows from the edit), each before and after with its 95%
-interval clustered by edit, and after − before paired on the same prompts.
+Score a file of model edits on the model before and after editing (CounterFact, zsRE or
+EasyEdit/KnowEdit records): reliability (the edit prompt now gives the new target),
+generalization (its paraphrases do too), locality (neighbourhood prompts keep their
+answers) and portability (questions whose answer follows from the edit), each before and
+after with its 95% interval clustered by edit, and after − before paired on the same
+prompts.
+Both models get the same requests; nothing is generated beyond short greedy answers.
 
 Measures: `prefers new over old` (the new target's mean per-token log-probability beats
 the old one's, CounterFact's efficacy score), `new target is greedy` / `answer is greedy`
@@ -26,7 +28,10 @@ edit files (JSON list or JSON lines):
     "target_new": {"str"}, "target_true": {"str"}}, "paraphrase_prompts": [..],
     "neighborhood_prompts": [..], "generation_prompts": [..]}
   zsRE: {"src", "alt", "answers": [..], "rephrase", "loc", "loc_ans"}
-  either may add "portability": [{"prompt", "ground_truth"}, ..]
+  EasyEdit/KnowEdit: {"prompt", "target_new", "ground_truth", "rephrase_prompt",
+    "locality_prompt", "locality_ground_truth"} or "locality": {KIND: [{"prompt",
+    "ground_truth"}, ..]}
+  any may add "portability": [{"prompt", "ground_truth"}, ..] (or KnowEdit's {KIND: [..]})
 
 examples:
   lmaudit edit-eval --before hf:gpt2-xl --after hf:runs/gpt2-xl-rome --edits cf.json

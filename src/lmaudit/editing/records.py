@@ -7,8 +7,12 @@ subject, `subject`, `target_new` {`str`}, `target_true` {`str`}}, `paraphrase_pr
 zsRE (MEND/EasyEdit field names): `src` (the edit question), `alt` (the new answer),
 `answers` (the old answers; the first is `target_true`), `rephrase` (string or list),
 `loc` + `loc_ans` (an unrelated question and its answer), optional `subject`.
-Both may carry `portability`: a list of {`prompt`, `ground_truth` | `answer` | `target`},
-a mapping of such lists by kind (KnowEdit), or {`New Question`, `New Answer`}.
+EasyEdit/KnowEdit: `prompt` (subject filled in), `target_new`, `ground_truth` (the old
+answer), `rephrase_prompt` (or `rephrase`), `locality_prompt` + `locality_ground_truth` or
+`locality` (lists of {`prompt`, `ground_truth`} by kind), optional `subject`.
+All may carry `portability`: a list of {`prompt`, `ground_truth` | `answer` | `target`},
+a mapping of such lists by kind (KnowEdit), or {`New Question`, `New Answer`}. Where an
+answer is a list (of aliases, or KnowEdit's list of alias lists), the first is used.
 Files are a JSON list or JSON lines; every error names the file, the row (1-based) and the
 field.
 """
@@ -64,7 +68,7 @@ class _Row:
         return LmauditError(f"{self.where}: {field}: {message}")
 
     def text(self, value: Any, field: str) -> str:
-        if isinstance(value, list) and len(value) == 1:
+        while isinstance(value, list) and value:  # KnowEdit: [["answer", "alias"], ...]
             value = value[0]
         if not isinstance(value, str) or not value.strip():
             raise self.fail(field, "missing or not a non-empty string")
@@ -156,16 +160,38 @@ def _zsre(row: _Row, index: int) -> EditCase:
     )
 
 
+def _easyedit(row: _Row, index: int) -> EditCase:
+    raw = row.raw
+    true = raw.get("ground_truth")
+    locality = row.probes(raw.get("locality"), "locality", answered=True)
+    if raw.get("locality_prompt") is not None:
+        locality += (Probe(row.text(raw["locality_prompt"], "locality_prompt"),
+                           row.text(raw.get("locality_ground_truth"),
+                                    "locality_ground_truth")),)
+    return EditCase(
+        case_id=str(raw.get("case_id", index)), shape="easyedit",
+        prompt=row.text(raw.get("prompt"), "prompt"), subject=str(raw.get("subject") or ""),
+        target_new=row.text(raw.get("target_new"), "target_new"),
+        target_true=None if true in (None, "", []) else row.text(true, "ground_truth"),
+        paraphrases=row.texts(raw.get("rephrase_prompt", raw.get("rephrase")),
+                              "rephrase_prompt"),
+        neighbourhood=locality,
+        portability=row.probes(raw.get("portability"), "portability", answered=True),
+    )
+
+
 def parse_edit(raw: Any, where: str, index: int) -> EditCase:
-    """One record of either shape (CounterFact when it has `requested_rewrite`, zsRE when
-    it has `src`)."""
+    """One record of any shape: CounterFact when it has `requested_rewrite`, zsRE when it
+    has `src`, EasyEdit/KnowEdit when it has `prompt` and `target_new`."""
     row = _Row(where, raw)
     if "requested_rewrite" in row.raw:
         return _counterfact(row, index)
     if "src" in row.raw:
         return _zsre(row, index)
-    raise LmauditError(f"{where}: neither a CounterFact record (requested_rewrite) nor a "
-                       "zsRE record (src, alt)")
+    if "prompt" in row.raw and "target_new" in row.raw:
+        return _easyedit(row, index)
+    raise LmauditError(f"{where}: neither a CounterFact record (requested_rewrite), a zsRE "
+                       "record (src, alt) nor an EasyEdit record (prompt, target_new)")
 
 
 def read_edits(path: Path) -> list[EditCase]:
