@@ -109,7 +109,8 @@ def test_token_greedy_round_trips_and_old_answers_still_load() -> None:
     result = LoglikelihoodResult(-1.0, False, 2, (-0.2, -0.8), (True, False))
     assert response_from_dict(response_to_dict(result)) == result
     old = {"t": "l", "lp": -1.0, "g": False, "n": 2, "tl": [-0.2, -0.8], "u": None}
-    assert response_from_dict(old).token_greedy == ()
+    loaded = response_from_dict(old)
+    assert isinstance(loaded, LoglikelihoodResult) and loaded.token_greedy == ()
 
 
 def test_partial_credit_on_generation_adds_one_target_request() -> None:
@@ -201,3 +202,74 @@ def test_cli_refuses_a_model_without_a_size(capsys: pytest.CaptureFixture[str]) 
     assert code != 0
     err = capsys.readouterr().err.strip()
     assert "give its size as hf:some/model=SIZE" in err and "\n" not in err
+
+
+class ChoicePicker:
+    """Multiple choice: puts probability `skill` on the correct option (the rest spread
+    evenly) but always claims confidence 0.9 by ranking (overconfident when small)."""
+
+    def __init__(self, skill: float, answers: dict[str, int], k: int = 4) -> None:
+        self.skill, self.answers, self.k = skill, answers, k
+
+    capabilities = frozenset({RequestKind.LOGLIKELIHOOD})
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        return Fingerprint("fake", f"picker-{self.skill}", "v1", "n/a")
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest],
+                      progress: Callable[[int], None] | None = None
+                      ) -> list[LoglikelihoodResult]:
+        out = []
+        for r in requests:
+            option = int(r.continuation.strip())
+            right = self.answers[r.context]
+            hit = knows(self.skill, r.context, 0)  # this model gets this item right
+            favourite = right if hit else (right + 1) % self.k
+            p = 0.9 if option == favourite else 0.1 / (self.k - 1)
+            out.append(LoglikelihoodResult(math.log(p), option == favourite, 1, (math.log(p),),
+                                           (option == favourite,)))
+        return out
+
+    def generate(self, requests: Sequence[Any], progress: Any = None) -> list[Any]:
+        raise AssertionError("not used")
+
+    loglikelihood_rolling = generate
+
+
+def test_multiple_choice_sweep_draws_chance_and_calibration(tmp_path: Path) -> None:
+    samples = [Sample(f"q{i}", f"Question {i}?", i % 4, choices=("0", "1", "2", "3"))
+               for i in range(120)]
+    task = PartialCreditTask(MultipleChoiceTask("mc", lambda: samples))
+    answers = {s.input: int(s.target) for s in samples}
+    skills = {"fake:a": 0.3, "fake:b": 0.6, "fake:c": 0.9}
+    points = [ModelPoint(s, z) for s, z in zip(skills, (1e6, 1e7, 1e8), strict=True)]
+    dirs = run_sweep(points, task, tmp_path, show_progress=False,
+                     backend_factory=lambda spec, _: ChoicePicker(skills[spec], answers))
+    metrics = default_metrics(task.metrics)
+    runs = load_sweep_runs(points, (1e6, 1e7, 1e8), dirs, [*metrics, "confidence"])
+    section = scaling_section(runs, "mc", task.metrics, metrics, "params")
+    chance = {m.name: m.chance for m in section.metrics}
+    assert chance == {"acc": 0.25, "target_logprob": None, "target_token_acc": None,
+                      "brier": 0.75, "p_correct": 0.25}
+    calibration = section.calibration
+    assert calibration is not None
+    # confidence is always 0.9: ECE = |0.9 - accuracy| (one bin of ties)
+    accuracy = runs.columns["acc"].mean(axis=0)
+    assert [e.value for e in calibration.ece] == pytest.approx(np.abs(0.9 - accuracy))
+    assert calibration.ece_slope.value < 0
+    html = render_html(scaling_report(section))  # type: ignore[arg-type]
+    assert "Calibration vs size" in html and html.count(">chance</text>") == 3
+
+
+def test_lab_card_gives_parameters_and_6nd_training_flops(tmp_path: Path) -> None:
+    from lmaudit.core.types import LmauditError
+    from lmaudit.scaling.sweep import resolve_sizes
+
+    card = {"n_parameters": 1000, "training": {"tokens_trained": 5000}}
+    (tmp_path / "lab_card.json").write_text(json.dumps(card), encoding="utf-8")
+    points = [ModelPoint(f"hf:{tmp_path}"), ModelPoint("hf:other", 2e7)]
+    assert resolve_sizes(points, "params") == (1000.0, 2e7)
+    assert resolve_sizes(points, "flops") == (6 * 1000 * 5000, 2e7)
+    with pytest.raises(LmauditError, match="same size"):
+        resolve_sizes([ModelPoint("a:x", 1e6), ModelPoint("a:y", 1e6)], "params")
