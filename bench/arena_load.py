@@ -1,13 +1,20 @@
 """Benchmark: the arena web app under simulated voters, on SQLite and on PostgreSQL.
 
-The server is `lmaudit.arena.app` in its own process (uvicorn, one worker) over two instant
-stand-in models, so the app and its database are what is measured. `--voters` asyncio
-clients (each its own session) first create and read `--battles` battles each (untimed),
-then vote on all of them as fast as the server answers (timed): votes per second over the
-voting phase, and p50/p99 latency of the vote requests. With `--kill`, the server gets
-SIGKILL when half the votes are acknowledged and is restarted on the same database; voters
-retry a vote whose connection failed (a 409 then means the vote was committed but its
-answer lost). Checked at the end: every acknowledged vote is in the database.
+The server is `lmaudit.arena.app` in its own process, started by the same
+`lmaudit.arena.app.server.serve` as `lmaudit arena serve` (uvicorn, one process), over two
+instant stand-in models, so the app and its database are what is measured. PostgreSQL is a
+`pgserver` instance (its bundled PostgreSQL 16, default settings: fsync on, synchronous_commit
+on) in a temporary directory, reached over its Unix socket with psycopg 3. `--voters` asyncio
+clients (each its own session) first create and read `--battles` battles each (untimed), then
+vote on all of them as fast as the server answers (timed): votes per second over the voting
+phase, and p50/p99 latency of the vote requests. With `--kill`, the server gets SIGKILL when
+half the votes are acknowledged and is restarted on the same database; voters retry a vote
+whose connection failed (a 409 then means the vote was committed but its answer lost). Checked
+at the end: every acknowledged vote is in the database.
+
+The load generator runs on the same machine: each line also gives the CPU seconds that the
+server, this client process and PostgreSQL used during the voting phase, and the load
+average when it started, so a reader can tell whether the cores were free.
 
     .venv/bin/python bench/arena_load.py [--voters 16] [--battles 40] [--db sqlite|postgres|both]
         [--kill]
@@ -29,7 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
+
+from lmaudit.arena.app.db import make_engine
 
 
 class InstantBackend:
@@ -58,14 +67,13 @@ class InstantBackend:
 
 def serve(db_url: str, port: int) -> None:
     """Run the arena server (the child process)."""
-    import uvicorn
-
     from lmaudit.arena.app.models import ModelPool
+    from lmaudit.arena.app.server import serve
     from lmaudit.arena.app.web import ArenaConfig, create_app
 
     pool = ModelPool({"x": InstantBackend("**x** answer"), "y": InstantBackend("- y answer")})  # type: ignore[dict-item]
     config = ArenaConfig(db_url=db_url, secret="bench", rate_capacity=1e9, rate_per_s=1e9)
-    uvicorn.run(create_app(pool, config), host="127.0.0.1", port=port, log_level="error")
+    serve(create_app(pool, config), "127.0.0.1", port, log_level="error")
 
 
 def start(db_url: str, port: int) -> subprocess.Popen[bytes]:
@@ -112,21 +120,60 @@ async def voter(base: str, n: int, ready: asyncio.Event, out: dict[str, Any]) ->
                 break
 
 
-async def run_load(base: str, voters: int, battles: int, kill: Any) -> dict[str, Any]:
+class CpuMeter:
+    """CPU seconds (user + system) used by the server, this process and PostgreSQL."""
+
+    def __init__(self, server: list[subprocess.Popen[bytes]]) -> None:
+        self.server = server
+        self.used = {"server": 0.0, "client": 0.0, "postgres": 0.0}
+        self._start: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        import psutil
+
+        def seconds(process: psutil.Process) -> float:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:  # gone (killed server, ended backend)
+                return 0.0
+            return float(times.user + times.system)
+
+        postgres = sum(seconds(p) for p in psutil.process_iter(["name"])
+                       if p.info["name"] == "postgres")
+        return {"server": seconds(psutil.Process(self.server[0].pid)),
+                "client": seconds(psutil.Process()), "postgres": postgres}
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def stop(self) -> None:
+        """Add the CPU used since `start` (call before a killed server's process is gone)."""
+        for key, value in self._now().items():
+            self.used[key] += max(0.0, value - self._start[key])
+
+
+async def run_load(
+    base: str, voters: int, battles: int, kill: Any, meter: CpuMeter
+) -> dict[str, Any]:
     out: dict[str, Any] = {"prepared": 0, "latencies": [], "acked": set(),
                            "committed_unacked": 0, "errors": 0}
     ready = asyncio.Event()
     tasks = [asyncio.create_task(voter(base, battles, ready, out)) for _ in range(voters)]
     while out["prepared"] < voters:
         await asyncio.sleep(0.01)
+    out["load"] = os.getloadavg()[0]
+    meter.start()
     started = time.perf_counter()
     ready.set()
     if kill is not None:
         while len(out["acked"]) < voters * battles // 2:
             await asyncio.sleep(0.001)
+        meter.stop()
         await asyncio.to_thread(kill)
+        meter.start()
     await asyncio.gather(*tasks)
     out["seconds"] = time.perf_counter() - started
+    meter.stop()
     return out
 
 
@@ -142,13 +189,14 @@ def measure(db_url: str, label: str, args: argparse.Namespace) -> None:
         server[0].wait()
         server[0] = start(db_url, port)
 
+    meter = CpuMeter(server)
     try:
         out = asyncio.run(run_load(f"http://127.0.0.1:{port}", args.voters, args.battles,
-                                   kill_and_restart if args.kill else None))
+                                   kill_and_restart if args.kill else None, meter))
     finally:
         server[0].kill()
         server[0].wait()
-    engine = create_engine(db_url)
+    engine = make_engine(db_url)
     with engine.connect() as connection:
         stored = {r[0] for r in connection.execute(text("SELECT battle_id FROM votes"))}
     engine.dispose()
@@ -159,6 +207,11 @@ def measure(db_url: str, label: str, args: argparse.Namespace) -> None:
           f"{len(lat) / out['seconds']:.0f} votes/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
           f"acknowledged {len(out['acked'])}, stored {len(stored)}, lost {lost}, "
           f"committed-but-unacknowledged {out['committed_unacked']}, errors {out['errors']}")
+    cpu = meter.used
+    print(f"  {out['seconds']:.2f} s of voting, load average {out['load']:.2f} at its start; "
+          f"CPU seconds: server {cpu['server']:.2f}, client {cpu['client']:.2f}, "
+          f"postgres {cpu['postgres']:.2f} ({cpu['server'] / max(1, len(lat)) * 1000:.2f} ms "
+          "of server CPU per vote)")
 
 
 def main() -> None:
@@ -180,8 +233,7 @@ def main() -> None:
 
             pg = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="stop")
             pg.psql("CREATE DATABASE arena;")
-            url = pg.get_uri("arena").replace("postgresql://", "postgresql+psycopg2://", 1)
-            measure(url, "postgres", args)
+            measure(pg.get_uri("arena"), "postgres", args)  # the app picks psycopg 3
             pg.cleanup()
 
 

@@ -22,16 +22,17 @@ def test_serve_builds_app_from_specs(
         loaded.append((spec, options))
         return ScriptedBackend(f"answer of {spec}")
 
-    def run(app: Any, host: str, port: int, log_level: str) -> None:
-        served.update(app=app, host=host, port=port)
+    def run(app: Any, host: str, port: int, **settings: Any) -> None:
+        served.update(app=app, host=host, port=port, settings=settings)
 
     monkeypatch.setattr("lmaudit.backends.registry.load_backend", load_backend)
     monkeypatch.setattr("uvicorn.run", run)
     monkeypatch.setenv("LMAUDIT_ARENA_ADMIN_TOKEN", "tok")
     db = f"sqlite:///{tmp_path / 'a.db'}"
     code = main(["arena", "serve", "--model", "one=lab:demo", "--model", "two=openai:m@http://x",
-                 "--db", db, "--port", "8123", "--secure-cookie"])
+                 "--db", db, "--port", "8123", "--secure-cookie", "--trust-proxy", "10.0.0.0/8"])
     assert code == 0 and served["port"] == 8123 and served["host"] == "127.0.0.1"
+    assert served["settings"]["proxy_headers"] is False  # only the app reads X-Forwarded-For
     assert loaded == [("lab:demo", {"device": "auto"}), ("openai:m@http://x", {})]
     client = TestClient(served["app"])
     assert "secure" in client.get("/").headers["set-cookie"].lower()
@@ -46,6 +47,8 @@ def test_serve_builds_app_from_specs(
     [
         (["--model", "justname"], "NAME=SPEC"),
         (["--model", "a=x:y", "--model", "a=x:z"], "given twice"),
+        (["--model", "a=x:y", "--model", "b=x:z", "--trust-proxy", "10.0.0.0/33"],
+         "--trust-proxy: '10.0.0.0/33' is not an IP address or CIDR network"),
     ],
 )
 def test_serve_rejects_bad_models(

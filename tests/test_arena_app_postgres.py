@@ -33,7 +33,7 @@ def pg_url() -> Iterator[str]:
         shutil.rmtree(data, ignore_errors=True)
         pytest.skip(f"PostgreSQL tests skipped: pgserver could not start a server ({error})")
     uri = server.get_uri("arena")
-    yield uri.replace("postgresql://", "postgresql+psycopg2://", 1)
+    yield uri.replace("postgresql://", "postgresql+psycopg://", 1)
     server.cleanup()
 
 

@@ -24,6 +24,8 @@ def register_app_commands(commands: Any) -> None:
         epilog=(
             "example:\n  lmaudit arena serve --model small=hf:Qwen/Qwen2.5-0.5B-Instruct "
             "--model demo=lab:demo --db sqlite:///arena.db\n"
+            "PostgreSQL: --db postgresql://user@host/arena (psycopg 3; the server's fsync and "
+            "synchronous_commit=on make an acknowledged vote durable)\n"
             "admin token: $LMAUDIT_ARENA_ADMIN_TOKEN; cookie secret: $LMAUDIT_ARENA_SECRET"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -40,6 +42,13 @@ def register_app_commands(commands: Any) -> None:
     serve.add_argument(
         "--secure-cookie", action="store_true",
         help="mark the session cookie Secure (behind HTTPS, e.g. a TLS proxy)",
+    )
+    serve.add_argument(
+        "--trust-proxy", action="append", default=[], metavar="CIDR",
+        help="address or network (10.0.0.0/8, ::1) of a reverse proxy in front of the arena; "
+        "only from these does X-Forwarded-For name the client for the per-address rate limit "
+        "(the rightmost hop that is not a listed proxy). Repeatable. Default: none, the "
+        "header is ignored and the limit keys on the connecting address",
     )
     serve.set_defaults(func=run_serve)
 
@@ -70,14 +79,15 @@ def _parse_models(items: list[str]) -> dict[str, str]:
 def run_serve(args: argparse.Namespace) -> int:
     """Load the backends, build the app and serve it with uvicorn until interrupted."""
     require_app_packages()
-    import uvicorn
-
     from lmaudit.arena.app.models import ModelPool
+    from lmaudit.arena.app.security import TrustedProxies
+    from lmaudit.arena.app.server import serve
     from lmaudit.arena.app.web import ArenaConfig, create_app
     from lmaudit.backends.registry import load_backend
     from lmaudit.core.types import GenerationParams
 
     specs = _parse_models(args.model)
+    TrustedProxies.parse(args.trust_proxy)  # a malformed --trust-proxy fails before any loading
     backends = {}
     for name, spec in specs.items():
         options = {"device": args.device} if spec.split(":", 1)[0] in ("hf", "lab") else {}
@@ -88,10 +98,11 @@ def run_serve(args: argparse.Namespace) -> int:
         secret=os.environ.get("LMAUDIT_ARENA_SECRET"),
         admin_token=os.environ.get("LMAUDIT_ARENA_ADMIN_TOKEN"),
         secure_cookie=args.secure_cookie,
+        trusted_proxies=tuple(args.trust_proxy),
     )
     app = create_app(pool, config)
     print(f"arena: {len(backends)} models, database {args.db}, http://{args.host}:{args.port}/")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    serve(app, args.host, args.port)
     return 0
 
 

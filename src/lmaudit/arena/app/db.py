@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lmaudit.arena.app import DEFAULT_URL
+from lmaudit.core.types import LmauditError
 
 VOTES: tuple[str, ...] = ("a", "b", "tie", "both_bad")
 ALEMBIC_DIR = Path(__file__).with_name("alembic")
@@ -95,13 +96,39 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str = DEFAULT_URL) -> Engine:
-    """An engine for `url`; SQLite gets WAL, full sync, foreign keys and a busy timeout."""
+POOL_SIZE = 16
+
+
+def make_engine(url: str = DEFAULT_URL, pool_size: int = POOL_SIZE) -> Engine:
+    """An engine for `url`; SQLite gets WAL, full sync, foreign keys and a busy timeout.
+
+    A server database keeps `pool_size` connections open and opens no more (a request waits
+    for a free one instead of paying for a new connection and backend process), and every
+    connection asks for `synchronous_commit=on`: a commit returns only once its WAL record is
+    flushed, whatever the server's default, so an acknowledged vote survives a crash of the
+    database server or the machine, not only of the app. There is no ping before each use (a
+    round trip per request): a connection found broken invalidates the pool, so the requests
+    after it reconnect, and `store.cast_vote` retries once on a fresh connection.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    url = with_default_driver(url)
+    if url.startswith("postgresql+psycopg://"):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            raise LmauditError(f"--db {url.split('@')[-1]}: PostgreSQL needs psycopg 3: "
+                               "pip install 'lmaudit[app]'")
+    connect_args = {"options": "-c synchronous_commit=on"} if url.startswith("postgres") else {}
+    return create_engine(url, pool_size=pool_size, max_overflow=0, connect_args=connect_args)
+
+
+def with_default_driver(url: str) -> str:
+    """`url` with psycopg 3 as the PostgreSQL driver when it names none (`postgresql://`)."""
+    scheme, sep, rest = url.partition("://")
+    return f"postgresql+psycopg://{rest}" if sep and scheme in ("postgresql", "postgres") else url
 
 
 _WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()

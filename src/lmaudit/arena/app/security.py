@@ -5,6 +5,8 @@
 - CSRF: the token is the session id signed with another salt; every POST must carry it in the
   `X-CSRF-Token` header or a `csrf_token` form field, and it must belong to the cookie's session.
 - Rate limits: token buckets per session and per client address (capacity, refill per second).
+  The address is the socket peer's; `X-Forwarded-For` counts only when the peer is one of the
+  proxies listed in `TrustedProxies` (none by default), so a client cannot pick its own key.
 - Output: model text is rendered as Markdown (raw HTML in it stays text) and then cleaned by
   `nh3` to a small allow-list; pages carry a strict Content-Security-Policy.
 """
@@ -12,14 +14,18 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import nh3
 from itsdangerous import BadSignature, URLSafeSerializer
 from markdown_it import MarkdownIt
+
+from lmaudit.core.types import LmauditError
 
 COOKIE = "arena_session"
 CSP = (
@@ -96,6 +102,66 @@ class TokenBucket:
             if len(self._state) > 100_000:  # forget idle keys so memory stays bounded
                 self._state = {k: v for k, v in self._state.items() if now - v[1] < 3600}
             return allowed
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address in `text` (an IPv4-mapped IPv6 address as IPv4), or None."""
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+@dataclass(frozen=True)
+class TrustedProxies:
+    """Reverse proxies whose `X-Forwarded-For` header names the client; none by default."""
+
+    networks: tuple[Network, ...] = ()
+
+    @classmethod
+    def parse(cls, specs: Iterable[str], option: str = "--trust-proxy") -> TrustedProxies:
+        """Networks from addresses or CIDRs ("10.0.0.5", "10.0.0.0/8", "::1")."""
+        networks = []
+        for spec in specs:
+            try:
+                networks.append(ipaddress.ip_network(spec.strip(), strict=False))
+            except ValueError:
+                raise LmauditError(
+                    f"{option}: {spec!r} is not an IP address or CIDR network"
+                ) from None
+        return cls(tuple(networks))
+
+    def trusts(self, host: str) -> bool:
+        """Whether `host` (an IP address) lies in one of the trusted networks."""
+        address = _ip(host)
+        return address is not None and any(address in net for net in self.networks)
+
+    def client(self, peer: str, forwarded_for: Sequence[str]) -> str:
+        """The address to rate-limit: `peer`, unless `peer` is a trusted proxy.
+
+        From a trusted proxy, the `X-Forwarded-For` hops (all header lines, comma-separated,
+        the nearest last) are read from the right: the first hop that is not itself a trusted
+        proxy is the client. A hop that is not an IP address stops the walk at the last
+        trusted address, so a header cannot inject an arbitrary key.
+        """
+        if not self.networks or not self.trusts(peer):
+            return peer
+        client = peer
+        hops = [hop for line in forwarded_for for hop in line.split(",")]
+        for hop in reversed(hops):
+            address = _ip(hop)
+            if address is None:
+                break
+            client = str(address)
+            if not any(address in net for net in self.networks):
+                break
+        return client
 
 
 def render_markdown(text: str) -> str:

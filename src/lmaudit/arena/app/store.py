@@ -1,7 +1,9 @@
 """Queries of the arena database: sessions, battles, answers, votes, export rows.
 
 Every function takes a `sessionmaker` and commits before it returns, so what it reports as
-stored is on disk (SQLite `synchronous=FULL`, PostgreSQL's default fsync).
+stored is on disk (SQLite `synchronous=FULL`; PostgreSQL with fsync and `synchronous_commit=on`,
+which `db.make_engine` asks for). The vote, the hot path, is one prepared statement on
+PostgreSQL (see `cast_vote`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import DateTime, String, bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lmaudit.arena.app.db import VOTES, Answer, ArenaSession, Battle, Vote, writer
+from lmaudit.arena.app.db import VOTES, Answer, ArenaSession, Battle, Vote, utcnow, writer
 from lmaudit.arena.style import style_counts
 
 # The winner label `lmaudit arena rank` reads for each vote.
@@ -117,32 +122,92 @@ def save_answer(
             return stored if stored is not None else text
 
 
+def _vote_statements() -> tuple[Any, Any]:
+    """(PostgreSQL's one-statement vote, SQLite's vote insert), built once with bind params.
+
+    Both insert `SELECT` the battle row only when it belongs to the session and has its two
+    answers, and do nothing on a conflict with the UNIQUE battle_id (a vote is already there).
+    """
+    owned = (Battle.id == bindparam("battle_id")) & (Battle.session_id == bindparam("session_id"))
+    answered = (
+        select(func.count()).select_from(Answer).where(Answer.battle_id == Battle.id)
+        .scalar_subquery()
+    )
+    source = select(
+        Battle.id, bindparam("session_id", type_=String()), bindparam("choice", type_=String()),
+        bindparam("created_at", type_=DateTime(timezone=True)),
+    ).where(owned, answered == 2)
+    columns = [Vote.battle_id, Vote.session_id, Vote.choice, Vote.created_at]
+    added = (
+        pg_insert(Vote).from_select(columns, source)
+        .on_conflict_do_nothing(index_elements=[Vote.battle_id])
+        .returning(Vote.battle_id).cte("added")
+    )
+    postgres = select(
+        Battle.model_a, Battle.model_b, select(added.c.battle_id).exists()
+    ).where(owned)
+    sqlite = (
+        sqlite_insert(Vote).from_select(columns, source)
+        .on_conflict_do_nothing(index_elements=[Vote.battle_id])
+        .returning(Vote.battle_id)
+    )
+    return postgres, sqlite
+
+
+_PG_VOTE, _SQLITE_VOTE = _vote_statements()
+_MODELS = select(Battle.model_a, Battle.model_b).where(Battle.id == bindparam("battle_id"))
+
+
 def cast_vote(
     maker: sessionmaker[Session], battle_id: str, session_id: str, choice: str
 ) -> tuple[str, str]:
-    """Check and commit a session's vote in one transaction; return (model_a, model_b).
+    """Commit a session's vote and return (model_a, model_b); one statement on PostgreSQL.
 
-    Raises `NoSuchBattle` (not this session's battle), `AnswersPending`, or `AlreadyVoted`
-    (the UNIQUE constraint refused a second vote, even from a concurrent request).
+    On PostgreSQL the vote is a single autocommitted statement (a CTE whose INSERT ... ON
+    CONFLICT DO NOTHING adds the vote and whose SELECT returns the model names): one round
+    trip, committed when it returns. On SQLite it is the insert and a read of the names in one
+    transaction under the writer lock. The UNIQUE constraint decides between racing votes.
+    Raises `NoSuchBattle` (not this session's battle), `AnswersPending`, or `AlreadyVoted`.
     """
     if choice not in VOTES:
         raise ValueError(f"vote must be one of {', '.join(VOTES)}")
-    with _writing(maker), maker() as db:
-        battle = db.get(Battle, battle_id)
-        if battle is None or battle.session_id != session_id:
-            raise NoSuchBattle(battle_id)
-        answered = db.scalar(
-            select(func.count()).select_from(Answer).where(Answer.battle_id == battle_id)
-        )
-        if answered != 2:
-            raise AnswersPending(battle_id)
-        db.add(Vote(battle_id=battle_id, session_id=session_id, choice=choice))
-        try:
-            db.commit()
-        except IntegrityError as error:
-            db.rollback()
-            raise AlreadyVoted(battle_id) from error
-        return battle.model_a, battle.model_b
+    params = {"battle_id": battle_id, "session_id": session_id, "choice": choice,
+              "created_at": utcnow()}
+    try:
+        return _cast(maker, params)
+    except DBAPIError as error:  # a pooled connection broke (e.g. the server restarted)
+        if not error.connection_invalidated:
+            raise
+        return _cast(maker, params)  # safe to repeat: a committed vote makes it AlreadyVoted
+
+
+def _cast(maker: sessionmaker[Session], params: dict[str, Any]) -> tuple[str, str]:
+    engine = maker.kw["bind"]
+    battle_id, session_id = params["battle_id"], params["session_id"]
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            row = connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                _PG_VOTE, params
+            ).first()
+            if row is None or not row[2]:
+                raise _refusal(connection, battle_id, session_id)
+            return str(row[0]), str(row[1])
+    with _writing(maker), engine.begin() as connection:
+        if connection.execute(_SQLITE_VOTE, params).first() is None:
+            raise _refusal(connection, battle_id, session_id)
+        model_a, model_b = connection.execute(_MODELS, params).one()
+        return str(model_a), str(model_b)
+
+
+def _refusal(connection: Connection, battle_id: str, session_id: str) -> Exception:
+    """Why no vote was added: the battle is not the session's, unanswered, or voted."""
+    owner = connection.scalar(select(Battle.session_id).where(Battle.id == battle_id))
+    if owner != session_id:
+        return NoSuchBattle(battle_id)
+    answered = connection.scalar(
+        select(func.count()).select_from(Answer).where(Answer.battle_id == battle_id)
+    )
+    return AnswersPending(battle_id) if answered != 2 else AlreadyVoted(battle_id)
 
 
 def delete_session_votes(maker: sessionmaker[Session], session_id: str) -> int:

@@ -14,7 +14,7 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,18 +28,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lmaudit.arena.app import pages, store
 from lmaudit.arena.app.db import VOTES, make_engine, upgrade
-from lmaudit.arena.app.forms import add_form_routes, form_fields, is_form
+from lmaudit.arena.app.forms import add_form_routes
+from lmaudit.arena.app.guard import Guard, GuardSettings, error_response
 from lmaudit.arena.app.models import ModelPool, chunks
 from lmaudit.arena.app.ratings import CachedLeaderboard
 from lmaudit.arena.app.script import SCRIPT
-from lmaudit.arena.app.security import (
-    COOKIE,
-    SECURITY_HEADERS,
-    Signer,
-    TokenBucket,
-    new_session_id,
-    render_markdown,
-)
+from lmaudit.arena.app.security import Signer, TokenBucket, TrustedProxies, render_markdown
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +44,8 @@ class ArenaConfig:
 
     `rate_capacity`/`rate_per_s`: token bucket of POSTs per session and per address.
     `admin_token`: bearer token of the admin endpoints (None: they are disabled).
+    `trusted_proxies`: addresses or CIDRs of reverse proxies whose `X-Forwarded-For` names the
+    client for the per-address limit; empty (the default): the header is ignored.
     """
 
     db_url: str = "sqlite:///arena.db"
@@ -60,17 +56,7 @@ class ArenaConfig:
     rate_capacity: float = 20.0
     rate_per_s: float = 1.0
     secure_cookie: bool = False
-
-
-def _error(request: Request, status: int, message: str) -> Response:
-    """A generic error: JSON `{"error": message}` under /api/, else a page; no details."""
-    response: Response
-    if request.url.path.startswith("/api/"):
-        response = JSONResponse({"error": message}, status_code=status)
-    else:
-        response = HTMLResponse(pages.error_page(status, message), status_code=status)
-    response.headers.update(SECURITY_HEADERS)  # a 500 bypasses the middleware that adds them
-    return response
+    trusted_proxies: tuple[str, ...] = ()
 
 
 def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
@@ -79,8 +65,6 @@ def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
     upgrade(engine)
     maker = sessionmaker(engine, expire_on_commit=False)
     signer = Signer(config.secret or secrets.token_urlsafe(32))
-    by_session = TokenBucket(config.rate_capacity, config.rate_per_s)
-    by_address = TokenBucket(config.rate_capacity * 5, config.rate_per_s * 5)
     board = CachedLeaderboard(maker, pool.names)
 
     @asynccontextmanager
@@ -94,56 +78,27 @@ def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
     app.state.maker = maker
     app.state.engine = engine
 
-    @app.middleware("http")
-    async def guard(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        session_id = signer.session_id(request.cookies.get(COOKIE))
-        fresh = session_id is None
-        request.state.session_id = session_id or new_session_id()
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > config.max_body_bytes):
-            response = _error(request, 413, "request too large")
-        elif request.method == "POST" and not request.url.path.startswith("/api/admin/"):
-            response = await _checked_post(request, call_next, fresh)
-        else:
-            response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers[name] = value
-        if fresh:
-            response.set_cookie(
-                COOKIE, signer.cookie(request.state.session_id), httponly=True,
-                samesite="lax", secure=config.secure_cookie, path="/",
-            )
-        return response
-
-    async def _checked_post(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]], fresh: bool
-    ) -> Response:
-        token = request.headers.get("x-csrf-token")
-        if token is None and is_form(request):  # a plain HTML form: the token is a field
-            if request.headers.get("content-length") is None:
-                return _error(request, 411, "a form needs a Content-Length")
-            token = form_fields(await request.body()).get("csrf_token")
-        if fresh or not signer.csrf_ok(request.state.session_id, token):
-            return _error(request, 403, "missing or invalid CSRF token")
-        address = request.client.host if request.client else "unknown"
-        if not (by_session.allow(request.state.session_id) and by_address.allow(address)):
-            return _error(request, 429, "too many requests; slow down")
-        return await call_next(request)
+    app.add_middleware(Guard, settings=GuardSettings(
+        signer=signer,
+        by_session=TokenBucket(config.rate_capacity, config.rate_per_s),
+        by_address=TokenBucket(config.rate_capacity * 5, config.rate_per_s * 5),
+        proxies=TrustedProxies.parse(config.trusted_proxies),
+        max_body_bytes=config.max_body_bytes,
+        secure_cookie=config.secure_cookie,
+    ))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
-        return _error(request, error.status_code, str(error.detail))
+        return error_response(request, error.status_code, str(error.detail))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, _error_: RequestValidationError) -> Response:
-        return _error(request, 422, "invalid request")
+        return error_response(request, 422, "invalid request")
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, error: Exception) -> Response:
         log.error("arena request failed: %s %s", request.url.path, type(error).__name__)
-        return _error(request, 500, "internal error")
+        return error_response(request, 500, "internal error")
 
     def owned(request: Request, battle_id: str) -> store.BattleView:
         battle = store.get_battle(maker, battle_id)
@@ -223,11 +178,11 @@ def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
                 store.cast_vote, maker, battle_id, request.state.session_id, choice
             )
         except store.NoSuchBattle:
-            return _error(request, 404, "no such battle")
+            return error_response(request, 404, "no such battle")
         except store.AnswersPending:
-            return _error(request, 409, "the answers are not finished yet")
+            return error_response(request, 409, "the answers are not finished yet")
         except store.AlreadyVoted:
-            return _error(request, 409, "this battle already has a vote")
+            return error_response(request, 409, "this battle already has a vote")
         return JSONResponse(  # sent only after the vote's transaction committed
             {"battle_id": battle_id, "choice": choice, "model_a": model_a, "model_b": model_b}
         )
