@@ -92,3 +92,26 @@ def test_suite_role_is_validated(tmp_path: Path) -> None:
     with pytest.raises(LmauditError, match=r"tasks\.arith\.role: unknown role 'skill'"):
         load_suite(bad)
     assert load_suite("demo").tasks[0].role == "general"
+
+
+def test_report_command_builds_the_matrix_from_run_directories(
+    tmp_path: Path, models: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = tmp_path / "change.yaml"
+    suite.write_text(SUITE)
+    out = tmp_path / "audit"
+    assert main(["audit", "--model", "lab:base", "--model", "lab:tuned", "--suite", str(suite),
+                 "--limit", "4", "--out", str(out), "--no-cache", "--no-progress"]) == 0
+    assert "model change" not in capsys.readouterr().out  # no --baseline: no matrix
+    runs = [str(out / "runs" / m / t) for m in ("base", "tuned") for t in ("arith", "arith_mc")]
+    html = tmp_path / "r.html"
+    assert main(["report", *runs, "--out", str(html), "--baseline", "lab:base",
+                 "--role", "arith_mc=format", "--target", "arith"]) == 0
+    printed = capsys.readouterr().out
+    assert "model change vs baseline lab:base: 2 paired tests" in printed
+    assert "arith_mc  format" in printed and "arith     target" in printed
+    assert main(["report", *runs, "--out", str(html), "--baseline", "lab:nope"]) != 0
+    assert "--baseline lab:nope: no such model" in capsys.readouterr().err
+    assert main(["report", *runs, "--out", str(html), "--baseline", "lab:base",
+                 "--role", "arith=skill"]) != 0
+    assert "--role expects TASK=ROLE" in capsys.readouterr().err

@@ -22,8 +22,39 @@ def register(subparsers: Any) -> None:
     parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="directories to read")
     parser.add_argument("--out", type=Path, required=True, help="HTML file to write")
     parser.add_argument("--json", type=Path, help="also write the report's objects as JSON")
+    change = parser.add_argument_group(
+        "model change", "a before/after comparison: every task x every other model against "
+        "the baseline (as `lmaudit audit --baseline`)")
+    change.add_argument("--baseline", metavar="MODEL",
+                        help="the model the others are compared with (its spec as the "
+                        "report names it)")
+    change.add_argument("--target", action="append", default=[], metavar="TASK",
+                        help="with --baseline: a task the tuning meant to improve (repeatable)")
+    change.add_argument("--role", action="append", default=[], metavar="TASK=ROLE",
+                        help="with --baseline: a task's role (target, general, format, "
+                        "safety; default general)")
     add_cost_options(parser)
     parser.set_defaults(func=run)
+
+
+def change_option(args: argparse.Namespace) -> dict[str, Any] | None:
+    """`--baseline`, `--target` and `--role` as load_report's `change`, None without them."""
+    from lmaudit.core.types import LmauditError
+    from lmaudit.report.change_model import ROLES
+
+    if args.baseline is None:
+        if args.target or args.role:
+            raise LmauditError("--target and --role need --baseline")
+        return None
+    roles: dict[str, str] = {}
+    for pair in args.role:
+        task, equals, role = pair.partition("=")
+        if not equals or role not in ROLES:
+            raise LmauditError(f"--role expects TASK=ROLE with ROLE one of {', '.join(ROLES)}, "
+                               f"got {pair!r}")
+        roles[task] = role
+    roles.update({task: "target" for task in args.target})
+    return {"baseline": args.baseline, "roles": roles}
 
 
 def add_cost_options(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lmaudit.report import load_report, render_json, render_terminal, write_html
 
-    report = load_report(args.dirs, pricing(args))
+    report = load_report(args.dirs, pricing(args), change_option(args))
     path = write_html(report, args.out)  # files first: a closed stdout loses nothing
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -309,9 +309,11 @@ def _provenance(item: _Loaded) -> Provenance:
     return evidence.provenance(label, str(item.path), item.manifest)
 
 
-def load_report(paths: Sequence[Path | str], pricing: Pricing | None = None) -> AuditReport:
+def load_report(paths: Sequence[Path | str], pricing: Pricing | None = None,
+                change: Mapping[str, Any] | None = None) -> AuditReport:
     """Load every directory in `paths` (module docstring) into one report; `pricing`: what
-    the models cost, for the cost section (`report.compute`)."""
+    the models cost, for the cost section (`report.compute`); `change`: {"baseline": model,
+    "roles": {task: role}} for the change matrix (replaces an audit's own)."""
     if not paths:
         raise LmauditError("no directory to report on")
     collected = _Collected()
@@ -327,6 +329,11 @@ def load_report(paths: Sequence[Path | str], pricing: Pricing | None = None) -> 
     for item in collected.loaded:
         if item.model and item.model not in collected.models:
             collected.models.append(item.model)
+    if change is not None:  # lmaudit report --baseline
+        if change.get("baseline") not in collected.models:
+            raise LmauditError(f"--baseline {change.get('baseline')}: no such model in these "
+                               f"directories ({', '.join(collected.models)})")
+        collected.change = change
     cards = _cards(collected)
     viewer_runs = [RunSamples(x.model, x.task, x.variant, x.frame,
                               evidence.primary_metric(x.results))
