@@ -140,6 +140,8 @@ def _register_finetune(commands: Any) -> None:
     tune.add_argument("--seed", type=int, default=0, help="seed for data order")
     tune.add_argument("--threads", type=int,
                       help="torch CPU threads (default: all cores this process may use)")
+    tune.add_argument("--device", default="cpu",
+                      help="cpu (default), cuda, cuda:N or auto (cuda when available)")
     tune.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -163,7 +165,8 @@ def _finetune(args: argparse.Namespace) -> int:
                             max_steps=args.steps)
     examples = read_examples(args.data)
     result = finetune(base, examples, target, config, seed=args.seed, threads=args.threads,
-                      progress=not args.quiet, record={"data": str(args.data)})
+                      progress=not args.quiet, device=args.device,
+                      record={"data": str(args.data), "device": args.device})
     print(f"saved {result.path}: {config.method}, {result.examples} rows, {result.steps} steps, "
           f"{result.trainable_parameters / 1e6:.3f}M trainable parameters, loss "
           f"{result.losses[0]:.3f} -> {result.final_loss:.3f} nats/token, "

@@ -182,11 +182,13 @@ def finetune(
     threads: int | None = None,
     progress: bool = True,
     record: dict[str, Any] | None = None,
+    device: str = "cpu",
 ) -> FinetuneResult:
     """Fine-tune the model in `base_dir` on `examples` and save a plain HF directory (LoRA
     merged) with `lab_card.json` at `out_dir` (replaced when it exists). `record`: extra
-    fields for the card's `finetune` entry (e.g. the data file). Deterministic on CPU for
-    a fixed seed, example list and thread count."""
+    fields for the card's `finetune` entry (e.g. the data file). `device`: cpu (default),
+    cuda, cuda:N or auto (cuda when available); weights train in float32 and are saved from
+    the CPU. Deterministic on CPU for a fixed seed, example list and thread count."""
     import torch
     from tqdm import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -200,7 +202,9 @@ def finetune(
     try:
         tokenizer = AutoTokenizer.from_pretrained(base_dir)
         torch.manual_seed(seed)
-        model = AutoModelForCausalLM.from_pretrained(base_dir).float()
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        model = AutoModelForCausalLM.from_pretrained(base_dir).float().to(device)
         eot = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
         start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else eot
         context = int(getattr(model.config, "max_position_embeddings", 1024))
@@ -228,6 +232,7 @@ def finetune(
                     break
                 inputs, labels = _batch([rows[i] for i in indices[start:start +
                                                                   config.batch_size]], eot)
+                inputs, labels = inputs.to(device), labels.to(device)
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(len(losses), total, schedule)
                 loss = model(input_ids=inputs, labels=labels).loss
@@ -242,7 +247,7 @@ def finetune(
         n_trainable = sum(p.numel() for p in trainable)
         if config.lora_rank is not None:
             model = model.merge_and_unload()
-        model.eval()
+        model = model.to("cpu").eval()
     finally:
         torch.set_num_threads(previous)
     result = FinetuneResult(Path(out_dir), tuple(losses), total, len(rows), n_trainable,
