@@ -273,3 +273,15 @@ def test_lab_card_gives_parameters_and_6nd_training_flops(tmp_path: Path) -> Non
     assert resolve_sizes(points, "flops") == (6 * 1000 * 5000, 2e7)
     with pytest.raises(LmauditError, match="same size"):
         resolve_sizes([ModelPoint("a:x", 1e6), ModelPoint("a:y", 1e6)], "params")
+
+
+def test_a_finished_run_of_other_options_is_refused(tmp_path: Path) -> None:
+    from lmaudit.core.types import LmauditError
+
+    _sweep(tmp_path)
+    base = load_task("lab_codes", {"facts": "60", "digits": "4"})
+    codes = {s.input: str(s.target) for s in base.samples()}
+    with pytest.raises(LmauditError, match="another task spec hash"):
+        run_sweep([ModelPoint("fake:small", 1e5)], PartialCreditTask(base), tmp_path / "sweep",
+                  show_progress=False,
+                  backend_factory=lambda spec, _: DigitRecaller(0.2, codes))

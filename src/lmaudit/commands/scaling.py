@@ -53,7 +53,7 @@ def register(subparsers: Any) -> None:
                         help="task option, repeatable")
     parser.add_argument("--lab-sweep", action="store_true",
                         help="train (or reuse from the lab folder) lab-xs, lab-s and lab-m and "
-                        "sweep them on lab_codes: runs offline in a few minutes on a CPU")
+                        "sweep them on lab_codes: offline, about a minute on an idle 2-core CPU")
     parser.add_argument("--size-unit", choices=("params", "flops"), default="params",
                         help="what SIZE counts: parameters (default) or training FLOPs")
     parser.add_argument("--metric", action="append",

@@ -129,17 +129,21 @@ def run_sweep(
     from lmaudit.backends.registry import load_backend
     from lmaudit.core.cache import RequestCache
     from lmaudit.core.runner import run_task
-    from lmaudit.core.store import MANIFEST, read_json_object, run_dir_state
+    from lmaudit.core.store import MANIFEST, read_json_object, run_dir_state, spec_hash
 
+    wanted = {"task": task.name, "task_spec_hash": spec_hash(task.spec()), "limit": limit}
     dirs = []
     for index, point in enumerate(points):
         run_dir = Path(out_dir) / "runs" / run_dir_name(index, point.spec)
         dirs.append(run_dir)
         if run_dir_state(run_dir, "run") == "finished":
             stored = read_json_object(run_dir / MANIFEST)
-            if stored.get("model_spec") != point.spec or stored.get("task") != task.name:
-                raise LmauditError(f"{run_dir} holds a run of {stored.get('model_spec')} on "
-                                   f"{stored.get('task')}; choose another --out")
+            differ = [k for k, v in {**wanted, "model_spec": point.spec}.items()
+                      if stored.get(k) != v]
+            if differ:
+                raise LmauditError(f"{run_dir} holds a finished run with another "
+                                   f"{differ[0].replace('_', ' ')} ({stored.get(differ[0])!r});"
+                                   " choose another --out")
             continue
         backend: Any = (backend_factory or load_backend)(point.spec, dict(model_options or {}))
         cache = None if cache_dir is None else RequestCache(cache_dir)
