@@ -39,6 +39,7 @@ def test_lab_sweep_exact_match_jumps_while_loglikelihood_improves_smoothly(
     assert metrics["target_logprob"]["largest_step_share"] <= 0.65
     assert metrics["target_token_acc"]["largest_step_share"] <= 0.65
     assert all(m["verdict"] == "improves with size" for m in metrics.values())
+    assert "jump is in the all-or-nothing metric" in data["reading"]
     html = (out / "report.html").read_text(encoding="utf-8")
     assert '<section id="scaling">' in html and "log-likelihood of the target" in html
     started = time.perf_counter()

@@ -144,12 +144,13 @@ def test_sizes_parse_with_suffixes() -> None:
     assert parse_model_point("lab:lab-s") == ModelPoint("lab:lab-s", None)
 
 
-def _sweep(tmp_path: Path) -> tuple[Any, dict[str, DigitRecaller], Any]:
+def _sweep(tmp_path: Path, skills: dict[str, float] = SKILLS
+           ) -> tuple[Any, dict[str, DigitRecaller], Any]:
     base = load_task("lab_codes", {"facts": "60"})
     codes = {s.input: str(s.target) for s in base.samples()}
-    models = {spec: DigitRecaller(skill, codes) for spec, skill in SKILLS.items()}
+    models = {spec: DigitRecaller(skill, codes) for spec, skill in skills.items()}
     task = PartialCreditTask(base)
-    points = [ModelPoint(spec, size) for spec, size in zip(SKILLS, (1e5, 1e6, 1e7),
+    points = [ModelPoint(spec, size) for spec, size in zip(skills, (1e5, 1e6, 1e7),
                                                            strict=True)]
     dirs = run_sweep(points, task, tmp_path / "sweep", show_progress=False,
                      backend_factory=lambda spec, _: models[spec])
@@ -172,6 +173,15 @@ def test_sweep_matrices_hold_the_known_per_item_values(tmp_path: Path) -> None:
     assert by_name["acc"].estimates[0].value < 0.05 < 0.6 < by_name["acc"].estimates[2].value
     assert all(m.verdict == "improves with size" for m in section.metrics)
     assert section.calibration is None  # no choices
+    # per-digit skill 0.2 -> 0.6 -> 0.95: exact match (about skill ** 5) jumps at the end,
+    # per-token accuracy climbs evenly
+    assert by_name["acc"].largest_step_share > 0.75 > by_name["target_token_acc"].largest_step_share
+    assert section.reading is not None and "jump is in the all-or-nothing metric" in section.reading
+
+
+def test_a_jump_in_every_metric_is_read_as_a_change_in_the_model(tmp_path: Path) -> None:
+    _, _, section = _sweep(tmp_path, {"fake:a": 0.2, "fake:b": 0.25, "fake:c": 0.95})
+    assert section.reading is not None and "the model itself changes" in section.reading
 
 
 def test_rerunning_a_sweep_reuses_finished_runs(tmp_path: Path) -> None:

@@ -57,6 +57,7 @@ class ScalingSection:
     calibration: CalibrationTrend | None
     alpha: float = 0.05
     notes: tuple[str, ...] = ()
+    reading: str | None = None  # is a jump in the metric or in the model (`jump_reading`)
 
     @property
     def sizes(self) -> tuple[float, ...]:

@@ -79,6 +79,8 @@ def scaling_text(section: ScalingSection) -> str:
     """The terminal block."""
     lines = [f"scaling: {_summary(section)}",
              text_table(_header(section), [_row(m, section.alpha) for m in section.metrics])]
+    if section.reading:
+        lines.append(f"  reading: {section.reading}")
     for m in section.metrics:
         if m.chance is not None:
             lines.append(f"  chance level of {m.name}: {fmt.number(m.chance, m.unit == 'share')}")
@@ -137,7 +139,9 @@ def scaling_html(section: ScalingSection | None) -> str:
             "right; the partial-credit metrics (the target's log-likelihood and per-token "
             "accuracy) move with each token, so a jump in exact match with a smooth "
             "partial-credit curve is a jump in the metric, not in the model.</p>"
-            f'<div class="scaling-panels">{panels}</div>'
+            + (f"<p><strong>Reading:</strong> {escape(section.reading)}.</p>"
+               if section.reading else "")
+            + f'<div class="scaling-panels">{panels}</div>'
             + _table(_header(section), [_row(m, section.alpha) for m in section.metrics])
             + f"<p class=muted>{escape(METHOD_NOTE)}</p>" + calibration + notes
             + f"<ul>{models}</ul></section>")

@@ -129,7 +129,31 @@ def scaling_section(
         notes.append(f"intervals and tests clustered by the items' {len(set(runs.clusters))} "
                      "clusters")
     return ScalingSection(task_name, size_unit, models, len(runs.item_ids), out, calibration,
-                          alpha, tuple(notes))
+                          alpha, tuple(notes), jump_reading(out))
+
+
+JUMP_SHARE = 0.75
+
+
+def jump_reading(metrics: Sequence[ScalingMetric]) -> str | None:
+    """Whether a jump of the task's exact metric shows in the partial-credit metrics too.
+
+    With 3+ sizes, a metric "jumps" when its largest step between adjacent sizes is at
+    least 75% of its total change (`largest_step_share`). None when exact match does not
+    jump or no partial-credit metric was measured."""
+    exact = next((m for m in metrics if m.kind == "exact"), None)
+    partial = [m for m in metrics if m.name in PARTIAL
+               and math.isfinite(m.largest_step_share)]
+    if exact is None or not partial or len(exact.estimates) < 3 \
+            or not exact.largest_step_share >= JUMP_SHARE:
+        return None
+    shares = ", ".join(f"{m.name} {m.largest_step_share:.2f}" for m in partial)
+    head = (f"{exact.name} changes mostly in one step (step share "
+            f"{exact.largest_step_share:.2f})")
+    if all(m.largest_step_share < JUMP_SHARE for m in partial):
+        return (f"{head} while the partial-credit metrics change evenly ({shares}): the "
+                "jump is in the all-or-nothing metric, not a sudden change in the model")
+    return f"{head} and so do partial-credit metrics ({shares}): the model itself changes"
 
 
 def metric_is_finite(metric: ScalingMetric) -> bool:
