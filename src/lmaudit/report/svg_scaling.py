@@ -34,7 +34,8 @@ def _span(estimates: Sequence[Estimate], chance: float | None, share: bool) -> t
         return min([0.0, *values]), max([1.0, *values])
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     margin = 0.08 * (high - low) or max(abs(high), 1.0) * 0.05
-    return low - margin, high + margin
+    floor = 0.0 if low >= 0 else -math.inf  # a non-negative metric's axis stops at 0
+    return max(low - margin, floor), high + margin
 
 
 def metric_panel(
