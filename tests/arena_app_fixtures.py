@@ -1,10 +1,23 @@
-"""Shared pieces of the arena web-app tests: scripted instant backends and a client helper."""
+"""Shared pieces of the arena web-app tests: scripted backends, clients, a real server process.
+
+`start` runs the app in a uvicorn subprocess (through `server.serve`, as `lmaudit arena serve`
+does) and `kill_midway` votes from threads and SIGKILLs that process under load.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from lmaudit.arena.app.models import ModelPool
@@ -81,3 +94,85 @@ def battle(client: TestClient, headers: dict[str, str], prompt: str = "hi") -> t
     battle_id = response.json()["battle_id"]
     body = client.get(f"/api/battles/{battle_id}/stream").text
     return battle_id, body
+
+
+TESTS = Path(__file__).resolve().parent
+SERVER = """
+import sys
+from arena_app_fixtures import make_pool
+from lmaudit.arena.app.server import serve
+from lmaudit.arena.app.web import ArenaConfig, create_app
+config = ArenaConfig(db_url=sys.argv[1], secret="s", rate_capacity=1e6, rate_per_s=1e6)
+serve(create_app(make_pool(), config), "127.0.0.1", int(sys.argv[2]), log_level="error")
+"""
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(db_url: str, port: int) -> subprocess.Popen[bytes]:
+    """The arena server in a subprocess, once it answers."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
+    process = subprocess.Popen([sys.executable, "-c", SERVER, db_url, str(port)], env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/session", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError("the arena server did not start")
+
+
+def prepare(base: str, n: int) -> tuple[httpx.Client, dict[str, str], list[str]]:
+    """A new session with `n` answered battles: (client, CSRF headers, battle ids)."""
+    client = httpx.Client(base_url=base, timeout=10)
+    headers = {"X-CSRF-Token": client.get("/api/session").json()["csrf_token"]}
+    ids = []
+    for i in range(n):
+        reply = client.post("/api/battles", json={"prompt": f"p{i}"}, headers=headers)
+        battle_id = reply.json()["battle_id"]
+        client.get(f"/api/battles/{battle_id}/stream")
+        ids.append(battle_id)
+    return client, headers, ids
+
+
+def _vote_all(
+    client: httpx.Client, headers: dict[str, str], ids: list[str], acked: list[str]
+) -> None:
+    for battle_id in ids:
+        try:
+            response = client.post(
+                f"/api/battles/{battle_id}/vote", json={"choice": "a"}, headers=headers
+            )
+        except httpx.HTTPError:
+            return  # the server is gone
+        if response.status_code == 200:
+            acked.append(battle_id)
+
+
+def kill_midway(
+    server: subprocess.Popen[bytes], base: str, battles: int = 25, after: int = 20
+) -> list[str]:
+    """Vote on 4 x `battles` prepared battles from 4 threads; SIGKILL the server once `after`
+    votes are acknowledged; return the acknowledged battle ids."""
+    voters = [prepare(base, battles) for _ in range(4)]
+    acked: list[str] = []
+    threads = [threading.Thread(target=_vote_all, args=(client, headers, ids, acked))
+               for client, headers, ids in voters]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 20
+    while len(acked) < after and time.monotonic() < deadline:
+        time.sleep(0.005)
+    server.send_signal(signal.SIGKILL)
+    server.wait(10)
+    for thread in threads:
+        thread.join(20)
+    assert after <= len(acked) < 4 * battles, f"{len(acked)} acknowledged: the kill came late"
+    return acked

@@ -1,13 +1,15 @@
 """The arena web app on a real PostgreSQL server started by `pgserver` (bundled PostgreSQL 16).
 
 The server lives in its own temporary directory for the module (deleted afterwards); the
-whole module skips with one line when pgserver is missing or its server cannot start.
+whole module skips with one line when pgserver is missing or its server cannot start. The
+app reaches it through psycopg 3 over its Unix socket.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from arena_app_fixtures import ADMIN, battle, csrf, make_client
+from arena_app_fixtures import ADMIN, battle, csrf, free_port, kill_midway, make_client, start
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +67,42 @@ def test_flow_and_unique_vote_on_postgres(pg_url: str, tmp_path: Path) -> None:
     out = tmp_path / "pg.jsonl"
     assert main(["arena", "export", "--db", pg_url, "--out", str(out)]) == 0
     assert len(out.read_text().splitlines()) == len(rows)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_acknowledged_votes_survive_sigkill_on_postgres(pg_url: str) -> None:
+    port = free_port()
+    server = start(pg_url, port)
+    try:
+        acked = kill_midway(server, f"http://127.0.0.1:{port}")
+    finally:
+        if server.poll() is None:
+            server.kill()
+    engine = create_engine(pg_url)
+    with engine.connect() as connection:
+        stored = {row[0] for row in connection.execute(text("SELECT battle_id FROM votes"))}
+        level = connection.execute(text("SHOW synchronous_commit")).scalar()
+    engine.dispose()
+    assert set(acked) <= stored, f"{len(set(acked) - stored)} acknowledged votes lost"
+    assert level == "on"
+
+
+def test_requests_reconnect_after_the_server_drops_connections(pg_url: str) -> None:
+    client = make_client(pg_url)
+    headers = csrf(client)
+    first, _ = battle(client, headers)  # the pool now holds open connections
+    app_engine = client.app.state.engine  # type: ignore[attr-defined]
+    with app_engine.connect() as connection:  # the app asks for durable commits on every one
+        assert connection.execute(text("SHOW synchronous_commit")).scalar() == "on"
+    engine = create_engine(pg_url)
+    with engine.connect() as connection:  # what a server restart does to the app's pool
+        ended = connection.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )).scalar()
+    engine.dispose()
+    assert ended and ended >= 1
+    vote = client.post(f"/api/battles/{first}/vote", json={"choice": "b"}, headers=headers)
+    assert vote.status_code == 200, vote.text  # retried once on a new connection
+    second, _ = battle(client, headers)
+    assert client.get(f"/api/battles/{second}").status_code == 200

@@ -8,11 +8,12 @@ PostgreSQL (see `cast_vote`).
 
 from __future__ import annotations
 
+import functools
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import DateTime, String, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,6 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from lmaudit.arena.app.db import VOTES, Answer, ArenaSession, Battle, Vote, utcnow, writer
 from lmaudit.arena.style import style_counts
 
+P = ParamSpec("P")
+R = TypeVar("R")
 # The winner label `lmaudit arena rank` reads for each vote.
 WINNER_OF_VOTE = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
 
@@ -58,11 +61,33 @@ def _writing(maker: sessionmaker[Session]) -> AbstractContextManager[Any]:
     return writer(maker.kw["bind"])
 
 
+def reconnecting(function: Callable[P, R]) -> Callable[P, R]:
+    """`function`, run once more when its pooled connection was found broken.
+
+    The engine does not ping a connection before each use (a round trip per request); when
+    the database server restarted, the first use of an old connection fails, SQLAlchemy
+    invalidates the pool, and the second try gets a new connection. Only for functions that
+    are safe to repeat.
+    """
+
+    @functools.wraps(function)
+    def retried(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            return function(*args, **kwargs)
+
+    return retried
+
+
 def new_id() -> str:
     """A random URL-safe identifier (128 bits)."""
     return secrets.token_urlsafe(16)
 
 
+@reconnecting
 def ensure_session(maker: sessionmaker[Session], session_id: str) -> None:
     """Insert the session row if it is not there yet."""
     with _writing(maker), maker() as db:
@@ -74,6 +99,7 @@ def ensure_session(maker: sessionmaker[Session], session_id: str) -> None:
                 db.rollback()
 
 
+@reconnecting
 def create_battle(
     maker: sessionmaker[Session], session_id: str, prompt: str, model_a: str, model_b: str
 ) -> str:
@@ -91,6 +117,7 @@ def create_battle(
     return battle_id
 
 
+@reconnecting
 def get_battle(maker: sessionmaker[Session], battle_id: str) -> BattleView | None:
     """The battle with its stored answers and vote, or None."""
     with maker() as db:
@@ -105,6 +132,7 @@ def get_battle(maker: sessionmaker[Session], battle_id: str) -> BattleView | Non
         )
 
 
+@reconnecting
 def save_answer(
     maker: sessionmaker[Session], battle_id: str, side: str, text: str, finish_reason: str
 ) -> str:
@@ -173,14 +201,10 @@ def cast_vote(
         raise ValueError(f"vote must be one of {', '.join(VOTES)}")
     params = {"battle_id": battle_id, "session_id": session_id, "choice": choice,
               "created_at": utcnow()}
-    try:
-        return _cast(maker, params)
-    except DBAPIError as error:  # a pooled connection broke (e.g. the server restarted)
-        if not error.connection_invalidated:
-            raise
-        return _cast(maker, params)  # safe to repeat: a committed vote makes it AlreadyVoted
+    return _cast(maker, params)
 
 
+@reconnecting  # safe to repeat: a vote committed by the broken try makes it AlreadyVoted
 def _cast(maker: sessionmaker[Session], params: dict[str, Any]) -> tuple[str, str]:
     engine = maker.kw["bind"]
     battle_id, session_id = params["battle_id"], params["session_id"]
@@ -210,6 +234,7 @@ def _refusal(connection: Connection, battle_id: str, session_id: str) -> Excepti
     return AnswersPending(battle_id) if answered != 2 else AlreadyVoted(battle_id)
 
 
+@reconnecting
 def delete_session_votes(maker: sessionmaker[Session], session_id: str) -> int:
     """Delete every vote cast by a session; return how many were deleted."""
     with _writing(maker), maker() as db:
@@ -218,12 +243,14 @@ def delete_session_votes(maker: sessionmaker[Session], session_id: str) -> int:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+@reconnecting
 def vote_count(maker: sessionmaker[Session]) -> int:
     """How many votes are stored."""
     with maker() as db:
         return int(db.scalar(select(func.count()).select_from(Vote)) or 0)
 
 
+@reconnecting
 def vote_signature(maker: sessionmaker[Session]) -> tuple[int, int]:
     """(number of votes, largest vote id): changes whenever a vote is added or deleted."""
     with maker() as db:
