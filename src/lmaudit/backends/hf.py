@@ -435,8 +435,6 @@ class HFBackend:
                             batch_size=self._batch_size, pad_id=self._pad_id, eos_ids=eos_ids,
                             progress=progress).items():
                         results[i] = generation
-                    if progress is not None:
-                        progress(len(members))
                     continue
                 if not params.greedy:
                     self._sample(requests, prompts, params, members, eos_ids, results, progress)

@@ -19,7 +19,6 @@ from pathlib import Path
 from lmaudit.contamination.verdicts import LIMITATIONS, THRESHOLDS_NOTE
 from lmaudit.report.change_html import change_section
 from lmaudit.report.compute_render import compute_html
-from lmaudit.report.sampling_render import sampling_html  # repeated sampling
 from lmaudit.report.diff_render import diff_html  # lmaudit diff
 from lmaudit.report.editing_render import editing_section
 from lmaudit.report.html_cards import card_html
@@ -30,6 +29,7 @@ from lmaudit.report.html_sections import (
     reproducibility_section,
 )
 from lmaudit.report.model import AuditReport
+from lmaudit.report.sampling_render import sampling_html  # repeated sampling
 from lmaudit.report.scaling_render import scaling_html  # scaling sweeps
 from lmaudit.report.thinking_budget_render import thinking_html  # thinking budget
 from lmaudit.report.viewer import CSS, SCRIPT, data_block

@@ -35,7 +35,6 @@ from lmaudit.report.change import model_change
 from lmaudit.report.change_model import ModelChange
 from lmaudit.report.comparison import RunForComparison, compare_models
 from lmaudit.report.compute import ComputeRun, Pricing, compute_section
-from lmaudit.report.sampling_curves import sampling_section  # repeated sampling
 from lmaudit.report.model import (
     AuditInfo,
     AuditReport,
@@ -48,6 +47,7 @@ from lmaudit.report.model import (
     TrustCard,
 )
 from lmaudit.report.samples import RunSamples, sample_table
+from lmaudit.report.sampling_curves import sampling_section  # repeated sampling
 from lmaudit.report.thinking_budget import BudgetRun, budget_curves  # thinking budget
 from lmaudit.report.trust import assess_trust
 

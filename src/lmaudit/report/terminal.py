@@ -79,14 +79,14 @@ def render_terminal(report: AuditReport) -> str:
         from lmaudit.report.change_text import change_text
 
         blocks.append(change_text(report.change))
-    if report.compute is not None and not report.compute.empty:
-        from lmaudit.report.compute_render import compute_text
-
-        blocks.append(compute_text(report.compute))
     if report.editing is not None:
         from lmaudit.report.editing_render import editing_text
 
         blocks.append(editing_text(report.editing))
+    if report.compute is not None and not report.compute.empty:
+        from lmaudit.report.compute_render import compute_text
+
+        blocks.append(compute_text(report.compute))
     if report.thinking:  # thinking budget
         from lmaudit.report.thinking_budget_render import thinking_text
 
