@@ -73,3 +73,9 @@ def test_export_empty_database(tmp_path: Path) -> None:
     assert main(["arena", "export", "--db", f"sqlite:///{tmp_path / 'e.db'}", "--out",
                  str(out)]) == 0
     assert out.read_text() == ""
+
+
+def test_export_refuses_other_databases(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["arena", "export", "--db", "mysql://u@h/arena", "--out",
+                 str(tmp_path / "b.jsonl")]) == 2
+    assert "SQLite (sqlite:///FILE) or PostgreSQL" in capsys.readouterr().err

@@ -108,21 +108,29 @@ def make_engine(url: str = DEFAULT_URL, pool_size: int = POOL_SIZE) -> Engine:
     flushed, whatever the server's default, so an acknowledged vote survives a crash of the
     database server or the machine, not only of the app. There is no ping before each use (a
     round trip per request): a connection found broken invalidates the pool, so the requests
-    after it reconnect, and `store.cast_vote` retries once on a fresh connection.
+    after it reconnect, and the store's functions retry once on a fresh connection. Other
+    databases are refused: the vote relies on SQLite's and PostgreSQL's ON CONFLICT.
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     url = with_default_driver(url)
+    if not url.startswith("postgresql"):
+        raise LmauditError(
+            f"--db {url.split('://')[0]}://...: the arena keeps its votes in SQLite "
+            "(sqlite:///FILE) or PostgreSQL (postgresql://...)"
+        )
     if url.startswith("postgresql+psycopg://"):
         import importlib.util
 
         if importlib.util.find_spec("psycopg") is None:
             raise LmauditError(f"--db {url.split('@')[-1]}: PostgreSQL needs psycopg 3: "
                                "pip install 'lmaudit[app]'")
-    connect_args = {"options": "-c synchronous_commit=on"} if url.startswith("postgres") else {}
-    return create_engine(url, pool_size=pool_size, max_overflow=0, connect_args=connect_args)
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=0,
+        connect_args={"options": "-c synchronous_commit=on"},
+    )
 
 
 def with_default_driver(url: str) -> str:

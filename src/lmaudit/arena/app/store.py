@@ -15,10 +15,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import DateTime, String, bindparam, delete, func, select
+from sqlalchemy import DateTime, String, bindparam, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -87,33 +87,28 @@ def new_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-@reconnecting
-def ensure_session(maker: sessionmaker[Session], session_id: str) -> None:
-    """Insert the session row if it is not there yet."""
-    with _writing(maker), maker() as db:
-        if db.get(ArenaSession, session_id) is None:
-            db.add(ArenaSession(id=session_id))
-            try:
-                db.commit()
-            except IntegrityError:  # created by a concurrent request
-                db.rollback()
+def _insert(engine: Engine, table: Any) -> Any:
+    """The dialect's INSERT for `table` (it has ON CONFLICT DO NOTHING)."""
+    return (pg_insert if engine.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 @reconnecting
 def create_battle(
     maker: sessionmaker[Session], session_id: str, prompt: str, model_a: str, model_b: str
 ) -> str:
-    """Store a new battle and return its id."""
-    ensure_session(maker, session_id)
+    """Store a new battle (and its session row if new) in one transaction; return its id."""
+    engine = maker.kw["bind"]
     battle_id = new_id()
-    with _writing(maker), maker() as db:
-        db.add(
-            Battle(
-                id=battle_id, session_id=session_id, prompt=prompt, model_a=model_a,
-                model_b=model_b,
-            )
+    now = utcnow()
+    with _writing(maker), engine.begin() as connection:
+        connection.execute(
+            _insert(engine, ArenaSession).values(id=session_id, created_at=now)
+            .on_conflict_do_nothing(index_elements=[ArenaSession.id])
         )
-        db.commit()
+        connection.execute(insert(Battle).values(
+            id=battle_id, session_id=session_id, prompt=prompt, model_a=model_a,
+            model_b=model_b, created_at=now,
+        ))
     return battle_id
 
 
