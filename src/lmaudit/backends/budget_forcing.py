@@ -41,6 +41,7 @@ from lmaudit.backends.hf_generate import (
     _first_stop,
     _tokens_until_stop,
     chosen_logprobs,
+    prefill,
     row_seeds,
     sample_rows,
 )
@@ -172,15 +173,7 @@ def generate_with_budget(
     if params.max_tokens <= 0 or not prompts:
         return _finish_all(tokenizer, rows, prompts, params, eos_ids)
     device = model.device
-    width = max(len(p) for p in prompts)
-    input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for r, prompt in enumerate(prompts):
-        input_ids[r, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
-        mask[r, width - len(prompt):] = 1
-    input_ids, mask = input_ids.to(device), mask.to(device)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True)
+    out, mask, positions = prefill(model, prompts, pad_id)
     keyword, cache = cache_argument(model), cache_of(out)
     logits, position = out.logits[:, -1, :].float(), positions[:, -1].clone()
     generators = [torch.Generator(device=device).manual_seed(s)

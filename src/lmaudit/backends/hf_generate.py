@@ -235,6 +235,31 @@ def _generation_config(params: GenerationParams, pad_id: int, eos_ids: list[int]
     )
 
 
+def left_pad(prompts: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and attention mask (1 on prompt tokens) of `prompts` left-padded with
+    `pad_id` to the longest one; long tensors on the CPU."""
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for r, prompt in enumerate(prompts):
+        ids[r, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+        mask[r, width - len(prompt) :] = 1
+    return ids, mask
+
+
+def prefill(
+    model: Any, prompts: Sequence[list[int]], pad_id: int
+) -> tuple[Any, torch.Tensor, torch.Tensor]:
+    """One cached forward pass over `prompts` left-padded (`left_pad`): the model output,
+    the attention mask and the position ids (counted from each row's first real token), both
+    on the model's device, for a hand-written decoding loop to continue."""
+    ids, mask = left_pad(prompts, pad_id)
+    ids, mask = ids.to(model.device), mask.to(model.device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+    return out, mask, positions
+
+
 def generate_batch(
     model: Any,
     tokenizer: Any,
@@ -248,12 +273,8 @@ def generate_batch(
     """Generate for left-padded `prompts` (token ids) that share `params`; sampling row r
     uses `seeds[r]` (default: `params.seed` for every row)."""
     device = model.device
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for r, prompt in enumerate(prompts):
-        ids[r, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
-        mask[r, width - len(prompt) :] = 1
+    ids, mask = left_pad(prompts, pad_id)
+    width = ids.shape[1]
     stops = tuple(s for s in params.stop if s)
     criteria = [_stopping_criteria(tokenizer, width, stops)] if stops else None
     config = _generation_config(params, pad_id, sorted(eos_ids))
@@ -315,15 +336,7 @@ def sample_shared_prompts(
     if params.max_tokens <= 0 or not owner:
         return [[Generation("", "length", len(prompts[p]), 0) for _ in group]
                 for p, group in enumerate(seeds)]
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for r, prompt in enumerate(prompts):
-        ids[r, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
-        mask[r, width - len(prompt):] = 1
-    ids, mask = ids.to(device), mask.to(device)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+    out, mask, positions = prefill(model, prompts, pad_id)
     rows = torch.tensor(owner, dtype=torch.long, device=device)
     keyword = cache_argument(model)
     cache = select_cache_rows(cache_of(out), rows)  # one copy of its prompt's cache per sample
