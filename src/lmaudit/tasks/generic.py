@@ -33,6 +33,7 @@ from lmaudit.core.types import (
     LmauditError,
     LoglikelihoodRequest,
     LoglikelihoodResult,
+    Message,
     Request,
     RequestKind,
     Response,
@@ -86,6 +87,14 @@ def multiple_choice_metrics(
         "p_correct": probs[target],
         "brier": brier,
     }
+
+
+def single_turn_request(text: str, params: GenerationParams, *, chat: bool) -> GenerateRequest:
+    """One generation request for `text`: as one user chat message with `chat` (the
+    backend applies the model's chat template), else as a plain prompt."""
+    if chat:
+        return GenerateRequest(messages=(Message("user", text),), params=params)
+    return GenerateRequest(text, params=params)
 
 
 def _expect(responses: Sequence[Response], kind: type, count: int, task: str) -> None:

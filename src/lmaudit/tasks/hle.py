@@ -49,9 +49,9 @@ from lmaudit.core.types import (
 )
 from lmaudit.data.loading import require_field
 from lmaudit.data.source import DataSource
-from lmaudit.scoring.thinking import parse_tags, split_thinking
+from lmaudit.scoring.thinking import split_thinking
 from lmaudit.tasks.generic import _BaseTask
-from lmaudit.tasks.registry import TaskOptions, register_task
+from lmaudit.tasks.registry import TaskOptions, register_task, think_tags_help
 
 HLE_VERSION = "hle-v1"
 SYSTEM_EXACT = (
@@ -266,8 +266,7 @@ def hle(**options: str) -> Task:
         "split": "split (default test)",
         "format": "chat (default: system + user turns) or plain (one prompt)",
         "max_tokens": "new tokens per answer (default 8192)",
-        "think_tags": "thinking tags OPEN,CLOSE removed before judging (default "
-        "<think>,</think>; none to keep everything)",
+        "think_tags": think_tags_help("judging"),
         "judge_cache": "true (default): judgments go through the request cache; false",
     })
     judge = opts.text("judge")
@@ -276,10 +275,7 @@ def hle(**options: str) -> Task:
                            "grades the answers (the authors used openai-chat:gpt-4o-2024-08-06)")
     split = opts.text("split", "test") or "test"
     data = opts.text("data")
-    try:
-        tags = parse_tags(opts.text("think_tags"))
-    except ValueError as error:
-        raise LmauditError(f"task hle: {error}") from None
+    tags = opts.think_tags()
     return HleTask(
         "hle", DataSource(data, split) if data else DataSource("cais/hle", split),
         judge=judge, chat=opts.choice("format", "chat", ("chat", "plain")) == "chat",

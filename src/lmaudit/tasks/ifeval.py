@@ -27,11 +27,9 @@ from typing import Any
 
 from lmaudit.core.task import Aggregation, MetricSpec
 from lmaudit.core.types import (
-    GenerateRequest,
     Generation,
     GenerationParams,
     LmauditError,
-    Message,
     Request,
     RequestKind,
     Response,
@@ -41,8 +39,9 @@ from lmaudit.core.types import (
 from lmaudit.data.loading import require_field
 from lmaudit.data.source import DataSource
 from lmaudit.scoring.ifeval import VERSION, build_instructions, judge_prompt, metric_specs
-from lmaudit.scoring.thinking import DEFAULT_TAGS, THINKING_VERSION, parse_tags, split_thinking
-from lmaudit.tasks.registry import TaskOptions, register_task
+from lmaudit.scoring.thinking import DEFAULT_TAGS, THINKING_VERSION, split_thinking
+from lmaudit.tasks.generic import single_turn_request
+from lmaudit.tasks.registry import TaskOptions, register_task, think_tags_help
 
 IFEVAL_HUB_ID = "google/IFEval"
 IFEVAL_SPLIT = "train"
@@ -154,9 +153,7 @@ class IfevalTask:
 
     def requests(self, sample: Sample) -> list[Request]:
         params = GenerationParams(self.max_tokens, 0.0)
-        if self.chat:
-            return [GenerateRequest(messages=(Message("user", sample.input),), params=params)]
-        return [GenerateRequest(sample.input, params=params)]
+        return [single_turn_request(sample.input, params, chat=self.chat)]
 
     def score(self, sample: Sample, responses: Sequence[Response]) -> SampleRecord:
         if len(responses) != 1 or not isinstance(responses[0], Generation):
@@ -226,14 +223,10 @@ def ifeval(**options: str) -> IfevalTask:
             "authors' input_data.jsonl); default the hub dataset google/IFEval",
             "max_tokens": f"new tokens per response (default {DEFAULT_MAX_TOKENS})",
             "chat": "1 to send the prompt as one user chat message (default 0: plain prompt)",
-            "think_tags": "thinking tags OPEN,CLOSE removed before checking (default "
-            "<think>,</think>; none to keep everything)",
+            "think_tags": think_tags_help("checking"),
         },
     )
-    try:
-        think_tags = parse_tags(opts.text("think_tags"))
-    except ValueError as error:
-        raise LmauditError(f"task ifeval: {error}") from None
+    think_tags = opts.think_tags()
     data = opts.text("data")
     source = DataSource(data, None) if data else DataSource(IFEVAL_HUB_ID, IFEVAL_SPLIT)
     chat = opts.choice("chat", "0", ("0", "1")) == "1"

@@ -27,11 +27,9 @@ from typing import Any
 
 from lmaudit.core.task import Aggregation, MetricSpec, Task
 from lmaudit.core.types import (
-    GenerateRequest,
     Generation,
     GenerationParams,
     LmauditError,
-    Message,
     Request,
     RequestKind,
     Response,
@@ -42,9 +40,9 @@ from lmaudit.data.loading import require_field
 from lmaudit.data.source import DataSource
 from lmaudit.data.textio import JsonProblem, parse_json
 from lmaudit.scoring.json_format import VERSION, compile_schema, judge_json
-from lmaudit.scoring.thinking import DEFAULT_TAGS, parse_tags, split_thinking
-from lmaudit.tasks.generic import _BaseTask
-from lmaudit.tasks.registry import TaskOptions, register_task
+from lmaudit.scoring.thinking import DEFAULT_TAGS, split_thinking
+from lmaudit.tasks.generic import _BaseTask, single_turn_request
+from lmaudit.tasks.registry import TaskOptions, register_task, think_tags_help
 
 TASK_VERSION = "json_format-v1"
 DEFAULT_MAX_TOKENS = 128
@@ -182,9 +180,7 @@ class JsonFormatTask(_BaseTask):
 
     def requests(self, sample: Sample) -> list[Request]:
         params = GenerationParams(self.max_tokens, 0.0)
-        if self.chat:
-            return [GenerateRequest(messages=(Message("user", sample.input),), params=params)]
-        return [GenerateRequest(sample.input, params=params)]
+        return [single_turn_request(sample.input, params, chat=self.chat)]
 
     def _validator(self, sample: Sample) -> Any:
         schema = sample.metadata.get("schema")
@@ -230,13 +226,9 @@ def json_format(**options: str) -> Task:
         "split": "built-in items: arith split test (default), ref or train",
         "max_tokens": f"new tokens per answer (default {DEFAULT_MAX_TOKENS})",
         "chat": "1 to send the prompt as one user chat message (default 0)",
-        "think_tags": "thinking tags OPEN,CLOSE removed before scoring (default "
-        "<think>,</think>; none to keep everything)",
+        "think_tags": think_tags_help("scoring"),
     })
-    try:
-        think_tags = parse_tags(opts.text("think_tags"))
-    except ValueError as error:
-        raise LmauditError(f"task json_format: {error}") from None
+    think_tags = opts.think_tags()
     data = opts.text("data")
     split = opts.choice("split", "test", ("test", "ref", "train"))
     config = {"task_version": TASK_VERSION, "options": opts.spec()}

@@ -166,5 +166,22 @@ class TaskOptions:
             )
         return value
 
+    def think_tags(self) -> tuple[str, str] | None:
+        """Option `think_tags` (`lmaudit.scoring.thinking.parse_tags`: OPEN,CLOSE, default
+        `<think>,</think>`, `none` for no removal); a bad value is a one-line error."""
+        from lmaudit.scoring.thinking import parse_tags
+
+        try:
+            return parse_tags(self.text("think_tags"))
+        except ValueError as error:
+            raise LmauditError(f"task {self.task}: {error}") from None
+
     def spec(self) -> dict[str, Any]:
         return dict(sorted(self.options.items()))
+
+
+def think_tags_help(removed_before: str) -> str:
+    """The help line of a task's `think_tags` option; `removed_before` says what the
+    thinking is removed before (e.g. "scoring")."""
+    return (f"thinking tags OPEN,CLOSE removed before {removed_before} (default "
+            "<think>,</think>; none to keep everything)")

@@ -21,11 +21,9 @@ from typing import Any
 from lmaudit.core.backend import Backend
 from lmaudit.core.task import MetricSpec, Task
 from lmaudit.core.types import (
-    GenerateRequest,
     Generation,
     GenerationParams,
     LmauditError,
-    Message,
     Request,
     RequestKind,
     Response,
@@ -35,10 +33,10 @@ from lmaudit.core.types import (
 from lmaudit.data.source import DataSource
 from lmaudit.data.textio import read_text
 from lmaudit.scoring.refusal import RefusalMatcher
-from lmaudit.scoring.thinking import DEFAULT_TAGS, parse_tags, split_thinking
+from lmaudit.scoring.thinking import DEFAULT_TAGS, split_thinking
 from lmaudit.tasks import safety_data
-from lmaudit.tasks.generic import _BaseTask
-from lmaudit.tasks.registry import TaskOptions, register_task
+from lmaudit.tasks.generic import _BaseTask, single_turn_request
+from lmaudit.tasks.registry import TaskOptions, register_task, think_tags_help
 from lmaudit.tasks.safety_judge import JUDGE_PROMPT, JUDGE_VERSION, SafetyJudgment, ask_judge
 from lmaudit.tasks.safety_metrics import HARMFUL, metric_specs, sample_metrics
 
@@ -116,9 +114,7 @@ class SafetyTask(_BaseTask):
 
     def requests(self, sample: Sample) -> list[Request]:
         params = GenerationParams(self.max_tokens, 0.0, stop=self.stop)
-        if self.chat:
-            return [GenerateRequest(messages=(Message("user", sample.input),), params=params)]
-        return [GenerateRequest(sample.input, params=params)]
+        return [single_turn_request(sample.input, params, chat=self.chat)]
 
     def score(self, sample: Sample, responses: Sequence[Response]) -> SampleRecord:
         if len(responses) != 1 or not isinstance(responses[0], Generation):
@@ -186,8 +182,7 @@ COMMON_OPTIONS = {
     "max_tokens": f"new tokens per reply (default {DEFAULT_MAX_TOKENS})",
     "refusal_phrases": "file of extra refusal phrases, one a line",
     "judge_cache": "true (default): judgments go through the request cache; false",
-    "think_tags": "thinking tags OPEN,CLOSE removed before classifying (default "
-    "<think>,</think>; none to keep everything)",
+    "think_tags": think_tags_help("classifying"),
 }
 
 
@@ -197,10 +192,7 @@ def build_safety_task(name: str, opts: TaskOptions, load: Callable[[], list[Samp
                       extra_phrases: Sequence[str] = ()) -> SafetyTask:
     """A `SafetyTask` from the options in `COMMON_OPTIONS` (shared by every safety task)."""
     phrases = list(extra_phrases) + read_phrases(opts.text("refusal_phrases"))
-    try:
-        think_tags = parse_tags(opts.text("think_tags"))
-    except ValueError as error:
-        raise LmauditError(f"task {name}: {error}") from None
+    think_tags = opts.think_tags()
     return SafetyTask(
         name, load, judge=opts.text("judge") or None, matcher=RefusalMatcher(phrases),
         chat=opts.choice("chat", chat_default, ("0", "1")) == "1",
