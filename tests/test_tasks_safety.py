@@ -220,7 +220,8 @@ def test_stored_replies_through_the_score_command(tmp_path: Path,
     assert card.score is not None and card.score.metric == "refusal_rate"
     assert card.score.n_samples == 2
     assert [name for name, _ in card.card_metrics] == ["over_refusal_rate"]
-    assert "over_refusal_rate 0.5000 [0.0000, 1.0000]" in render_terminal(load_report([out]))
+    # a proportion (clustered by category here) prints as a percentage
+    assert "over_refusal_rate 50.0% [0.0, 100.0]" in render_terminal(load_report([out]))
 
 
 def test_refusal_phrases_file_extends_the_matcher(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ def estimate_from_dict(payload: Mapping[str, Any]) -> Estimate:
         stderr=None if stderr is None else _float(stderr),
         confidence=_float(payload.get("confidence", 0.95)),
         n_clusters=payload.get("n_clusters"),
+        proportion=bool(payload.get("proportion", False)),
     )
 
 

@@ -16,10 +16,13 @@ SHARE_PREFIXES = ("acc", "exact", "pass", "extract_fail", "em", "f1")
 
 
 def is_share(metric: str, estimate: Estimate) -> bool:
-    """Whether a metric is a share in [0, 1] (printed as percent): a proportion's Wilson
-    interval (not a bounded mean's `wilson-bounded*`, e.g. a Brier score in [0, 2])."""
+    """Whether a metric is a share in [0, 1] (printed as percent): a proportion
+    (`Estimate.proportion`, whatever its interval: Wilson or, clustered, t), a Wilson
+    interval of a run stored before that flag, or a share by name; not a bounded mean's
+    `wilson-bounded*` (e.g. a Brier score in [0, 2])."""
     method = estimate.method.removeprefix("paired-")
-    return method in ("wilson", "wilson-clusters") or metric.startswith(SHARE_PREFIXES)
+    return (estimate.proportion or method in ("wilson", "wilson-clusters")
+            or metric.startswith(SHARE_PREFIXES))
 
 
 def number(value: float, share: bool) -> str:

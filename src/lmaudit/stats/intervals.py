@@ -63,7 +63,8 @@ class Estimate:
     `cluster-bootstrap-percentile`, or a `paired-` variant, `-clipped` when a paired
     difference's interval was clipped to its range). `stderr`: the standard error behind
     the interval (bootstrap: std of the replicates), None where the method has none.
-    `n_clusters`: G when clustered.
+    `n_clusters`: G when clustered. `proportion`: a share of successes in [0, 1]
+    (`proportion_estimate`), whatever its interval method (reports print it as a percentage).
     """
 
     value: float
@@ -74,14 +75,16 @@ class Estimate:
     stderr: float | None = None
     confidence: float = 0.95
     n_clusters: int | None = None
+    proportion: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; NaN and infinite floats become None."""
+        """JSON-ready dict; NaN and infinite floats become None; `proportion` only when
+        true."""
 
         def clean(x: float | None) -> float | None:
             return None if x is None or not math.isfinite(x) else float(x)
 
-        return {
+        payload = {
             "value": clean(self.value),
             "ci_low": clean(self.ci_low),
             "ci_high": clean(self.ci_high),
@@ -91,6 +94,7 @@ class Estimate:
             "confidence": self.confidence,
             "n_clusters": self.n_clusters,
         }
+        return {**payload, "proportion": True} if self.proportion else payload
 
 
 def wilson_interval(
@@ -257,11 +261,11 @@ def proportion_estimate(values: Any, confidence: float = 0.95, clusters: Any = N
     if clusters is None:
         low, high = wilson_interval(float(x.sum()), n, confidence)
         stderr = math.sqrt(p * (1.0 - p) / n)
-        return Estimate(p, low, high, n, "wilson", stderr, confidence)
+        return Estimate(p, low, high, n, "wilson", stderr, confidence, proportion=True)
     estimate = mean_estimate(x, confidence, clusters, bounds=(0.0, 1.0))
     if estimate.method == "wilson-bounded-clusters":
         estimate = dataclasses.replace(estimate, method="wilson-clusters")
-    return estimate
+    return dataclasses.replace(estimate, proportion=True)
 
 
 RATIO_TRANSFORMS: dict[str, Callable[[FloatArray], FloatArray]] = {
