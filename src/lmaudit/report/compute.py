@@ -16,7 +16,9 @@ Per run (one model × task × setting, `samples.parquet` with one row per proble
   N: the majority vote over its first k answers (`maj@k`) and each verifier's pick among
   them (`best_of_k:LABEL`), at the cost of those k answers (prompt cost × k / N plus the
   completion cost prorated to the first k answers' characters). Its avg@N is not a point:
-  it is one answer's accuracy bought at N answers' cost. A thinking-budget sweep
+  it is one answer's accuracy bought at N answers' cost; the first k answers' completion
+  cost is exact where the run stored each answer's tokens, else prorated (said in a note).
+  A thinking-budget sweep
   (`{metric}@budget{B}` metrics) gives a point per budget (`report.compute_settings`). A
   verifier's own cost is not counted. Cost per task and per correct answer come from
   `stats.cost` on the per-problem rows (bootstrap over problems, or over the task's
@@ -25,9 +27,10 @@ Per run (one model × task × setting, `samples.parquet` with one row per proble
   task, `sampling.samples` of `--samples`) and any thinking budget, extension or effort
   in the task spec.
 - **Length vs correctness** (`stats.length`) for runs with several answers per problem
-  (`extra.answers_correct`). Per-answer length: reasoning tokens (the thinking's share of
-  the answer's tokens, `scoring.thinking`) when answers have thinking; else the problem's
-  completion tokens prorated to each answer's characters; else words.
+  (`extra.answers_correct`). Per-answer length (`report.compute_lengths`): exact counts
+  where the run stored them (thinking tokens of budget-forced answers, each answer's
+  completion tokens), estimates for older runs; the section names the measure. A
+  thinking-budget sweep is analysed on its largest budget's answers only, and says so.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from lmaudit.core.usage import Price, find_price, parse_price
 from lmaudit.report.compute_lengths import (
     UNITS,
     answer_lengths,
+    largest_budget,
     numeric_column,
 )
 from lmaudit.report.compute_model import (
@@ -169,18 +173,20 @@ def _tokens(run: ComputeRun) -> _Costed | None:
     return _Costed(prompt, completion, TOKENS, "tokens")
 
 
-def _points(run: ComputeRun, costed: _Costed, n_boot: int) -> list[CostPoint]:
+def _points(run: ComputeRun, costed: _Costed, n_boot: int,
+            notes: list[str]) -> list[CostPoint]:
     score = score_evidence(run.results)
     if score is None:
         return []
     clusters = None
     if "cluster" in run.frame.columns and run.frame["cluster"].notna().all():
         clusters = run.frame["cluster"].astype(str).to_numpy()
-    points = []
+    points, estimated = [], False
     for v in variants(run.manifest, run.results, run.frame, score.metric):
         entry = (run.results.get("metrics") or {}).get(v.metric)
         if v.metric not in run.frame.columns or not isinstance(entry, Mapping):
             continue
+        estimated = estimated or not v.exact
         values = pd.to_numeric(run.frame[v.metric], errors="coerce").to_numpy(dtype=float)
         cost = costed.prompt * v.prompt + costed.completion * v.completion
         keep = np.isfinite(values) & np.isfinite(cost)
@@ -192,6 +198,10 @@ def _points(run: ComputeRun, costed: _Costed, n_boot: int) -> list[CostPoint]:
                                 estimate_from_dict(entry), costed.unit, estimates.per_task,
                                 estimates.per_correct, estimates.total, int(keep.sum()),
                                 v.answers, costed.source, False))
+    if estimated:
+        notes.append(f"{run.model} · {run.task}: completion cost of fewer than all answers "
+                     "(or of one budget) is estimated, prorated by characters or thinking "
+                     "tokens: the run stored no per-answer token counts")
     return points
 
 
@@ -206,7 +216,7 @@ def _frontier(task: str, runs: Sequence[ComputeRun], pricing: Pricing, n_boot: i
             notes.append(f"{run.model} · {task}: no token counts recorded; not on the "
                          "cost plot")
             continue
-        points += _points(run, costed, n_boot)
+        points += _points(run, costed, n_boot, notes)
     if not points:
         return None
     if unpriced:
@@ -235,13 +245,21 @@ def compute_section(runs: Sequence[ComputeRun], pricing: Pricing | None = None, 
             frontiers.append(frontier)
     lengths = []
     for run in runs:
-        answers = answer_lengths(run.frame)
+        sweep = largest_budget(run.manifest.get("task_spec") or {})
+        answers = answer_lengths(run.frame, sweep=sweep is not None)
         if answers is None:
             continue
         problems, length, correct, measure = answers
-        lengths.append(LengthEvidence(run.model, run.task, run_setting(run.manifest)[0],
+        setting = run_setting(run.manifest)[0]
+        if sweep is not None:  # only the largest budget's answers are stored
+            top, budgets = sweep
+            setting = " ".join(filter(None, [setting, f"budget={top}"]))
+            measure += (f"; answers under the largest thinking budget ({top}) only, not "
+                        f"mixed with the sweep's others ({', '.join(map(str, budgets[:-1]))}): "
+                        "budget forcing sets their lengths")
+        lengths.append(LengthEvidence(run.model, run.task, setting,
                                       measure, length_analysis(problems, length, correct,
-                                                               unit=UNITS[measure],
+                                                               unit=UNITS[answers[3]],
                                                                n_boot=n_boot)))
     if runs and not lengths:
         notes.append("length vs correctness needs several answers per problem; no run has "

@@ -3,7 +3,10 @@
 `run_setting` reads the task spec: N samples per problem (`samples_per_problem` of a
 reasoning task, `sampling.samples` of `--samples`) and thinking budget, extension ("wait")
 or effort (top level or one mapping down). `variants` lists a run's points with the share
-of the problem's prompt and completion cost each one spends (`report.compute`).
+of the problem's prompt and completion cost each one spends (`report.compute`): the first
+k of N answers' share of the completions is exact where the run stored each answer's
+completion tokens (`answers_completion_tokens`), else prorated by characters (`exact`
+False: an estimate, said in the section).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lmaudit.report.compute_lengths import numeric_column, stored_extras
+from lmaudit.report.compute_lengths import exact_counts, numeric_column, stored_extras
 from lmaudit.stats.passk import k_values
 
 # task spec keys that change a run's compute, and their short label
@@ -42,18 +45,29 @@ def run_setting(manifest: Mapping[str, Any]) -> tuple[str, int]:
     return " ".join(parts), n
 
 
-def _completion_share(frame: pd.DataFrame, k: int, n: int) -> np.ndarray:
-    """Per problem, the first k answers' share of its N answers' characters (k / N where
-    the answers are not stored): what their completion tokens are prorated by."""
+def _completion_share(frame: pd.DataFrame, k: int, n: int,
+                      total: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
+    """Per problem, the first k answers' share of its completion tokens, and whether every
+    share is exact: their stored token counts over `total` (the row's completion tokens,
+    default the N answers' sum), else their share of the N answers' characters (k / N
+    where the answers are not stored)."""
     extras = stored_extras(frame)
     if extras is None:
-        return np.full(len(frame), k / n)
-    shares = []
-    for extra in extras:
+        return np.full(len(frame), k / n), False
+    shares, exact = [], True
+    for row, extra in enumerate(extras):
+        counts = exact_counts(extra, "answers_completion_tokens", n)
+        if counts is not None:
+            whole = sum(counts) if total is None else float(total[row])
+            if whole > 0:
+                shares.append(min(1.0, sum(counts[:k]) / whole))
+                continue
+        exact = False
         chars = [len(str(a)) for a in extra.get("answers") or []]
-        total = sum(chars)
-        shares.append(sum(chars[:k]) / total if len(chars) == n and total > 0 else k / n)
-    return np.asarray(shares, dtype=float)
+        chars_total = sum(chars)
+        shares.append(sum(chars[:k]) / chars_total if len(chars) == n and chars_total > 0
+                      else k / n)
+    return np.asarray(shares, dtype=float), exact
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,7 @@ class Variant:
     answers: int
     prompt: float
     completion: float | np.ndarray
+    exact: bool = True  # the completion share is from stored counts (or all of it)
 
 
 def _budget_shares(frame: pd.DataFrame, budgets: Sequence[int]) -> dict[int, np.ndarray]:
@@ -98,18 +113,24 @@ def variants(manifest: Mapping[str, Any], results: Mapping[str, Any], frame: pd.
     groups = max(1, len(budgets))
     rest = " ".join(p for p in setting.split() if not p.startswith(("N=", "budget=")))
     out = [Variant(" ".join(filter(None, [f"budget={b}", rest])), name, 1, 1 / (n * groups),
-                    shares[b] / n) for name, b in sweep.items()]
+                    shares[b] / n, False) for name, b in sweep.items()]
     if n < 2 or not any(name.startswith("maj@") for name in metrics):
         return out or [Variant(setting, headline, n, 1.0, 1.0)]
     top = f"budget={budgets[-1]}" if budgets else ""
+    completion = numeric_column(frame, "completion_tokens")
     for k in k_values(n):
         base = " ".join(filter(None, [f"N={k}", top, rest]))
-        share = shares[budgets[-1]] * k / n if budgets else (
-            _completion_share(frame, k, n) if k < n else 1.0)
+        share: float | np.ndarray
+        if budgets:  # the stored answers are the largest budget's
+            share, exact = _completion_share(frame, k, n, completion)
+            if not exact:
+                share = shares[budgets[-1]] * k / n
+        else:
+            share, exact = _completion_share(frame, k, n) if k < n else (1.0, True)
         if f"maj@{k}" in metrics:
             out.append(Variant(base + (" vote" if k > 1 else ""), f"maj@{k}", k,
-                                k / (n * groups), share))
+                                k / (n * groups), share, exact))
         out += [Variant(f"{base} best-of ({name.split(':', 1)[1]})", name, k,
-                         k / (n * groups), share)
+                         k / (n * groups), share, exact)
                 for name in metrics if name.startswith(f"best_of_{k}:") and k > 1]
     return out

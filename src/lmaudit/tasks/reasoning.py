@@ -59,6 +59,7 @@ from lmaudit.tasks.sampled import (
     SamplingConfig,
     combine_answers,
     correctness_metric,
+    counted_tokens,
     sample_metric_specs,
     sample_params,
 )
@@ -319,7 +320,9 @@ def score_answers(
         outcomes.append(outcome)
         thinking.append(split.counts(tokens, len(text), trace))
         scored.append(SampledAnswer(split.answer, outcome.extracted, outcome.correct,
-                                    outcome.metrics, answer_logprobs))
+                                    outcome.metrics, answer_logprobs,
+                                    counted_tokens(text, tokens),
+                                    None if trace is None else trace.tokens))
     k = len(answers)
     shown_prompt = task.context(sample) if prompt is None else prompt
     metrics, sampled_extra = combine_answers(

@@ -23,8 +23,11 @@ correctness metric is 1: the first of `acc_flexible`, `acc`, `exact_match`, `pas
 task reports, else its first proportion metric.
 
 `extra` keeps every answer (`answers`), its extraction (`answers_extracted`), verdict
-(`answers_correct`), per-answer metrics (`answers_metrics`), and each verifier's scores
-and failures (`verifier_scores`, `verifier_failures`).
+(`answers_correct`), per-answer metrics (`answers_metrics`), each verifier's scores
+and failures (`verifier_scores`, `verifier_failures`), and, when the backend counted them
+for every answer, each answer's exact completion tokens (`answers_completion_tokens`) and
+thinking tokens (`answers_thinking_tokens`, budget forcing's own count): what the length
+analysis and the cost of the first k answers use (`report.compute_lengths`).
 """
 
 from __future__ import annotations
@@ -103,6 +106,14 @@ class SampledAnswer:
     correct: bool
     metrics: Mapping[str, float]
     token_logprobs: tuple[float, ...] | None = None
+    completion_tokens: int | None = None  # exact, as the backend counted; None: unknown
+    thinking_tokens: int | None = None  # exact (budget forcing's count); None: unknown
+
+
+def counted_tokens(text: str, tokens: int) -> int | None:
+    """A backend's completion-token count of an answer, or None when it counted nothing
+    (0 tokens for a non-empty text: a backend or stored answer without counts)."""
+    return int(tokens) if tokens > 0 or not text else None
 
 
 def correctness_metric(metrics: Sequence[MetricSpec]) -> str:
@@ -160,6 +171,10 @@ def combine_answers(
                  answers_extracted=[a.extracted for a in answers],
                  answers_correct=list(correct),
                  answers_metrics=[dict(a.metrics) for a in answers])
+    for key, counts in (("answers_completion_tokens", [a.completion_tokens for a in answers]),
+                        ("answers_thinking_tokens", [a.thinking_tokens for a in answers])):
+        if all(c is not None for c in counts):
+            extra[key] = counts
     if verifiers:
         candidates = [Candidate(prompt, a.text, a.extracted, a.correct, a.token_logprobs)
                       for a in answers]
@@ -227,11 +242,16 @@ class SampledTask(WrappedTask):
         records = [self.base.score(sample, [response]) for response in responses]
         answers = []
         for record, response in zip(records, responses, strict=True):
-            logprobs = response.token_logprobs if isinstance(response, Generation) else None
+            generation = response if isinstance(response, Generation) else None
+            logprobs = None if generation is None else generation.token_logprobs
+            trace = None if generation is None else generation.thinking
             answers.append(SampledAnswer(
                 record.response, record.extracted,
                 float(record.metrics.get(self.correct_metric, 0.0)) >= 1.0, record.metrics,
                 None if logprobs is None else tuple(float(v) for v in logprobs),
+                None if generation is None else counted_tokens(generation.text,
+                                                               generation.completion_tokens),
+                None if trace is None else trace.tokens,
             ))
         names = [m.name for m in self.base.metrics if all(m.name in r.metrics for r in records)]
         names += sorted({n for n in records[0].metrics if n not in names
