@@ -5,8 +5,9 @@ levels (each from the same model's side) decides, positive for one model, negati
 other, zero a tie; with one order parsed that one decides. Human labels are battles with a
 `prompt_id` (`tie (bothbad)` counts as a tie); each human vote is compared with the judge.
 
-Cohen's kappa = (p_o - p_e) / (1 - p_e), p_o the observed agreement and p_e the agreement
-expected from the two raters' label frequencies alone (NaN when p_e = 1). Its 95% interval
+Cohen's kappa (`lmaudit.stats.kappa`) = (p_o - p_e) / (1 - p_e), p_o the observed agreement
+and p_e the agreement expected from the two raters' label frequencies alone (NaN when
+p_e = 1). Its 95% interval
 is a percentile bootstrap over prompts (all votes of a drawn prompt together; resamples
 where kappa is undefined are skipped; NaN bounds with fewer than two usable resamples).
 """
@@ -21,71 +22,9 @@ import numpy as np
 from lmaudit.arena.battles import Battles
 from lmaudit.arena.judges import Judgment, paired_levels
 from lmaudit.core.types import LmauditError
+from lmaudit.stats.kappa import bootstrap_kappa, cohen_kappa
 
 LABELS = ("first", "second", "tie")  # of the alphabetically sorted pair (x, y)
-
-
-def cohen_kappa(rater_a: Sequence[str], rater_b: Sequence[str]) -> float:
-    """Cohen's kappa of two raters' labels for the same items."""
-    if len(rater_a) != len(rater_b) or not rater_a:
-        raise LmauditError("kappa needs two equally long, non-empty label lists")
-    a, b = np.asarray(rater_a, dtype=object), np.asarray(rater_b, dtype=object)
-    observed = float(np.mean(a == b))
-    categories = sorted(set(a) | set(b))
-    expected = sum(float(np.mean(a == c)) * float(np.mean(b == c)) for c in categories)
-    return (observed - expected) / (1 - expected) if expected < 1 else float("nan")
-
-
-def kappa_from_confusion(table: np.ndarray) -> np.ndarray:
-    """Cohen's kappa of confusion tables (..., labels, labels) of counts or weights; NaN
-    where undefined (no items, or p_e = 1)."""
-    table = np.asarray(table, dtype=float)
-    n = table.sum(axis=(-2, -1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        observed = np.trace(table, axis1=-2, axis2=-1) / n
-        expected = np.sum(table.sum(axis=-1) * table.sum(axis=-2), axis=-1) / (n * n)
-        kappa = (observed - expected) / (1 - expected)
-    return np.asarray(np.where((n > 0) & (expected < 1), kappa, np.nan))
-
-
-def percentile_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of the finite bootstrap replicates (NaN with fewer than two)."""
-    finite = values[np.isfinite(values)]
-    if len(finite) < 2:
-        return float("nan"), float("nan")
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(finite, [tail, 100 - tail])
-    return float(low), float(high)
-
-
-def prompt_resample_weights(prompts: Sequence[str], rounds: int, seed: int) -> np.ndarray:
-    """(rounds, items) weights: how often each item's prompt is drawn in each resample of
-    the distinct prompts with replacement (seeded)."""
-    distinct, index = np.unique(np.asarray(prompts, dtype=str), return_inverse=True)
-    rng = np.random.default_rng(seed)
-    draws = rng.multinomial(len(distinct), np.full(len(distinct), 1 / len(distinct)), rounds)
-    return np.asarray(draws[:, index], dtype=float)
-
-
-def bootstrap_kappa(
-    rater_a: Sequence[str],
-    rater_b: Sequence[str],
-    prompts: Sequence[str],
-    *,
-    rounds: int = 1000,
-    seed: int = 0,
-    confidence: float = 0.95,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of Cohen's kappa, resampling prompts."""
-    categories = {c: i for i, c in enumerate(sorted(set(rater_a) | set(rater_b)))}
-    one_hot = np.zeros((len(rater_a), len(categories), len(categories)))
-    one_hot[
-        np.arange(len(rater_a)), [categories[x] for x in rater_a], [categories[x] for x in rater_b]
-    ] = 1.0
-    weights = prompt_resample_weights(prompts, rounds, seed)
-    return percentile_interval(
-        kappa_from_confusion(np.einsum("ri,ijk->rjk", weights, one_hot)), confidence
-    )
 
 
 def judge_verdicts(judgments: Sequence[Judgment]) -> dict[tuple[str, str, str], str]:

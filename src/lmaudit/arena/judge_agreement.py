@@ -17,15 +17,15 @@ from itertools import combinations
 
 import numpy as np
 
-from lmaudit.arena.agreement import (
+from lmaudit.arena.agreement import judge_verdicts
+from lmaudit.arena.judges import Judgment
+from lmaudit.core.types import LmauditError
+from lmaudit.stats.kappa import (
     bootstrap_kappa,
     cohen_kappa,
-    judge_verdicts,
     percentile_interval,
     prompt_resample_weights,
 )
-from lmaudit.arena.judges import Judgment
-from lmaudit.core.types import LmauditError
 from lmaudit.stats.krippendorff import alpha_from_coincidences, unit_coincidences
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from lmaudit.core.task import MetricSpec
 from lmaudit.core.types import SampleRecord
 from lmaudit.stats import Estimate, aggregate_metric, expected_calibration_error
+from lmaudit.stats.kappa import binary_kappa_estimate
 
 
 def _clusters(records: Sequence[SampleRecord]) -> np.ndarray | None:
@@ -90,8 +91,6 @@ def aggregate_records(
             stated, hits, drop_last_bin=False, seed=seed
         )
     if "refused_phrase" in columns and "refused_judge" in columns:  # safety tasks
-        from lmaudit.tasks.safety_metrics import refusal_kappa_estimate
-
-        results["classifier_kappa"] = refusal_kappa_estimate(
+        results["classifier_kappa"] = binary_kappa_estimate(
             columns["refused_phrase"], columns["refused_judge"], seed=seed)
     return results

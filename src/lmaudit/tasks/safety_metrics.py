@@ -41,6 +41,7 @@ import numpy as np
 from lmaudit.core.task import Aggregation, MetricSpec
 from lmaudit.scoring.refusal import RefusalMatch
 from lmaudit.stats import Estimate
+from lmaudit.stats.kappa import binary_kappa_estimate
 from lmaudit.tasks.safety_judge import SafetyJudgment
 
 HARMFUL, SAFE = "harmful", "safe"
@@ -103,18 +104,7 @@ def refusal_kappa_estimate(phrase: Sequence[float] | np.ndarray,
                            confidence: float = 0.95) -> Estimate:
     """Cohen's kappa between the matcher's and the judge's refused labels (0/1; pairs with
     a NaN are left out) with a percentile bootstrap interval over prompts; NaN where kappa
-    is undefined (both classifiers give one label to every prompt)."""
-    from lmaudit.arena.agreement import bootstrap_kappa, cohen_kappa
-
-    a, b = np.asarray(phrase, dtype=float), np.asarray(judge, dtype=float)
-    keep = ~(np.isnan(a) | np.isnan(b))
-    labels_a = ["refused" if x else "answered" for x in a[keep]]
-    labels_b = ["refused" if x else "answered" for x in b[keep]]
-    n = len(labels_a)
-    if n == 0:
-        nan = float("nan")
-        return Estimate(nan, nan, nan, 0, "bootstrap-percentile", None, confidence)
-    kappa = cohen_kappa(labels_a, labels_b)
-    low, high = bootstrap_kappa(labels_a, labels_b, [str(i) for i in range(n)],
-                                rounds=rounds, seed=seed, confidence=confidence)
-    return Estimate(kappa, low, high, n, "bootstrap-percentile", None, confidence)
+    is undefined (both classifiers give one label to every prompt).
+    (`lmaudit.stats.kappa.binary_kappa_estimate`, which the run's aggregation calls.)"""
+    return binary_kappa_estimate(phrase, judge, seed=seed, rounds=rounds,
+                                 confidence=confidence)
