@@ -94,8 +94,8 @@ def binary_kappa_estimate(
     stderr); NaN where kappa is undefined or no pair is left."""
     a, b = np.asarray(labels_a, dtype=float), np.asarray(labels_b, dtype=float)
     keep = ~(np.isnan(a) | np.isnan(b))
-    named_a = ["refused" if x else "answered" for x in a[keep]]
-    named_b = ["refused" if x else "answered" for x in b[keep]]
+    named_a = ["1" if x else "0" for x in a[keep]]  # any non-zero label counts as 1
+    named_b = ["1" if x else "0" for x in b[keep]]
     n = len(named_a)
     if n == 0:
         nan = float("nan")
