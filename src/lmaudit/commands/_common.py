@@ -77,7 +77,11 @@ def add_task_options(parser: argparse.ArgumentParser, *, required: bool = True) 
         "--task",
         required=required,
         metavar="TASK",
-        help="a registered task (see `lmaudit tasks`) or a path to a YAML task file",
+        help="a registered task (see `lmaudit tasks`), a path to a lmaudit YAML task file, "
+        "or an lm-evaluation-harness task: lm-eval:FILE.yaml (a task file), "
+        "lm-eval:GROUP.yaml (a group file, scored with lm-eval's group aggregates) or "
+        "lm-eval:DIR (every task file below DIR as one suite; --task-option tasks=NAME,... "
+        "picks tasks, groups or tags of DIR)",
     )
     parser.add_argument(
         "--task-option",
