@@ -40,6 +40,10 @@ class JournaledBackend:
         return self.backend.capabilities
 
     @property
+    def thinking_controls(self) -> frozenset[str] | None:
+        return getattr(self.backend, "thinking_controls", None)
+
+    @property
     def fingerprint(self) -> Fingerprint:
         return self.backend.fingerprint
 

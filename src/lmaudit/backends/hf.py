@@ -126,6 +126,12 @@ class HFBackend:
         return frozenset(RequestKind)
 
     @property
+    def thinking_controls(self) -> frozenset[str]:
+        """Budget forcing decodes budgets, extensions and minimums; an effort level is not
+        a thing a local model takes (`core.backend.check_thinking` warns, once)."""
+        return frozenset({"budget", "extend", "min_tokens"})
+
+    @property
     def fingerprint(self) -> Fingerprint:
         if self._fingerprint is None:
             loaded = self._loaded

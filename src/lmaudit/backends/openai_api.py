@@ -179,6 +179,12 @@ class OpenAIBackend:
         return self._kinds
 
     @property
+    def thinking_controls(self) -> frozenset[str]:
+        """A server takes a thinking budget and an effort level (`openai_protocol`); it
+        cannot extend or lengthen thinking (`core.backend.check_thinking` refuses those)."""
+        return frozenset({"budget", "effort"})
+
+    @property
     def fingerprint(self) -> Fingerprint:
         return self._fingerprint
 

@@ -209,6 +209,12 @@ class VLLMBackend:
         return frozenset(RequestKind)
 
     @property
+    def thinking_controls(self) -> frozenset[str]:
+        """Budget forcing decodes budgets, extensions and minimums; an effort level is not
+        a thing a local model takes (`core.backend.check_thinking` warns, once)."""
+        return frozenset({"budget", "extend", "min_tokens"})
+
+    @property
     def fingerprint(self) -> Fingerprint:
         """`vllm:<model>@<hub commit or weights digest>/<dtype>` (as the HF backend's)."""
         if self._fingerprint is None:

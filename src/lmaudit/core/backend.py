@@ -1,4 +1,9 @@
-"""The Backend protocol: three batched methods, a capability declaration and a fingerprint."""
+"""The Backend protocol: three batched methods, a capability declaration and a fingerprint.
+
+A backend may also declare `thinking_controls`: which `ThinkingControl` fields it can
+honour (`budget`, `extend`, `min_tokens`, `effort`); `check_thinking` reads it before any
+request is sent. A backend that declares nothing is not checked.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from lmaudit.core.types import (
     Response,
     RollingLoglikelihoodRequest,
     RollingLoglikelihoodResult,
+    ThinkingControl,
 )
 
 # Called with the number of requests just finished; drives progress bars.
@@ -88,3 +94,54 @@ def check_capabilities(backend: Backend, needed: Iterable[RequestKind], *, task:
             f"model {backend.fingerprint.key()} cannot run task {task!r}: it does not "
             f"support {', '.join(missing)} requests"
         )
+
+
+# ThinkingControl fields → the task option that sets them
+THINKING_OPTIONS = {"budget": "thinking_budget", "extend": "thinking_extend",
+                    "min_tokens": "thinking_min", "effort": "thinking_effort"}
+# controls a backend may ignore with a warning (an effort level only asks; it forces nothing)
+IGNORABLE_THINKING = frozenset({"effort"})
+
+
+def thinking_asked(control: ThinkingControl) -> dict[str, object]:
+    """The controls a request's `ThinkingControl` sets, field → value."""
+    found: dict[str, object] = {}
+    if control.budget is not None:
+        found["budget"] = control.budget
+    if control.extend:
+        found["extend"] = control.extend
+    if control.min_tokens:
+        found["min_tokens"] = control.min_tokens
+    if control.effort is not None:
+        found["effort"] = control.effort
+    return found
+
+
+def check_thinking(backend: Backend, requests: Iterable[Request], *, task: str) -> list[str]:
+    """Before any work: raise `LmauditError` (one line) when a request asks a thinking
+    control the backend cannot do and must not ignore (`thinking_extend`, `thinking_min`
+    on an API); return one note per control it will ignore (`thinking_effort` on HF or
+    vLLM): the caller warns once and records it as not applied."""
+    supported = getattr(backend, "thinking_controls", None)
+    if supported is None:
+        return []
+    asked: dict[str, object] = {}
+    for request in requests:
+        control = request.params.thinking if isinstance(request, GenerateRequest) else None
+        if control is not None:
+            for key, value in thinking_asked(control).items():
+                asked.setdefault(key, value)
+    missing = [key for key in THINKING_OPTIONS if key in asked and key not in supported]
+    if not missing:
+        return []
+    model = backend.fingerprint.key()
+    refused = [THINKING_OPTIONS[k] for k in missing if k not in IGNORABLE_THINKING]
+    if refused:
+        raise LmauditError(
+            f"model {model} cannot run task {task!r} with {' and '.join(refused)}: that needs "
+            "token-level control of decoding; use the hf or vllm backend (an API can only "
+            "cap thinking or pass an effort)"
+        )
+    return [f"{THINKING_OPTIONS[k]}={asked[k]} not applied: model {model} has no "
+            f"{THINKING_OPTIONS[k].removeprefix('thinking_')} control (its answers are the "
+            "model's default)" for k in missing]

@@ -23,6 +23,7 @@ from lmaudit.core.backend import Backend, StreamingBackend, check_capabilities
 from lmaudit.core.cache import RequestCache, cache_key, is_cacheable
 from lmaudit.core.identity import ServedModelCheck, ask_fresh, identify
 from lmaudit.core.journal import ResponseJournal
+from lmaudit.core.preflight import preflight_backend
 from lmaudit.core.runlock import RunLock
 from lmaudit.core.store import RunWriter, base_manifest, prepare_run_manifest, spec_hash
 from lmaudit.core.task import Task, task_annotations
@@ -352,6 +353,7 @@ def run_task(
     start = time.perf_counter()
     spec = task.spec()
     samples = select_samples(task, limit)
+    ignored = preflight_backend(task, backend, samples)  # fails before any request is sent
     fingerprint = identify(backend)
     served = getattr(backend, "served_model", None)
     manifest = base_manifest(
@@ -366,6 +368,7 @@ def run_task(
         seed=seed,
         n_samples=len(samples),
         invocation=invocation,
+        **({"thinking_not_applied": ignored} if ignored else {}),
     )
     run_dir = Path(run_dir)
     prepare_run_manifest(run_dir, manifest, resume=resume)  # refuse early, before locking

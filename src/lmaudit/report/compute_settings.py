@@ -2,7 +2,8 @@
 
 `run_setting` reads the task spec: N samples per problem (`samples_per_problem` of a
 reasoning task, `sampling.samples` of `--samples`) and thinking budget, extension ("wait")
-or effort (top level or one mapping down). `variants` lists a run's points with the share
+or effort (top level or one mapping down; an effort the backend ignored, manifest
+`thinking_not_applied`, is labelled `(not applied)`). `variants` lists a run's points with the share
 of the problem's prompt and completion cost each one spends (`report.compute`): the first
 k of N answers' share of the completions is exact where the run stored each answer's
 completion tokens (`answers_completion_tokens`), else prorated by characters (`exact`
@@ -42,6 +43,9 @@ def run_setting(manifest: Mapping[str, Any]) -> tuple[str, int]:
             value = scope.get(key)
             if value not in (None, 0, "", False) and f"{label}={value}" not in parts:
                 parts.append(f"{label}={value}")
+    ignored = " ".join(str(n) for n in manifest.get("thinking_not_applied") or [])
+    if "thinking_effort=" in ignored:  # the backend had no effort control (`check_thinking`)
+        parts = [p + " (not applied)" if p.startswith("effort=") else p for p in parts]
     return " ".join(parts), n
 
 
