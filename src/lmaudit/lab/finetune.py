@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import random
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -26,7 +24,17 @@ from typing import Any
 
 from lmaudit.core.types import LmauditError
 from lmaudit.lab.model import LabConfig, count_parameters
-from lmaudit.lab.train import CARD_NAME, IGNORE_INDEX, default_threads, lr_at, read_lab_card
+from lmaudit.lab.train import (
+    IGNORE_INDEX,
+    default_threads,
+    final_loss,
+    lr_at,
+    read_lab_card,
+    right_padded_batch,
+    save_model_dir,
+    total_steps,
+    train_step,
+)
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -79,8 +87,8 @@ class FinetuneResult:
 
     @property
     def final_loss(self) -> float:
-        tail = max(1, min(20, self.steps // 10))
-        return sum(self.losses[-tail:]) / tail
+        """Mean loss of the last 10% of steps (at least 1, at most 20)."""
+        return final_loss(self.losses, self.steps)
 
 
 def read_examples(path: Path) -> list[FinetuneExample]:
@@ -144,18 +152,6 @@ def encode_example(tokenizer: Any, example: FinetuneExample, start: int, context
     return ids, labels
 
 
-def _batch(rows: Sequence[tuple[list[int], list[int]]], pad: int) -> tuple[Any, Any]:
-    import torch
-
-    width = max(len(ids) for ids, _ in rows)
-    inputs = torch.full((len(rows), width), pad, dtype=torch.long)
-    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
-    for k, (ids, lab) in enumerate(rows):
-        inputs[k, : len(ids)] = torch.tensor(ids)
-        labels[k, : len(lab)] = torch.tensor(lab)
-    return inputs, labels
-
-
 def _with_lora(model: Any, config: FinetuneConfig) -> Any:
     try:
         from peft import LoraConfig, get_peft_model
@@ -212,10 +208,7 @@ def finetune(
         if config.lora_rank is not None:
             model = _with_lora(model, config)
         trainable = [p for p in model.parameters() if p.requires_grad]
-        steps_per_epoch = math.ceil(len(rows) / config.batch_size)
-        total = math.ceil(config.epochs * steps_per_epoch)
-        if config.max_steps is not None:
-            total = min(total, config.max_steps)
+        _, total = total_steps(len(rows), config.batch_size, config.epochs, config.max_steps)
         schedule = LabConfig(lr=config.lr, warmup_steps=config.warmup_steps)
         optimizer = torch.optim.AdamW(trainable, lr=config.lr, betas=(0.9, 0.95),
                                       weight_decay=config.weight_decay)
@@ -230,17 +223,11 @@ def finetune(
             for start in range(0, len(indices), config.batch_size):
                 if len(losses) >= total:
                     break
-                inputs, labels = _batch([rows[i] for i in indices[start:start +
-                                                                  config.batch_size]], eot)
-                inputs, labels = inputs.to(device), labels.to(device)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_at(len(losses), total, schedule)
-                loss = model(input_ids=inputs, labels=labels).loss
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-                optimizer.step()
-                losses.append(float(loss.item()))
+                inputs, labels = right_padded_batch(
+                    [rows[i] for i in indices[start:start + config.batch_size]], eot)
+                losses.append(train_step(model, optimizer, trainable, inputs.to(device),
+                                         labels.to(device), lr=lr_at(len(losses), total, schedule),
+                                         grad_clip=config.grad_clip))
                 bar.update(1)
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
         bar.close()
@@ -268,11 +255,6 @@ def examples_sha256(examples: Sequence[FinetuneExample]) -> str:
 def _save(model: Any, tokenizer: Any, base_dir: Path, target: Path, config: FinetuneConfig,
           seed: int, result: FinetuneResult, examples: Sequence[FinetuneExample],
           record: dict[str, Any]) -> None:
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
     base_card = read_lab_card(base_dir) or {}
     card = {
         "name": target.name,
@@ -288,7 +270,4 @@ def _save(model: Any, tokenizer: Any, base_dir: Path, target: Path, config: Fine
         "training": {"steps": result.steps, "first_loss": result.losses[0],
                      "final_loss": result.final_loss, "seconds": round(result.seconds, 2)},
     }
-    (staging / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
+    save_model_dir(model, tokenizer, target, card)

@@ -80,8 +80,39 @@ class TrainResult:
     @property
     def final_loss(self) -> float:
         """Mean loss of the last 10% of steps (at least 1, at most 20)."""
-        tail = max(1, min(20, self.steps // 10))
-        return sum(self.losses[-tail:]) / tail
+        return final_loss(self.losses, self.steps)
+
+
+def final_loss(losses: Sequence[float], steps: int) -> float:
+    """Mean of the last 10% of `steps` losses (at least 1, at most 20): a training run's
+    final loss, less noisy than its last step's."""
+    tail = max(1, min(20, steps // 10))
+    return sum(losses[-tail:]) / tail
+
+
+def total_steps(rows: int, batch_size: int, epochs: float,
+                max_steps: int | None) -> tuple[int, int]:
+    """(steps per epoch, steps to run): `epochs` passes over `rows` in batches of
+    `batch_size` (a last partial batch counts as a step), at most `max_steps`."""
+    per_epoch = math.ceil(rows / batch_size)
+    total = math.ceil(epochs * per_epoch)
+    return per_epoch, total if max_steps is None else min(total, max_steps)
+
+
+def train_step(model: Any, optimizer: Any, parameters: Any, inputs: Any, labels: Any, *,
+               lr: float, grad_clip: float) -> float:
+    """One AdamW step at learning rate `lr` on a batch (gradient norm of `parameters`
+    clipped to `grad_clip`); returns the batch's loss (nats/token)."""
+    import torch
+
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    loss = model(input_ids=inputs, labels=labels).loss
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
+    optimizer.step()
+    return float(loss.item())
 
 
 def default_threads() -> int:
@@ -120,10 +151,8 @@ def train_model(
         model = build_model(config, len(tokenizer), eot)
         order = random.Random(f"lmaudit-lab-order-{seed}")
         rows = pack_rows(encoded, config.context, eot)
-        steps_per_epoch = math.ceil(len(rows) / config.batch_size)
-        total = math.ceil(config.epochs * steps_per_epoch)
-        if config.max_steps is not None:
-            total = min(total, config.max_steps)
+        steps_per_epoch, total = total_steps(len(rows), config.batch_size, config.epochs,
+                                             config.max_steps)
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.lr, betas=(0.9, 0.95),
             weight_decay=config.weight_decay,
@@ -140,15 +169,11 @@ def train_model(
             for start in range(0, len(rows), config.batch_size):
                 if step >= total:
                     break
-                inputs, labels = _batch(rows[start : start + config.batch_size], eot)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_at(step, total, config)
-                loss = model(input_ids=inputs, labels=labels).loss
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                optimizer.step()
-                losses.append(float(loss.item()))
+                inputs, labels = right_padded_batch(
+                    [(row, row) for row in rows[start : start + config.batch_size]], eot)
+                losses.append(train_step(model, optimizer, model.parameters(), inputs, labels,
+                                         lr=lr_at(step, total, config),
+                                         grad_clip=config.grad_clip))
                 tokens += int((labels[:, 1:] != IGNORE_INDEX).sum())
                 step += 1
                 bar.update(1)
@@ -164,17 +189,34 @@ def train_model(
     return model, tokenizer, result
 
 
-def _batch(rows: Sequence[Sequence[int]], pad: int) -> tuple[Any, Any]:
-    """Right-padded input ids and labels (padding labelled IGNORE_INDEX)."""
+def right_padded_batch(
+    rows: Sequence[tuple[Sequence[int], Sequence[int]]], pad: int
+) -> tuple[Any, Any]:
+    """Input ids and labels of (ids, labels) rows, right-padded to the longest: ids with
+    `pad`, labels with IGNORE_INDEX (long tensors on the CPU)."""
     import torch
 
-    width = max(len(r) for r in rows)
+    width = max(len(ids) for ids, _ in rows)
     inputs = torch.full((len(rows), width), pad, dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
-    for k, row in enumerate(rows):
-        inputs[k, : len(row)] = torch.tensor(row)
-        labels[k, : len(row)] = inputs[k, : len(row)]
+    for k, (ids, row_labels) in enumerate(rows):
+        inputs[k, : len(ids)] = torch.tensor(ids)
+        labels[k, : len(row_labels)] = torch.tensor(row_labels)
     return inputs, labels
+
+
+def save_model_dir(model: Any, tokenizer: Any, target: Path, card: dict[str, Any]) -> None:
+    """Save `model`, `tokenizer` and `card` (as `lab_card.json`) to `target`, replacing it:
+    written to `target.partial` first, then renamed, so a crash never leaves half a model."""
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    (staging / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
 
 
 def train_lab_model(
@@ -200,16 +242,8 @@ def train_lab_model(
     model, tokenizer, result = train_model(
         corpus.documents, config, seed=seed, threads=threads, progress=progress
     )
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
     card = lab_card(name, corpus, config, seed, result, count_parameters(model))
-    (staging / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
+    save_model_dir(model, tokenizer, target, card)
     return target
 
 
