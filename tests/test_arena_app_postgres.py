@@ -106,3 +106,10 @@ def test_requests_reconnect_after_the_server_drops_connections(pg_url: str) -> N
     assert vote.status_code == 200, vote.text  # retried once on a new connection
     second, _ = battle(client, headers)
     assert client.get(f"/api/battles/{second}").status_code == 200
+
+
+def test_pool_opened_at_startup(pg_url: str) -> None:
+    from lmaudit.arena.app.db import POOL_SIZE
+
+    with make_client(pg_url) as client:  # runs the app's startup
+        assert client.app.state.engine.pool.checkedin() == POOL_SIZE  # type: ignore[attr-defined]

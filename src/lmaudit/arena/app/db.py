@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -131,6 +131,15 @@ def make_engine(url: str = DEFAULT_URL, pool_size: int = POOL_SIZE) -> Engine:
         url, pool_size=pool_size, max_overflow=0,
         connect_args={"options": "-c synchronous_commit=on"},
     )
+
+
+def fill_pool(engine: Engine) -> None:
+    """Open all of a server database's pooled connections now (a no-op on SQLite)."""
+    if engine.dialect.name == "sqlite":
+        return
+    with ExitStack() as stack:
+        for _ in range(engine.pool.size()):  # type: ignore[attr-defined]
+            stack.enter_context(engine.connect())
 
 
 def with_default_driver(url: str) -> str:

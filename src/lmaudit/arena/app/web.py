@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lmaudit.arena.app import pages, store
-from lmaudit.arena.app.db import VOTES, make_engine, upgrade
+from lmaudit.arena.app.db import VOTES, fill_pool, make_engine, upgrade
 from lmaudit.arena.app.forms import add_form_routes
 from lmaudit.arena.app.guard import Guard, GuardSettings, error_response
 from lmaudit.arena.app.models import ModelPool, chunks
@@ -69,6 +69,7 @@ def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(fill_pool, engine)  # the first requests find connections open
         yield
         engine.dispose()  # close pooled connections when the server stops
 
