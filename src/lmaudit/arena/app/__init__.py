@@ -2,8 +2,9 @@
 
 `create_app` builds the FastAPI application over named lmaudit backends; `lmaudit arena serve`
 runs it with uvicorn. Modules: `db` (SQLAlchemy models, engine, Alembic upgrade), `store`
-(queries), `security` (cookies, CSRF, rate limits, sanitizing), `ratings` (leaderboard from
-votes via `lmaudit.arena.ranking`), `pages` (server-rendered HTML), `web` (routes).
+(queries), `security` (cookies, CSRF, rate limits, trusted proxies, sanitizing), `guard` (the
+ASGI middleware that applies them), `ratings` (leaderboard from votes via
+`lmaudit.arena.ranking`), `pages` (server-rendered HTML), `web` (routes), `server` (uvicorn).
 """
 
 from lmaudit.core.types import LmauditError
