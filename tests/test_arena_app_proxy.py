@@ -1,13 +1,15 @@
 """The per-address rate limit behind a reverse proxy: X-Forwarded-For only from trusted proxies.
 
 Unit checks of `TrustedProxies.client` (which hop is the client), then the app itself through
-Starlette's TestClient with a chosen socket address: a spoofed header from an untrusted client
-is ignored, a trusted proxy's header keys the limit on the real client.
+Starlette's TestClient with the socket address a server would report set in the ASGI scope: a
+spoofed header from an untrusted client is ignored, a trusted proxy's header keys the limit on
+the real client.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -44,11 +46,22 @@ def test_no_proxies_by_default_and_bad_spec() -> None:
         TrustedProxies.parse(["proxy.local"])
 
 
-def post_codes(app: object, address: str, forwarded: str, sessions: int) -> list[int]:
+def connected_from(app: Any, address: str) -> Any:
+    """`app` as reached from `address`: the ASGI scope's `client`, as a server sets it."""
+
+    async def peer(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope["client"] = (address, 40000)
+        await app(scope, receive, send)
+
+    return peer
+
+
+def post_codes(app: Any, address: str, forwarded: str, sessions: int) -> list[int]:
     """Vote POSTs (one per new session, so only the address bucket limits) from `address`."""
     codes = []
     for _ in range(sessions):
-        client = TestClient(app, client=(address, 40000))  # type: ignore[arg-type]
+        client = TestClient(connected_from(app, address))
         headers = {**csrf(client), "X-Forwarded-For": forwarded}
         response = client.post("/api/battles/none/vote", json={"choice": "a"}, headers=headers)
         codes.append(response.status_code)  # 404: passed the limits; 429: limited
