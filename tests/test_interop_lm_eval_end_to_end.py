@@ -7,42 +7,27 @@ and `lmaudit diff` between the imported and the native runs finds no difference.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("transformers")
 
+from lm_eval_harness import lm_eval_marks, run_lm_eval
 from lm_eval_task_files import write_tasks
 from lmaudit.cli import main
 from lmaudit.core.store import load_run
 from lmaudit.interop.diff import diff_runs
 from test_backends_hf_tiny import build_model
 
-LM_EVAL = Path(__file__).resolve().parents[1] / "bench" / ".venvs" / "lm-eval" / "bin" / "lm_eval"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not LM_EVAL.is_file(),
-                       reason="lm-eval 0.4.13 venv absent (bench/.venvs/lm-eval): "
-                              "end-to-end parity with lm-eval not checked"),
-]
+pytestmark = lm_eval_marks("end-to-end parity with lm-eval not checked")
 
 
 def test_lm_eval_run_import_and_native_run_agree(tmp_path: Path) -> None:
     model = build_model(tmp_path / "model", "gpt2", n_positions=256)
     tasks = write_tasks(tmp_path / "tasks", shots=1)
-    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
-           "HF_DATASETS_CACHE": str(tmp_path / "hf-cache"), "TOKENIZERS_PARALLELISM": "false"}
-    done = subprocess.run(
-        [str(LM_EVAL), "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
-         "--tasks", "quiz_mc,sums_gen,sums_ll", "--include_path", str(tmp_path / "tasks"),
-         "--device", "cpu", "--batch_size", "4", "--log_samples",
-         "--output_path", str(tmp_path / "lm-eval")],
-        capture_output=True, text=True, timeout=600, env=env, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_lm_eval(model, "quiz_mc,sums_gen,sums_ll", tmp_path / "tasks", tmp_path / "lm-eval",
+                batch_size=4, hf_cache=tmp_path / "hf-cache", log_samples=True)
     assert main(["import", "lm-eval", str(tmp_path / "lm-eval"),
                  "--out", str(tmp_path / "imported")]) == 0
     for name, metric in (("quiz_mc", "acc"), ("sums_gen", "exact_match,strict-match"),

@@ -7,37 +7,22 @@ size-weighted means over auto-discovered filters."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("transformers")
 
+from lm_eval_harness import lm_eval_marks, run_lm_eval
 from lmaudit.cli import main
 from test_backends_hf_tiny import build_model
 from test_interop_lm_eval_groups import _write
 
-LM_EVAL = Path(__file__).resolve().parents[1] / "bench" / ".venvs" / "lm-eval" / "bin" / "lm_eval"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not LM_EVAL.is_file(),
-                       reason="lm-eval 0.4.13 venv absent (bench/.venvs/lm-eval): "
-                              "group aggregates not checked against lm-eval"),
-]
+pytestmark = lm_eval_marks("group aggregates not checked against lm-eval")
 
 
 def _lm_eval(model: Path, tasks: Path, group: str, out: Path) -> dict[str, object]:
-    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
-           "HF_DATASETS_CACHE": str(out / "hf-cache"), "TOKENIZERS_PARALLELISM": "false"}
-    done = subprocess.run(
-        [str(LM_EVAL), "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
-         "--tasks", group, "--include_path", str(tasks), "--device", "cpu",
-         "--batch_size", "8", "--output_path", str(out)],
-        capture_output=True, text=True, timeout=600, env=env, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_lm_eval(model, group, tasks, out, batch_size=8, hf_cache=out / "hf-cache")
     results = json.loads(next(out.rglob("results_*.json")).read_text())
     groups: dict[str, object] = results["groups"]
     return groups
