@@ -163,4 +163,5 @@ def test_a_budget_sweep_is_analysed_on_its_largest_budget_only() -> None:
     assert "(64)" in evidence.measure
     assert evidence.measure.startswith(COMPLETION_EXACT)
     # within each problem the correct answer is 30 + i tokens longer: mean 32.5
+    assert evidence.analysis.within_difference is not None
     assert evidence.analysis.within_difference.value == pytest.approx(32.5)

@@ -18,11 +18,12 @@ Per run (one model × task × setting, `samples.parquet` with one row per proble
   completion cost prorated to the first k answers' characters). Its avg@N is not a point:
   it is one answer's accuracy bought at N answers' cost; the first k answers' completion
   cost is exact where the run stored each answer's tokens, else prorated (said in a note).
-  A thinking-budget sweep
-  (`{metric}@budget{B}` metrics) gives a point per budget (`report.compute_settings`). A
-  verifier's own cost is not counted. Cost per task and per correct answer come from
-  `stats.cost` on the per-problem rows (bootstrap over problems, or over the task's
-  clusters when every row has one).
+  A thinking-budget sweep (`{metric}@budget{B}` metrics) gives a point per budget
+  (`report.compute_settings`). A best-of-N point adds its verifier's cost where it can be
+  priced (a judge's recorded tokens at the judge's price, `report.compute_verifier`) and
+  says per point when not. Cost per task and per correct answer come from `stats.cost` on
+  the per-problem rows (bootstrap over problems, or over the task's clusters when every
+  row has one).
 - **Setting** (`run_setting`): N samples per problem (`samples_per_problem` of a reasoning
   task, `sampling.samples` of `--samples`) and any thinking budget, extension or effort
   in the task spec.
@@ -62,6 +63,7 @@ from lmaudit.report.compute_model import (
     TaskFrontier,
 )
 from lmaudit.report.compute_settings import run_setting, variants
+from lmaudit.report.compute_verifier import verifier_cost
 from lmaudit.report.evidence import estimate_from_dict, score_evidence
 from lmaudit.stats.cost import compute_cost, cost_estimates, pareto_frontier, token_cost
 from lmaudit.stats.length import length_analysis
@@ -173,8 +175,8 @@ def _tokens(run: ComputeRun) -> _Costed | None:
     return _Costed(prompt, completion, TOKENS, "tokens")
 
 
-def _points(run: ComputeRun, costed: _Costed, n_boot: int,
-            notes: list[str]) -> list[CostPoint]:
+def _points(run: ComputeRun, costed: _Costed, n_boot: int, notes: list[str],
+            prices: Mapping[str, Price]) -> list[CostPoint]:
     score = score_evidence(run.results)
     if score is None:
         return []
@@ -189,6 +191,12 @@ def _points(run: ComputeRun, costed: _Costed, n_boot: int,
         estimated = estimated or not v.exact
         values = pd.to_numeric(run.frame[v.metric], errors="coerce").to_numpy(dtype=float)
         cost = costed.prompt * v.prompt + costed.completion * v.completion
+        source = costed.source
+        if v.metric.startswith("best_of_") and ":" in v.metric:  # the verifier's own cost
+            added, line = verifier_cost(run.frame, run.manifest, v.metric.split(":", 1)[1],
+                                        v.answers, costed.unit, prices)
+            cost = cost if added is None else cost + added
+            source = f"{source}; {line}"
         keep = np.isfinite(values) & np.isfinite(cost)
         if not keep.any() or ((values[keep] < 0) | (values[keep] > 1)).any():
             continue
@@ -197,7 +205,7 @@ def _points(run: ComputeRun, costed: _Costed, n_boot: int,
         points.append(CostPoint(run.model, run.task, v.setting, v.metric,
                                 estimate_from_dict(entry), costed.unit, estimates.per_task,
                                 estimates.per_correct, estimates.total, int(keep.sum()),
-                                v.answers, costed.source, False))
+                                v.answers, source, False))
     if estimated:
         notes.append(f"{run.model} · {run.task}: completion cost of fewer than all answers "
                      "(or of one budget) is estimated, prorated by characters or thinking "
@@ -216,7 +224,7 @@ def _frontier(task: str, runs: Sequence[ComputeRun], pricing: Pricing, n_boot: i
             notes.append(f"{run.model} · {task}: no token counts recorded; not on the "
                          "cost plot")
             continue
-        points += _points(run, costed, n_boot, notes)
+        points += _points(run, costed, n_boot, notes, pricing.prices)
     if not points:
         return None
     if unpriced:
@@ -224,7 +232,8 @@ def _frontier(task: str, runs: Sequence[ComputeRun], pricing: Pricing, n_boot: i
                      "are in tokens (give --price MODEL=IN,OUT or --compute-rate "
                      "MODEL=USD_PER_HOUR)")
     if any(":" in p.metric for p in points):
-        notes.append(f"{task}: best-of-N points count the answers' cost, not the verifier's")
+        notes.append(f"{task}: each best-of-N point says whether its verifier's cost is "
+                     "included (a judge's tokens at the judge's price)")
     frontier = pareto_frontier([p.cost_per_task.value for p in points],
                                [p.accuracy.value for p in points])
     points = [dataclasses.replace(p, on_frontier=i in frontier) for i, p in enumerate(points)]

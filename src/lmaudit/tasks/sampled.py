@@ -24,10 +24,12 @@ task reports, else its first proportion metric.
 
 `extra` keeps every answer (`answers`), its extraction (`answers_extracted`), verdict
 (`answers_correct`), per-answer metrics (`answers_metrics`), each verifier's scores
-and failures (`verifier_scores`, `verifier_failures`), and, when the backend counted them
-for every answer, each answer's exact completion tokens (`answers_completion_tokens`) and
-thinking tokens (`answers_thinking_tokens`, budget forcing's own count): what the length
-analysis and the cost of the first k answers use (`report.compute_lengths`).
+and failures (`verifier_scores`, `verifier_failures`), a judge's [prompt, completion]
+tokens per answer (`verifier_tokens`, where its backend counted them), and, when the
+backend counted them for every answer, each answer's exact completion tokens
+(`answers_completion_tokens`) and thinking tokens (`answers_thinking_tokens`, budget
+forcing's own count): what the length analysis and the cost of the first k answers use
+(`report.compute_lengths`).
 """
 
 from __future__ import annotations
@@ -180,9 +182,12 @@ def combine_answers(
                       for a in answers]
         scores: dict[str, list[float | None]] = {}
         failures: dict[str, list[str | None]] = {}
+        tokens: dict[str, list[list[int]]] = {}
         for label, verdicts in run_verifiers(verifiers, candidates).items():
             scores[label] = [v.score for v in verdicts]
             failures[label] = [v.failure for v in verdicts]
+            if any(v.prompt_tokens or v.completion_tokens for v in verdicts):
+                tokens[label] = [[v.prompt_tokens, v.completion_tokens] for v in verdicts]
             by_k = per_problem_metrics(ProblemSamples(problem, tuple(a.extracted for a in answers),
                                                       correct, tuple(scores[label])))
             for n in k_values(k):
@@ -190,6 +195,8 @@ def combine_answers(
             if label != "oracle":
                 metrics[f"verifier_failed:{label}"] = sum(s is None for s in scores[label]) / k
         extra.update(verifier_scores=scores, verifier_failures=failures)
+        if tokens:
+            extra["verifier_tokens"] = tokens
     return metrics, extra
 
 

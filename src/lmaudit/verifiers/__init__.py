@@ -21,7 +21,7 @@ score is reported per verifier (`verifier_failed:LABEL`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lmaudit.core.types import LmauditError
@@ -49,10 +49,14 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A verifier's score of one candidate (higher is better), or None with the reason."""
+    """A verifier's score of one candidate (higher is better), or None with the reason;
+    `prompt_tokens`, `completion_tokens`: what a model-based verifier's backend counted for
+    this candidate (0 when it ran no counted model), for the cost of best-of-N."""
 
     score: float | None
     failure: str | None = None
+    prompt_tokens: int = field(default=0, compare=False)
+    completion_tokens: int = field(default=0, compare=False)
 
 
 class Verifier(Protocol):

@@ -10,6 +10,7 @@ The judge decodes greedily (temperature 0) so a rerun gives the same scores; wit
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -102,4 +103,14 @@ class JudgeVerifier:
         return [r for r in replies if r is not None]
 
     def verify(self, candidates: Sequence[Candidate]) -> list[Verdict]:
-        return [parse_judge_score(reply.text) for reply in self._replies(self.requests(candidates))]
+        """One verdict per candidate, with the tokens the judge's backend counted for it
+        (a cached reply keeps the count of when it was made: the method's cost)."""
+        from lmaudit.core.usage import response_tokens
+
+        verdicts = []
+        for reply in self._replies(self.requests(candidates)):
+            prompt, completion = response_tokens(reply)
+            verdicts.append(dataclasses.replace(parse_judge_score(reply.text),
+                                                prompt_tokens=prompt,
+                                                completion_tokens=completion))
+        return verdicts
