@@ -18,7 +18,9 @@ problem, multi-turn few-shot, reference lines.
 
 Per sample, `extra` keeps every answer, its extraction and its thinking counts
 (`thinking_segments`, `thinking_chars`, `thinking_words`, `thinking_unclosed`,
-`reasoning_tokens`) plus their totals; `thinking_words` (mean) and `thinking_unclosed`
+`reasoning_tokens`) plus their totals, and with several answers each one's exact token
+counts where the backend gave them (`answers_completion_tokens`, and under budget forcing
+`answers_thinking_tokens`; `tasks.sampled`); `thinking_words` (mean) and `thinking_unclosed`
 (the share of answers whose thinking never closed: usually cut off by `max_tokens`) are
 reported metrics when thinking removal is on.
 
