@@ -157,7 +157,7 @@ def _vote_all(
 
 
 def kill_midway(
-    server: subprocess.Popen[bytes], base: str, battles: int = 25, after: int = 20
+    server: subprocess.Popen[bytes], base: str, battles: int = 20, after: int = 15
 ) -> list[str]:
     """Vote on 4 x `battles` prepared battles from 4 threads; SIGKILL the server once `after`
     votes are acknowledged; return the acknowledged battle ids."""
