@@ -113,3 +113,26 @@ def test_pool_opened_at_startup(pg_url: str) -> None:
 
     with make_client(pg_url) as client:  # runs the app's startup
         assert client.app.state.engine.pool.checkedin() == POOL_SIZE  # type: ignore[attr-defined]
+
+
+def test_racing_votes_one_wins_on_postgres(pg_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = make_client(pg_url)
+    headers = csrf(client)
+    battle_id, _ = battle(client, headers)
+    choices = ["a", "b", "tie", "both_bad"] * 3
+
+    def vote(choice: str) -> int:
+        url = f"/api/battles/{battle_id}/vote"
+        return client.post(url, json={"choice": choice}, headers=headers).status_code
+
+    with ThreadPoolExecutor(len(choices)) as pool:
+        codes = list(pool.map(vote, choices))
+    assert sorted(codes) == [200] + [409] * (len(choices) - 1)
+    engine = create_engine(pg_url)
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT count(*) FROM votes WHERE battle_id = :b"),
+                                    {"b": battle_id}).scalar()
+    engine.dispose()
+    assert stored == 1
