@@ -159,9 +159,14 @@ def _with_lora(model: Any, config: FinetuneConfig) -> Any:
         raise LmauditError("LoRA needs the peft package: pip install 'lmaudit[hf]'") from None
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     targets = [t for t in LORA_TARGETS if t in names] or None  # None: peft's per-model list
+    from transformers.pytorch_utils import Conv1D
+
     rank = config.lora_rank or 1
+    # GPT-2's projections are Conv1D (weights stored transposed): tell peft, not its warning
+    transposed = any(isinstance(module, Conv1D) for module in model.modules())
     lora = LoraConfig(r=rank, lora_alpha=config.lora_alpha or 2 * rank, lora_dropout=0.0,
-                      target_modules=targets, bias="none", task_type="CAUSAL_LM")
+                      target_modules=targets, bias="none", task_type="CAUSAL_LM",
+                      fan_in_fan_out=transposed)
     try:
         return get_peft_model(model, lora)
     except ValueError as error:  # an architecture peft has no default projections for
