@@ -13,7 +13,9 @@ TORCH := torch==2.13.0
 # The tests that exercise third-party model code, run by test-latest and test-oldest.
 BACKEND_TESTS := tests/test_backends_hf_*.py tests/test_runner_scoring_path.py \
 	tests/test_cli_quiet.py tests/test_vllm_backend.py tests/test_serve_echo.py \
-	tests/test_sampling_hf_shared.py tests/test_generation_budget.py tests/test_prompt_format.py
+	tests/test_sampling_hf_shared.py tests/test_generation_budget.py tests/test_prompt_format.py \
+	tests/test_budget_forcing.py tests/test_budget_forcing_vllm.py tests/test_generation_logprobs.py \
+	tests/test_scaling_token_greedy.py tests/test_verifier_reward.py tests/test_lab_finetune.py
 
 .PHONY: demo test test-latest test-oldest lint lock clean install browser
 
