@@ -11,7 +11,8 @@ Generation: greedy, `max_tokens` (default 128), no stop sequence (a JSON answer 
 lines); with `chat=1` the prompt goes as one user message. Metrics
 (`lmaudit.scoring.json_format`): `json_valid` (strict), `json_valid_fenced` (a ```json
 fence accepted), `schema_valid`, `schema_valid_fenced`, `expected_match`; each a
-proportion with a Wilson interval (clustered by shape for the built-in items). The
+proportion with a Wilson interval (clustered where rows give a `cluster`; the built-in
+items are distinct problems, so each is its own unit and its shape is kept in `shape`). The
 headline is `schema_valid` where items have schemas (a bare `60` is valid JSON, RFC 8259,
 but not the record asked for), else `json_valid`. Reasoning
 models: thinking segments (`think_tags`, default `<think>,</think>`; `none` keeps all) are
@@ -107,7 +108,7 @@ def json_format_document(item: JsonFormatItem) -> str:
 def _builtin_samples(split: str) -> list[Sample]:
     return [Sample(item.id, item.prompt, json.dumps(item.expected),
                    metadata={"schema": item.schema, "expected": item.expected,
-                             "cluster": item.shape})
+                             "shape": item.shape})
             for item in builtin_items(split)]
 
 
