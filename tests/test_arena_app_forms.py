@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from arena_app_fixtures import make_client, make_pool
@@ -56,3 +57,24 @@ def test_form_errors_and_other_sessions(tmp_path: Path) -> None:
         == 404
     bad = client.post(f"{url}/vote", data={"choice": "x", "csrf_token": token})
     assert bad.status_code == 422
+
+
+def test_chunked_form_body_over_the_limit_is_refused(tmp_path: Path) -> None:
+    # no Content-Length and the CSRF token in the header: the guard cannot check the length
+    # up front, so it must stop the body while the form route reads it
+    client = make_client(f"sqlite:///{tmp_path / 'a.db'}", max_body_bytes=2000)
+    token = token_of(client.get("/").text)
+
+    def body() -> Iterator[bytes]:
+        yield b"prompt=hi&padding="
+        for _ in range(100):
+            yield b"x" * 100
+
+    refused = client.post("/battle", content=body(), follow_redirects=False, headers={
+        "X-CSRF-Token": token, "Content-Type": "application/x-www-form-urlencoded"})
+    assert refused.status_code == 413 and "request too large" in refused.text
+    assert "Traceback" not in refused.text
+    small = client.post("/battle", content=iter([b"prompt=hi"]), follow_redirects=False,
+                        headers={"X-CSRF-Token": token,
+                                 "Content-Type": "application/x-www-form-urlencoded"})
+    assert small.status_code == 303  # a chunked body under the limit still passes

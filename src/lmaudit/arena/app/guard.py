@@ -1,7 +1,8 @@
 """The arena's request guard: a plain ASGI middleware in front of every route.
 
 For each HTTP request it reads the signed session cookie (a new session when it is missing or
-forged), refuses a body over the size limit (413), and on every POST outside `/api/admin/`
+forged), refuses a body over the size limit (413: at once when the Content-Length says so, while
+the app reads it when the body is chunked), and on every POST outside `/api/admin/`
 checks the session's CSRF token (header `X-CSRF-Token`, or the `csrf_token` field of an HTML
 form) and the per-session and per-address rate limits. Every response it passes on gets the
 security headers, and a new session's response its cookie. It is pure ASGI, not Starlette's
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -64,6 +65,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         settings = self.settings
+        receive = _limited(receive, settings.max_body_bytes)
         request = Request(scope, receive)
         known = settings.signer.session_id(request.cookies.get(COOKIE))
         session_id = known or new_session_id()
@@ -118,6 +120,22 @@ class Guard:
         if not (settings.by_session.allow(session_id) and settings.by_address.allow(address)):
             return error_response(request, 429, "too many requests; slow down"), receive
         return None, receive
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """`receive` that raises a 413 once the body passed `limit` bytes (a chunked body)."""
+    received = 0
+
+    async def limited() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(413, "request too large")
+        return message
+
+    return limited
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
