@@ -217,7 +217,7 @@ def test_the_end_of_an_audit_with_a_failing_report_stage(
 
     outcome = _audit(tmp_path / "audit", Loader(), models=["fake:a"], limit=2)
 
-    def unreadable(paths: list[Path]) -> None:
+    def unreadable(paths: list[Path], *_: object) -> None:
         raise LmauditError(f"{paths[0]}/runs/a/arith is unreadable")
 
     monkeypatch.setattr(finish.report, "load_report", unreadable)

@@ -44,9 +44,7 @@ def finish_audit(audit_dir: Path, index: AuditIndex, *, json_file: Path | None =
     """Build the report of `audit_dir`: terminal summary, report.html, optional JSON;
     `pricing`: a `report.compute.Pricing` for the cost section."""
     try:
-        paths = [Path(audit_dir)]
-        built = report.load_report(paths) if pricing is None else report.load_report(paths,
-                                                                                     pricing)
+        built = report.load_report([Path(audit_dir)], pricing)
         html = report.write_html(built, Path(audit_dir) / REPORT_HTML)
         written = None
         if json_file is not None:
