@@ -145,3 +145,21 @@ def test_the_generic_path_on_a_code_task_agrees_with_its_own_sampling(tmp_path: 
             assert mine.metrics[f"pass@{k}"] == pytest.approx(theirs.metrics[f"pass@{k}"])
     assert [r.extra["answers_correct"] for r in generic] == [[True, True, False, False],
                                                               [False, False, False, True]]
+
+
+def test_a_reasoning_task_samples_on_the_correctness_metric_its_headline_and_budgets_use() -> None:
+    """gpqa's letter scorer: its verdict (`acc`, "Answer: X" only) and its headline
+    `acc_flexible` differ on "The answer is (B)"; pass@k, maj@k and the thinking budget's
+    accuracy must all count the same answers correct as the headline (pass@1) does."""
+    from lmaudit.core.types import Sample
+    from lmaudit.tasks.reasoning import score_answers
+
+    sample = Sample("q", "Which letter?", "B")
+    task = ReasoningTask("letters", lambda: [sample], scorer="gpqa_letter", think_tags=None,
+                         samples=2, temperature=0.7)
+    record = score_answers(task, sample, [("The answer is (B)", 5, "stop"),
+                                          ("The answer is (C)", 5, "stop")])
+    assert record.metrics["acc_flexible"] == 0.5  # the headline, pass@1
+    assert record.extra["answers_correct"] == [True, False]
+    assert record.metrics["pass@2"] == 1.0 and record.metrics["pass_at_k"] == 1.0
+    assert task._correct_name() == "acc_flexible"

@@ -192,10 +192,7 @@ class ReasoningTask(GenerateTask):
 
     @property
     def metrics(self) -> Sequence[MetricSpec]:
-        specs = [
-            MetricSpec(m, Aggregation.PROPORTION, higher_is_better=not m.startswith("extract_fail"))
-            for m in self.scorer.metric_names()
-        ]
+        specs = self._scorer_specs()
         specs += sample_metric_specs(self.n_answers, unique_labels(self.verifiers),
                                      stored_scores=self.verifier_scores)
         if self.think_tags is not None:
@@ -204,9 +201,16 @@ class ReasoningTask(GenerateTask):
             specs.append(MetricSpec("thinking_words", Aggregation.MEAN, higher_is_better=False))
         return specs + budget_metric_specs(self.thinking, self._correct_name())
 
+    def _scorer_specs(self) -> list[MetricSpec]:
+        return [MetricSpec(m, Aggregation.PROPORTION,
+                           higher_is_better=not m.startswith("extract_fail"))
+                for m in self.scorer.metric_names()]
+
     def _correct_name(self) -> str:
-        return correctness_metric([MetricSpec(m, Aggregation.PROPORTION)
-                                   for m in self.scorer.metric_names()])
+        """The scorer metric whose 1 marks a correct answer for pass@k, maj@k, verifiers
+        and budgets: the run's headline (`tasks.sampled.correctness_metric`), which may differ
+        from the scorer's own verdict (gpqa's letter scorer: `acc`, headline `acc_flexible`)."""
+        return correctness_metric(self._scorer_specs())
 
     def _type_spec(self) -> dict[str, Any]:
         spec = super()._type_spec()
@@ -313,6 +317,7 @@ def score_answers(
     several answers, the metrics over samples and the task's verifiers join
     (`lmaudit.tasks.sampled.combine_answers`)."""
     target = str(sample.target)
+    correct = task._correct_name()
     outcomes, thinking, scored = [], [], []
     logprobs = list(token_logprobs) if token_logprobs is not None else [None] * len(answers)
     exact = list(traces) if traces is not None else [None] * len(answers)
@@ -321,7 +326,8 @@ def score_answers(
         outcome = task.scorer(split.answer, target)
         outcomes.append(outcome)
         thinking.append(split.counts(tokens, len(text), trace))
-        scored.append(SampledAnswer(split.answer, outcome.extracted, outcome.correct,
+        scored.append(SampledAnswer(split.answer, outcome.extracted,
+                                    float(outcome.metrics.get(correct, 0.0)) >= 1.0,
                                     outcome.metrics, answer_logprobs,
                                     counted_tokens(text, tokens),
                                     None if trace is None else trace.tokens))
