@@ -10,7 +10,7 @@ import pytest
 
 from lm_eval_task_files import write_tasks
 from lmaudit.core.types import LmauditError
-from lmaudit.interop.lm_eval_filters import regex_filter
+from lmaudit.interop.lm_eval_filter_steps import regex_filter
 from lmaudit.tasks.registry import load_task
 
 
@@ -66,7 +66,7 @@ def test_generation_filters_and_exact_match(tmp_path: Path) -> None:
 
 
 def test_other_builtin_filters() -> None:
-    from lmaudit.interop.lm_eval_filters import build_filter
+    from lmaudit.interop.lm_eval_filter_steps import build_filter
 
     assert build_filter({"function": "remove_whitespace"})(["  B \n"], {}) == ["B"]
     mapping = build_filter({"function": "map", "mapping_dict": {"A": 0, "B": 1},

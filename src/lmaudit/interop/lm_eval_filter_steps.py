@@ -43,14 +43,17 @@ SUPPORTED = ("regex", "take_first", "take_first_k", "majority_vote", "lowercase"
              "remove_whitespace", "map", "multi_choice_regex", "format_span", "custom")
 
 
-def _first_match(compiled: re.Pattern[str], text: Any, group_select: int) -> str:
-    """The `group_select`-th findall match (first non-empty group), stripped; "" if none."""
+def _match(compiled: re.Pattern[str], text: Any, group_select: int) -> str | None:
+    """The `group_select`-th findall match (for several groups the first non-empty one),
+    stripped; None when nothing matches or every group is empty."""
     matches = compiled.findall(text if isinstance(text, str) else "")
     if not matches:
-        return ""
+        return None
     match = matches[group_select]
     if isinstance(match, tuple):
-        match = next((m for m in match if m), "")
+        match = next((m for m in match if m), None)
+        if match is None:
+            return None
     return str(match).strip()
 
 
@@ -60,15 +63,8 @@ def regex_filter(pattern: str = DEFAULT_REGEX, group_select: int = 0,
     compiled = re.compile(pattern)
 
     def apply(response: str) -> str:
-        matches = compiled.findall(response if isinstance(response, str) else "")
-        if not matches:
-            return fallback
-        match = matches[group_select]
-        if isinstance(match, tuple):
-            match = next((m for m in match if m), None)
-            if match is None:
-                return fallback
-        return str(match).strip()
+        found = _match(compiled, response, group_select)
+        return fallback if found is None else found
 
     return apply
 
@@ -104,13 +100,13 @@ def multi_choice_regex(pattern: str = DEFAULT_REGEX, group_select: int = 0,
         by_text_regex = re.compile("|".join(sorted((re.escape(t) for t in by_text),
                                                    key=len, reverse=True)))
         letter_regex = re.compile(rf":[\s]*({'|'.join(letters)})")
-        answer = _first_match(compiled, response, group_select)
+        answer = _match(compiled, response, group_select) or ""
         if not answer:
-            found = _first_match(by_text_regex, normalize(response), group_select)
+            found = _match(by_text_regex, normalize(response), group_select) or ""
             answer = by_text.get(found, found)
         if not answer:
-            found = _first_match(letter_regex, response, group_select)
-            answer = f"({found})" if found else ""
+            letter = _match(letter_regex, response, group_select)
+            answer = f"({letter})" if letter else ""
         return answer or fallback
 
     return apply

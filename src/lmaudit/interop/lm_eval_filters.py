@@ -21,16 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lmaudit.core.types import LmauditError
-from lmaudit.interop.lm_eval_filter_steps import (
-    DEFAULT_REGEX,
-    Step,
-    build_filter,
-    regex_filter,
-)
+from lmaudit.interop.lm_eval_filter_steps import Step, build_filter
 from lmaudit.scoring.registry import ScoreOutcome
-
-__all__ = ["DEFAULT_REGEX", "ExactMatch", "FilterPipeline", "LmEvalScorer", "build_filter",
-           "exact_match_from", "metric_name", "pipelines", "regex_filter"]
 
 
 @dataclass(frozen=True)
