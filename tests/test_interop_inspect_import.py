@@ -136,3 +136,14 @@ def test_zstandard_compressed_eval_log(tmp_path: Path) -> None:
     read = read_inspect_log(path)
     assert len(read.samples) == 6 and read.samples[0]["id"] == "q0"
     assert read.results["scores"][0]["metrics"]["accuracy"]["value"] == 3.5 / 6
+
+
+def test_damaged_zstandard_member_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "log.eval"
+    _zstd_zip(path, {"header.json": json.dumps({"eval": {}, "results": {}}).encode()})
+    raw = bytearray(path.read_bytes())
+    start = raw.index(b"header.json") + len("header.json") + 4  # past the zstd magic number
+    raw[start:start + 8] = b"\xff" * 8  # the frame header and first block garbled
+    path.write_bytes(bytes(raw))
+    with pytest.raises(LmauditError, match=r"log\.eval: header\.json is missing or damaged"):
+        read_inspect_log(path)

@@ -68,7 +68,10 @@ def _zstd_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     name_length, extra_length = struct.unpack("<HH", header[26:30])
     handle.seek(info.header_offset + 30 + name_length + extra_length)
     compressed = handle.read(info.compress_size)
-    return zstandard.ZstdDecompressor().decompress(compressed, max_output_size=info.file_size)
+    try:
+        return zstandard.ZstdDecompressor().decompress(compressed, max_output_size=info.file_size)
+    except zstandard.ZstdError as error:
+        raise zipfile.BadZipFile(f"Zstandard: {error}") from None
 
 
 def _zip_json(archive: zipfile.ZipFile, name: str, path: Path) -> Any:
