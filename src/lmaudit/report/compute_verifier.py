@@ -1,7 +1,7 @@
 """What a best-of-N point's verifier cost, added to the cost of its answers.
 
 Per verifier (by its label in the run's task spec `verifiers`, numbered as
-`verifiers.unique_labels` numbers them):
+`verifiers.numbered_labels` numbers them):
 
 - `oracle` and `self`: nothing to add (the oracle is the upper bound that knows the
   answer; self-confidence reads the answers' own log-probabilities);
@@ -23,20 +23,14 @@ import pandas as pd
 
 from lmaudit.core.usage import Price, find_price
 from lmaudit.report.compute_model import TOKENS
+from lmaudit.verifiers import numbered_labels
 
 
 def verifier_specs(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """label → spec of each verifier of a run (`verifiers.unique_labels`' numbering)."""
-    specs = (manifest.get("task_spec") or {}).get("verifiers") or []
-    seen: dict[str, int] = {}
-    found: dict[str, Mapping[str, Any]] = {}
-    for spec in specs:
-        if not isinstance(spec, Mapping):
-            continue
-        kind = str(spec.get("kind"))
-        seen[kind] = seen.get(kind, 0) + 1
-        found[kind if seen[kind] == 1 else f"{kind}{seen[kind]}"] = spec
-    return found
+    """label → spec of each verifier of a run (`verifiers.numbered_labels`)."""
+    specs = [s for s in (manifest.get("task_spec") or {}).get("verifiers") or []
+             if isinstance(s, Mapping)]
+    return dict(zip(numbered_labels([str(s.get("kind")) for s in specs]), specs, strict=True))
 
 
 def _judge_tokens(frame: pd.DataFrame, label: str, k: int) -> np.ndarray | None:

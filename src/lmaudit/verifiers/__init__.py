@@ -135,15 +135,20 @@ def parse_verifier(spec: str, *, model_options: Mapping[str, Any] | None = None)
     )
 
 
-def unique_labels(verifiers: Sequence[Verifier]) -> list[str]:
-    """Each verifier's label, numbered from the second of a kind (`judge`, `judge2`)."""
+def numbered_labels(kinds: Sequence[str]) -> list[str]:
+    """Each kind numbered from its second occurrence (`judge`, `judge2`): the labels of the
+    metrics (`best_of_4:judge2`) and of a stored run's verifier specs."""
     seen: dict[str, int] = {}
     labels = []
-    for verifier in verifiers:
-        seen[verifier.label] = seen.get(verifier.label, 0) + 1
-        count = seen[verifier.label]
-        labels.append(verifier.label if count == 1 else f"{verifier.label}{count}")
+    for kind in kinds:
+        seen[kind] = seen.get(kind, 0) + 1
+        labels.append(kind if seen[kind] == 1 else f"{kind}{seen[kind]}")
     return labels
+
+
+def unique_labels(verifiers: Sequence[Verifier]) -> list[str]:
+    """Each verifier's label, numbered from the second of a kind (`numbered_labels`)."""
+    return numbered_labels([v.label for v in verifiers])
 
 
 def run_verifiers(
