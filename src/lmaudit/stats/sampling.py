@@ -248,6 +248,14 @@ def per_problem_metrics(samples: ProblemSamples) -> dict[str, float]:
     values["vote_share"] = vote.share
     values["vote_brier"] = (vote.share - float(vote.correct)) ** 2
     if samples.scores is not None:
-        for k in ks:
-            values[f"best_of_{k}"] = float(samples.correct[best_of_n_pick(samples.scores[:k])])
+        values.update((f"best_of_{k}", v) for k, v in best_of_k(samples.correct,
+                                                                samples.scores).items())
     return values
+
+
+def best_of_k(correct: Sequence[bool], scores: Sequence[float | None]) -> dict[int, float]:
+    """`{k: 1.0 when the verifier's pick among the first k samples is correct, else 0.0}`
+    for k = 1, 2, 4, ... <= the number of samples (one problem; `best_of_n_pick`)."""
+    if len(correct) != len(scores):
+        raise StatsInputError(f"{len(scores)} verifier scores for {len(correct)} samples")
+    return {k: float(correct[best_of_n_pick(scores[:k])]) for k in k_values(len(correct))}

@@ -52,7 +52,12 @@ from lmaudit.core.types import (
     SampleRecord,
 )
 from lmaudit.stats.passk import k_values
-from lmaudit.stats.sampling import ProblemSamples, per_problem_metrics, sample_metric_names
+from lmaudit.stats.sampling import (
+    ProblemSamples,
+    best_of_k,
+    per_problem_metrics,
+    sample_metric_names,
+)
 from lmaudit.verifiers import Candidate, Verifier, run_verifiers, unique_labels
 
 CORRECTNESS_METRICS = ("acc_flexible", "acc", "exact_match", "pass@1")
@@ -188,10 +193,8 @@ def combine_answers(
             failures[label] = [v.failure for v in verdicts]
             if any(v.prompt_tokens or v.completion_tokens for v in verdicts):
                 tokens[label] = [[v.prompt_tokens, v.completion_tokens] for v in verdicts]
-            by_k = per_problem_metrics(ProblemSamples(problem, tuple(a.extracted for a in answers),
-                                                      correct, tuple(scores[label])))
-            for n in k_values(k):
-                metrics[f"best_of_{n}:{label}"] = by_k[f"best_of_{n}"]
+            for n, value in best_of_k(correct, scores[label]).items():
+                metrics[f"best_of_{n}:{label}"] = value
             if label != "oracle":
                 metrics[f"verifier_failed:{label}"] = sum(s is None for s in scores[label]) / k
         extra.update(verifier_scores=scores, verifier_failures=failures)
