@@ -181,11 +181,13 @@ def test_builtin_task_requests_and_shapes() -> None:
     request = task.requests(sample)[0]
     assert isinstance(request, GenerateRequest) and request.prompt == sample.input
     assert request.params.max_tokens == 64 and request.params.stop == ()
-    # each built-in item is its own problem: no clusters (three shapes are a fixed design
-    # factor, not a sample of clusters; clustering on them gave t intervals on 2 dof)
-    assert all(s.cluster is None for s in task.samples())
-    assert {s.metadata["shape"] for s in task.samples()} == {"answer", "id_answer",
-                                                            "numbers_answer"}
+    # clustered as arith is, by template (40 clusters of 5), not by the three record
+    # shapes (a fixed design factor: clustered intervals on 2 degrees of freedom)
+    samples = task.samples()
+    arith = {s.id: s.cluster for s in load_task("arith").samples()}
+    assert [s.cluster for s in samples] == [arith[s.id.removeprefix("json-")] for s in samples]
+    assert len({s.cluster for s in samples}) == 40
+    assert {s.metadata["shape"] for s in samples} == {"answer", "id_answer", "numbers_answer"}
     with pytest.raises(LmauditError, match="unknown option"):
         load_task("json_format", {"schema": "x"})
 

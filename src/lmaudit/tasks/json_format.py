@@ -11,8 +11,9 @@ Generation: greedy, `max_tokens` (default 128), no stop sequence (a JSON answer 
 lines); with `chat=1` the prompt goes as one user message. Metrics
 (`lmaudit.scoring.json_format`): `json_valid` (strict), `json_valid_fenced` (a ```json
 fence accepted), `schema_valid`, `schema_valid_fenced`, `expected_match`; each a
-proportion with a Wilson interval (clustered where rows give a `cluster`; the built-in
-items are distinct problems, so each is its own unit and its shape is kept in `shape`). The
+proportion with a Wilson interval, clustered where rows give a `cluster` (the built-in
+items: by arith template, as `arith` is; their record shape, a fixed design factor, is kept
+in `shape`). The
 headline is `schema_valid` where items have schemas (a bare `60` is valid JSON, RFC 8259,
 but not the record asked for), else `json_valid`. Reasoning
 models: thinking segments (`think_tags`, default `<think>,</think>`; `none` keeps all) are
@@ -61,13 +62,15 @@ SHAPES: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class JsonFormatItem:
-    """One built-in item: `prompt` ends with "Answer:"; `expected` the keys checked."""
+    """One built-in item: `prompt` ends with "Answer:"; `expected` the keys checked;
+    `template_id` the arith template it instantiates (its cluster)."""
 
     id: str
     prompt: str
     schema: dict[str, Any]
     expected: dict[str, Any]
     shape: str
+    template_id: str
 
 
 def _schema(shape: str) -> dict[str, Any]:
@@ -95,7 +98,8 @@ def builtin_items(split: str = "test", n: int | None = None) -> list[JsonFormatI
             expected["id"] = item_id
         instruction = instruction.replace("{id}", item_id)
         prompt = f"Question: {problem.question}\n{instruction}\nAnswer:"
-        items.append(JsonFormatItem(item_id, prompt, _schema(shape), expected, shape))
+        items.append(JsonFormatItem(item_id, prompt, _schema(shape), expected, shape,
+                                    problem.template_id))
     return items
 
 
@@ -108,7 +112,7 @@ def json_format_document(item: JsonFormatItem) -> str:
 def _builtin_samples(split: str) -> list[Sample]:
     return [Sample(item.id, item.prompt, json.dumps(item.expected),
                    metadata={"schema": item.schema, "expected": item.expected,
-                             "shape": item.shape})
+                             "shape": item.shape, "cluster": item.template_id})
             for item in builtin_items(split)]
 
 
