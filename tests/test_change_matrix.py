@@ -183,3 +183,23 @@ def test_plot_ticks_are_round_numbers() -> None:
     assert nice_ticks(-104.0, 9.49) == [-100.0, -80.0, -60.0, -40.0, -20.0, 0.0]
     assert nice_ticks(-0.3, 0.2) == [-0.2, -0.1, 0.0, 0.1, 0.2]
     assert nice_ticks(1.0, 1.0) == []
+
+
+def test_clustered_binary_cell_uses_the_clustered_t_not_mcnemar() -> None:
+    # 40 items in 4 clusters of 10; the tuned model gets all of cluster 0 right, nothing
+    # else changes. McNemar (pairs taken as independent) would give p = 2 * 0.5**10; the
+    # items share clusters, so the cell is the clustered paired t: differences 1 on 10
+    # items, mean 0.25, CR1 stderr sqrt(4/3 * (10 * 0.75**2 ... per cluster) / 40**2)
+    # = sqrt(4/3 * (7.5**2 + 3 * 2.5**2) / 1600) = 0.25, so t = 1 on G - 1 = 3 dof.
+    clusters = [f"c{i // 10}" for i in range(40)]
+    base = _run("base", "skill", [0.0] * 40).frame.assign(cluster=clusters)
+    tuned = _run("tuned", "skill", [1.0] * 10 + [0.0] * 30).frame.assign(cluster=clusters)
+    change = model_change([RunForComparison("base", "skill", base, ("acc",), "acc"),
+                           RunForComparison("tuned", "skill", tuned, ("acc",), "acc")],
+                          "base", {}, {})
+    cell = change.cell("tuned", "skill")
+    assert cell is not None and cell.test == "paired t"
+    assert cell.difference.n_clusters == 4
+    assert cell.difference.stderr == pytest.approx(0.25)
+    assert cell.p_value == pytest.approx(2 * scipy_stats.t.sf(1.0, 3))
+    assert cell.p_value > 0.3 and not cell.significant

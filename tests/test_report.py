@@ -28,7 +28,7 @@ from lmaudit.report import (
 )
 from lmaudit.report.model import CAUTION, NOT_TRUSTED, TRUSTED
 from lmaudit.stats import compare_runs
-from lmaudit.stats.multiple import benjamini_hochberg_adjust, holm_adjust
+from lmaudit.stats.multiple import benjamini_hochberg_adjust, holm_adjust, t_test_p_value
 from lmaudit.stats.power import proportion_mde
 from report_fixtures import INJECTION, LIMIT, make_audit, make_contamination, make_probe, make_run
 
@@ -120,7 +120,11 @@ def test_comparison_reuses_paired_stats_and_adjusts_all(report: AuditReport,
     expected = compare_runs(a, b, "acc_flexible")
     assert (row.model_a, row.model_b) == ("lab:clean", "lab:dirty")
     assert row.difference.value == pytest.approx(expected.difference.value)
-    assert expected.mcnemar is not None and row.p_value == expected.mcnemar.p_value
+    # arith's items share templates (clusters), so the p-value is the clustered paired t
+    # on G - 1 degrees of freedom, not McNemar's (which takes the pairs as independent)
+    d = expected.difference
+    assert d.n_clusters is not None and 1 < d.n_clusters < d.n and row.test == "paired t"
+    assert row.p_value == pytest.approx(t_test_p_value(d.value, d.stderr, d.n_clusters - 1))
     p_values = [r.p_value for r in rows]
     assert [r.p_holm for r in rows] == pytest.approx(holm_adjust(p_values), nan_ok=True)
     assert [r.p_bh for r in rows] == pytest.approx(benjamini_hochberg_adjust(p_values),

@@ -2,12 +2,13 @@
 
 For each task and each model other than the baseline, `stats.paired.compare_runs` gives
 model − baseline on the task's headline metric over the items both runs scored (clustered
-where the task has clusters). The p-value is McNemar's exact test for 0/1 metrics, else the
-paired t test; a ratio-of-sums metric (the perplexity task's bits per byte) gets a paired
-bootstrap of its difference and a normal p from the bootstrap standard error. Holm adjusts
-all cells of the matrix together (one family). Per model, the
-gains of each role's tasks and of the target vs the other tasks are averaged as independent
-estimates (`stats.change`), the two coordinates of the learning-vs-forgetting plot.
+where the task has clusters). The p-value is `report.comparison.paired_test`'s: McNemar's
+exact test for 0/1 metrics on independent items, else the (clustered) paired t test; a
+ratio-of-sums metric (the perplexity task's bits per byte) gets a paired bootstrap of its
+difference and a normal p from the bootstrap standard error. Holm adjusts all cells of the
+matrix together (one family). Per model, the gains of each role's tasks and of the target
+vs the other tasks are averaged as independent estimates (`stats.change`), the two
+coordinates of the learning-vs-forgetting plot.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from lmaudit.report.change_model import ROLES, ChangeCell, ModelChange, RoleChange, Tradeoff
-from lmaudit.report.comparison import RunForComparison
+from lmaudit.report.comparison import RunForComparison, paired_test
 from lmaudit.stats import StatsInputError, compare_runs, ratio_estimate
 from lmaudit.stats.change import (
     mean_of_independent,
@@ -25,7 +26,7 @@ from lmaudit.stats.change import (
     oriented,
     paired_ratio_difference,
 )
-from lmaudit.stats.multiple import holm_adjust, t_test_p_value
+from lmaudit.stats.multiple import holm_adjust
 
 # Ratio-of-sums headline metrics (the perplexity task): per-sample numerator, denominator
 # and transform (`stats.intervals.RATIO_TRANSFORMS`).
@@ -74,11 +75,7 @@ def _cell(base: RunForComparison, run: RunForComparison, role: str, higher: bool
         result = compare_runs(base.frame, run.frame, metric)
     except StatsInputError as error:
         return f"{base.task} · {run.model}: not compared ({error})"
-    if result.mcnemar is not None:
-        test, p = "McNemar exact", result.mcnemar.p_value
-    else:
-        d = result.difference
-        test, p = "paired t", t_test_p_value(d.value, d.stderr, (d.n_clusters or d.n) - 1)
+    test, p = paired_test(result)
     return ChangeCell(run.model, base.task, role, metric, higher, result.n_shared,
                       result.mean_a, result.mean_b, result.difference,
                       oriented(result.difference, higher), test, p, math.nan)

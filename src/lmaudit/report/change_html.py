@@ -127,8 +127,8 @@ def change_section(change: ModelChange | None) -> str:
              f"<p class=muted>Each cell: model − baseline {escape(change.baseline)} on the "
              "items both scored, with its 95% paired interval (points for shares); * marks "
              f"p &lt; 0.05 after Holm over all {change.n_tests} cells (McNemar exact for 0/1 "
-             "metrics, paired bootstrap for ratio metrics such as bits per byte, else paired "
-             "t).</p>",
+             "metrics on independent items, paired bootstrap for ratio metrics such as bits "
+             "per byte, else paired t, clustered where the items are).</p>",
              f'<table class="change"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
              "</tbody></table>"]
     if change.role_changes:

@@ -19,7 +19,8 @@ ROLES = ("target", "general", "format", "safety")
 @dataclass(frozen=True)
 class ChangeCell:
     """One model × task cell: the paired difference to the baseline and its test.
-    `test`: `McNemar exact` for 0/1 metrics, else `paired t`; `p_holm`: Holm-adjusted over
+    `test`: `McNemar exact` (0/1 metrics, no cluster of several items), `paired t` (clustered where
+    the items are) or `paired bootstrap` (ratio metrics); `p_holm`: Holm-adjusted over
     every cell of the matrix."""
 
     model: str

@@ -2,9 +2,10 @@
 
 For every task and every pair of models (A before B in the report's model order) and every
 metric both runs store per sample, `stats.paired.compare_runs` gives B − A on the shared
-samples (the computation behind `lmaudit compare`). The p-value is McNemar's exact test for
-0/1 metrics, else the paired (clustered) t test of the difference. All p-values of the
-report, over every task, metric and pair, form one family: Holm (family-wise) and
+samples (the computation behind `lmaudit compare`). The p-value is `paired_test`'s:
+McNemar's exact test for 0/1 metrics on independent samples (no cluster holds two), else
+the paired (clustered) t test of the difference. All p-values of the report, over every
+task, metric and pair, form one family: Holm (family-wise) and
 Benjamini–Hochberg (false discovery rate) adjust them together.
 
 Power: per task, the smallest difference of the headline metric detectable at 80% power
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from lmaudit.report.model import Comparison, PairedRow, TaskPower
-from lmaudit.stats import StatsInputError, compare_runs
+from lmaudit.stats import PairedComparison, StatsInputError, compare_runs
 from lmaudit.stats.multiple import benjamini_hochberg_adjust, holm_adjust, t_test_p_value
 from lmaudit.stats.power import minimum_detectable_difference, proportion_mde
 
@@ -46,17 +47,24 @@ def shared_metrics(a: RunForComparison, b: RunForComparison) -> list[str]:
             if m in b.metrics and m in a.frame.columns and m in b.frame.columns]
 
 
+def paired_test(result: PairedComparison) -> tuple[str, float]:
+    """(test name, two-sided p) of a paired comparison: McNemar's exact test for a 0/1
+    metric on independent items (no clusters, or one item per cluster); else the paired t
+    test of the difference on n - 1 degrees of freedom, or its clustered form on G - 1
+    (McNemar takes the pairs as independent, which items sharing a cluster are not)."""
+    d = result.difference
+    if result.mcnemar is not None and d.n_clusters in (None, d.n):
+        return "McNemar exact", result.mcnemar.p_value
+    dof = (d.n_clusters if d.n_clusters else d.n) - 1
+    return "paired t", t_test_p_value(d.value, d.stderr, dof)
+
+
 def _row(task: str, metric: str, a: RunForComparison, b: RunForComparison) -> PairedRow | None:
     try:
         result = compare_runs(a.frame, b.frame, metric)
     except StatsInputError:
         return None
-    if result.mcnemar is not None:
-        test, p = "McNemar exact", result.mcnemar.p_value
-    else:
-        d = result.difference
-        dof = (d.n_clusters if d.n_clusters else d.n) - 1
-        test, p = "paired t", t_test_p_value(d.value, d.stderr, dof)
+    test, p = paired_test(result)
     return PairedRow(task, metric, a.model, b.model, result.n_shared, result.mean_a,
                      result.mean_b, result.difference, test, p, math.nan, math.nan)
 
