@@ -2,7 +2,7 @@
 
 `create_app` builds the FastAPI application over named lmaudit backends; `lmaudit arena serve`
 runs it with uvicorn. Modules: `db` (SQLAlchemy models, engine, Alembic upgrade), `store`
-(queries), `security` (cookies, CSRF, rate limits, trusted proxies, sanitizing), `guard` (the
+(queries), `answering` (each answer generated once), `security` (cookies, CSRF, rate limits, trusted proxies, sanitizing), `guard` (the
 ASGI middleware that applies them), `ratings` (leaderboard from votes via
 `lmaudit.arena.ranking`), `pages` (server-rendered HTML), `web` (routes), `server` (uvicorn).
 """

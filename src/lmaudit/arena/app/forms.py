@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from lmaudit.arena.app import pages, store
+from lmaudit.arena.app.answering import SharedAnswers
 from lmaudit.arena.app.db import VOTES
 from lmaudit.arena.app.models import ModelPool
 from lmaudit.arena.app.security import Signer
@@ -39,17 +40,12 @@ def form_fields(body: bytes) -> dict[str, str]:
 def add_form_routes(
     app: FastAPI,
     pool: ModelPool,
+    answers: SharedAnswers,
     maker: sessionmaker[Session],
     signer: Signer,
     max_prompt_chars: int,
 ) -> None:
     """Register the form-based battle and vote routes on `app`."""
-
-    async def answer(battle_id: str, side: str, model: str, prompt: str) -> None:
-        reply = await run_in_threadpool(pool.answer, model, prompt)
-        await run_in_threadpool(
-            store.save_answer, maker, battle_id, side, reply.text, reply.finish_reason
-        )
 
     @app.post("/battle")
     async def create(request: Request) -> Response:
@@ -62,8 +58,8 @@ def add_form_routes(
         battle_id = await run_in_threadpool(
             store.create_battle, maker, request.state.session_id, prompt, model_a, model_b
         )
-        await asyncio.gather(answer(battle_id, "a", model_a, prompt),
-                             answer(battle_id, "b", model_b, prompt))
+        await asyncio.gather(answers(battle_id, "a", model_a, prompt),
+                             answers(battle_id, "b", model_b, prompt))
         return RedirectResponse(f"/battle/{battle_id}", status_code=303)
 
     @app.get("/battle/{battle_id}", response_class=HTMLResponse)

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lmaudit.arena.app import pages, store
+from lmaudit.arena.app.answering import SharedAnswers
 from lmaudit.arena.app.db import VOTES, fill_pool, make_engine, upgrade
 from lmaudit.arena.app.forms import add_form_routes
 from lmaudit.arena.app.guard import Guard, GuardSettings, error_response
@@ -66,6 +67,7 @@ def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
     maker = sessionmaker(engine, expire_on_commit=False)
     signer = Signer(config.secret or secrets.token_urlsafe(32))
     board = CachedLeaderboard(maker, pool.names)
+    answers = SharedAnswers(pool, maker)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -128,7 +130,7 @@ def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
     def stylesheet() -> Response:
         return Response(pages.STYLESHEET, media_type="text/css")
 
-    add_form_routes(app, pool, maker, signer, config.max_prompt_chars)
+    add_form_routes(app, pool, answers, maker, signer, config.max_prompt_chars)
 
     @app.get("/api/session")
     def session(request: Request) -> dict[str, str]:
@@ -164,7 +166,7 @@ def create_app(pool: ModelPool, config: ArenaConfig = ArenaConfig()) -> FastAPI:
     def stream(request: Request, battle_id: str) -> StreamingResponse:
         battle = owned(request, battle_id)
         return StreamingResponse(
-            _events(pool, maker, battle), media_type="text/event-stream",
+            _events(answers, battle), media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
@@ -227,20 +229,14 @@ def _event(payload: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(payload)}\n\n".encode()
 
 
-async def _events(
-    pool: ModelPool, maker: sessionmaker[Any], battle: store.BattleView
-) -> AsyncIterator[bytes]:
+async def _events(answers: SharedAnswers, battle: store.BattleView) -> AsyncIterator[bytes]:
     """Server-sent events: `{side, delta}` pieces, then `{side, html}` per finished answer."""
     models = {"a": battle.model_a, "b": battle.model_b}
 
     async def answer(side: str) -> tuple[str, str]:
         if side in battle.answers:
             return side, battle.answers[side]
-        reply = await run_in_threadpool(pool.answer, models[side], battle.prompt)
-        text = await run_in_threadpool(
-            store.save_answer, maker, battle.id, side, reply.text, reply.finish_reason
-        )
-        return side, text
+        return side, await answers(battle.id, side, models[side], battle.prompt)
 
     try:
         for finished in asyncio.as_completed([answer("a"), answer("b")]):
