@@ -2,9 +2,10 @@
 
 `create_app` builds the FastAPI application over named lmaudit backends; `lmaudit arena serve`
 runs it with uvicorn. Modules: `db` (SQLAlchemy models, engine, Alembic upgrade), `store`
-(queries), `answering` (each answer generated once), `security` (cookies, CSRF, rate limits, trusted proxies, sanitizing), `guard` (the
-ASGI middleware that applies them), `ratings` (leaderboard from votes via
-`lmaudit.arena.ranking`), `pages` (server-rendered HTML), `web` (routes), `server` (uvicorn).
+(queries), `answering` (each answer generated once), `security` (cookies, CSRF, rate limits,
+trusted proxies, sanitizing), `guard` (the ASGI middleware that applies them), `ratings`
+(leaderboard from votes via `lmaudit.arena.ranking`), `pages` (server-rendered HTML), `web`
+(routes), `server` (uvicorn).
 """
 
 from lmaudit.core.types import LmauditError
