@@ -223,11 +223,22 @@ def test_without_prices_the_frontier_is_in_tokens(runs: dict[str, Path]) -> None
 
 
 def test_compute_rate_prices_local_models(runs: dict[str, Path]) -> None:
+    from lmaudit.report.compute import ComputeRun, compute_section
+
     rated = load_report([runs["n1"]], Pricing(compute_rates={"scripted:*": 36.0}))
     assert rated.compute is not None
     (point,) = rated.compute.frontiers[0].points
     frame = pd.read_parquet(runs["n1"] / "samples.parquet")
-    # 36 USD per hour = 0.01 USD per recorded second
+    # the scripted latencies add up to more than the run lasted: its wall time is split
+    assert point.cost_source.startswith("compute rate × run time split by recorded seconds")
+    results = json.loads((runs["n1"] / "results.json").read_text())
+    manifest = json.loads((runs["n1"] / "manifest.json").read_text())
+    assert point.total_cost == pytest.approx(results["seconds"] * 0.01)
+    # answers timed one after another within the run: 36 USD per hour = 0.01 USD per second
+    results["seconds"] = float(frame["latency_s"].sum()) + 1.0
+    sequential = compute_section([ComputeRun(EVIL, "arith", frame, results, manifest)],
+                                 Pricing(compute_rates={"scripted:*": 36.0}), n_boot=100)
+    (point,) = sequential.frontiers[0].points
     assert point.cost_source == "compute rate × recorded seconds"
     assert point.cost_per_task.value == pytest.approx(float(frame["latency_s"].mean()) * 0.01)
 
@@ -249,6 +260,27 @@ def test_compute_rate_without_timed_answers_splits_the_run_time_by_tokens() -> N
     assert point.total_cost == pytest.approx(1.0)
     assert point.cost_per_task.value == pytest.approx(0.5)
     assert point.cost_per_correct.value == pytest.approx(1.0)
+
+
+def test_compute_rate_never_bills_more_seconds_than_the_run_lasted() -> None:
+    """A vLLM engine call times every answer of its batch with the call's latency: 4
+    problems answered in one 10 s call record 10 s each, 40 s in all, in a run of 12 s."""
+    from lmaudit.report.compute import ComputeRun, compute_section
+
+    frame = pd.DataFrame({"sample_id": list("abcd"), "prompt_tokens": [10] * 4,
+                          "completion_tokens": [10] * 4, "latency_s": [10.0] * 4,
+                          "acc": [1.0, 0.0, 1.0, 1.0]})
+    results = {"seconds": 12.0, "metrics": {"acc": {"value": 0.75, "ci_low": 0.2,
+                                                    "ci_high": 1.0, "n": 4,
+                                                    "method": "wilson"}}}
+    section = compute_section([ComputeRun("vllm:x", "t", frame, results, {})],
+                              Pricing(compute_rates={"vllm:*": 360.0}), n_boot=100)
+    (point,) = section.frontiers[0].points
+    # 12 s at $360/h = $1.20 (not 40 s = $4.00), $0.30 per problem, $0.40 per correct
+    assert point.cost_source.startswith("compute rate × run time split by recorded seconds")
+    assert point.total_cost == pytest.approx(1.2)
+    assert point.cost_per_task.value == pytest.approx(0.3)
+    assert point.cost_per_correct.value == pytest.approx(0.4)
 
 
 def test_options_and_setting_labels() -> None:

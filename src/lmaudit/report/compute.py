@@ -6,8 +6,11 @@ Per run (one model × task × setting, `samples.parquet` with one row per proble
   (`Pricing.prices`, `--price MODEL=IN,OUT` / `--prices FILE`): prompt and completion tokens
   × USD per million; a compute rate the user gave (`Pricing.compute_rates`,
   `--compute-rate MODEL=USD_PER_HOUR`): the recorded seconds (`latency_s`, summed over the
-  problem's answers; where the backend timed nothing, the run's wall time split over the
-  problems by their tokens) × rate / 3600, for local models; the price recorded with the run
+  problem's answers; where they add up to more than the run's wall time, the answers
+  overlapped (a vLLM engine call times every answer of its batch, concurrent requests each
+  time their own wait), so the wall time is split over the problems by them; where the
+  backend timed nothing, the wall time split by tokens) × rate / 3600, for local models;
+  the price recorded with the run
   (`results.json` `usage.price_usd_per_million`); else no price, and the task's frontier is
   drawn in tokens (prompt + completion) for every point. Model names match exactly, then as
   glob patterns (`openai:*`).
@@ -128,12 +131,16 @@ class _Costed:
 
 def _seconds(run: ComputeRun, prompt: np.ndarray | None, completion: np.ndarray | None
              ) -> tuple[np.ndarray, str] | None:
-    """Seconds per problem: the recorded latency where the backend timed its answers, else
-    the run's wall time (`results.json` `seconds`) split over problems by their tokens."""
+    """Seconds per problem: the recorded latency where the backend timed its answers (the
+    run's wall time, `results.json` `seconds`, split by it where the latencies overlapped:
+    their sum exceeds the wall time), else the wall time split over problems by tokens."""
     latency = numeric_column(run.frame, "latency_s")
-    if latency is not None and (latency > 0).any():
-        return latency, "compute rate × recorded seconds"
     total = float(run.results.get("seconds") or 0.0)
+    if latency is not None and (latency > 0).any():
+        if total <= 0 or latency.sum() <= total:
+            return latency, "compute rate × recorded seconds"
+        return (total * latency / latency.sum(),
+                "compute rate × run time split by recorded seconds (answers overlapped)")
     if total <= 0:
         return None
     weights = (np.ones(len(run.frame)) if prompt is None or completion is None
