@@ -46,12 +46,17 @@ def test_read_examples_names_file_and_row(tmp_path: Path) -> None:
     assert read_examples(listed) == [FinetuneExample("", "x")]
     for text, message in [('{"prompt": "a"}\n', "row 1: missing field 'completion'"),
                           ('{"text": "a"}\n{"text": ""}\n', "row 2: field 'text' must be"),
-                          ("{oops\n", "line 1: not valid JSON"), ("", "no training rows")]:
+                          ("{oops\n", "line 1: malformed JSON"), ("", "no training rows"),
+                          ("[1,\n", "malformed JSON")]:
         bad = tmp_path / "bad.jsonl"
         bad.write_text(text)
         with pytest.raises(LmauditError, match=r"bad\.jsonl") as error:
             read_examples(bad)
         assert message in str(error.value)
+    latin = tmp_path / "latin.jsonl"  # not UTF-8: one line naming the file, no traceback
+    latin.write_bytes('{"text": "café"}\n'.encode("latin-1"))
+    with pytest.raises(LmauditError, match=r"latin\.jsonl: not UTF-8 text"):
+        read_examples(latin)
 
 
 def test_only_the_completion_is_trained_on(base: Path) -> None:

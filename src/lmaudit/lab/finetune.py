@@ -14,7 +14,6 @@ Losses are mean natural-log cross-entropy per trained token (nats/token).
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import time
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lmaudit.core.types import LmauditError
+from lmaudit.data.textio import JsonProblem, parse_json, read_text
 from lmaudit.lab.model import LabConfig, count_parameters
 from lmaudit.lab.train import (
     IGNORE_INDEX,
@@ -93,30 +93,25 @@ class FinetuneResult:
 
 def read_examples(path: Path) -> list[FinetuneExample]:
     """Rows of a JSONL file (or a JSON list): `text`, or `prompt` + `completion`. Errors
-    name the file and the row (1-based)."""
+    name the file and the row (1-based); a file that is not UTF-8 is one such error."""
     path = Path(path)
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise LmauditError(f"--data {path}: cannot read ({error.strerror})") from None
-    if raw.lstrip().startswith("["):
-        try:
-            rows = list(enumerate(json.loads(raw), 1))
-        except ValueError as error:
-            raise LmauditError(f"{path}: not valid JSON ({error})") from None
+    text = read_text(path)
+    if text.lstrip().startswith("["):
+        rows = list(enumerate(_parse(path, text, ""), 1))
     else:
-        rows = []
-        for number, line in enumerate(raw.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append((number, json.loads(line)))
-                except ValueError as error:
-                    raise LmauditError(f"{path}: line {number}: not valid JSON ({error})"
-                                       ) from None
+        rows = [(number, _parse(path, line, f"line {number}: "))
+                for number, line in enumerate(text.splitlines(), 1) if line.strip()]
     examples = [_example(path, number, row) for number, row in rows]
     if not examples:
         raise LmauditError(f"{path}: no training rows")
     return examples
+
+
+def _parse(path: Path, text: str, where: str) -> Any:
+    try:
+        return parse_json(text)
+    except JsonProblem as problem:
+        raise LmauditError(f"{path}: {where}{problem}") from None
 
 
 def _example(path: Path, number: int, row: Any) -> FinetuneExample:
@@ -225,11 +220,11 @@ def finetune(
         while len(losses) < total:
             indices = list(range(len(rows)))
             order.shuffle(indices)
-            for start in range(0, len(indices), config.batch_size):
+            for offset in range(0, len(indices), config.batch_size):
                 if len(losses) >= total:
                     break
                 inputs, labels = right_padded_batch(
-                    [rows[i] for i in indices[start:start + config.batch_size]], eot)
+                    [rows[i] for i in indices[offset:offset + config.batch_size]], eot)
                 losses.append(train_step(model, optimizer, trainable, inputs.to(device),
                                          labels.to(device), lr=lr_at(len(losses), total, schedule),
                                          grad_clip=config.grad_clip))
