@@ -157,3 +157,13 @@ def test_group_errors_are_one_line(tmp_path: Path) -> None:
         load_task(f"lm-eval:{files['all']}", {"include_path": str(tmp_path)})
     with pytest.raises(LmauditError, match="selects names in a directory"):
         load_task(f"lm-eval:{files['quiz_mc']}", {"tasks": "quiz_mc"})
+
+
+def test_a_group_that_contains_itself_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("group: ga\ntask:\n  - gb\n")
+    (tmp_path / "b.yaml").write_text("group: gb\ntask:\n  - ga\n")
+    (tmp_path / "c.yaml").write_text("group: gc\ntask:\n  - task: gc\n")
+    with pytest.raises(LmauditError, match=r"group ga contains itself \(ga -> gb -> ga\)"):
+        load_task(f"lm-eval:{tmp_path / 'a.yaml'}")
+    with pytest.raises(LmauditError, match=r"group gc contains itself \(gc -> gc\)"):
+        load_task(f"lm-eval:{tmp_path}", {"tasks": "gc"})

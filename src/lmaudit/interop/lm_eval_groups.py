@@ -140,6 +140,7 @@ class Resolver:
         self.index = index
         self.root = root
         self.problems = problems
+        self._open: list[str] = []  # the groups being built, outermost first
 
     def _entry(self, name: str, where: str) -> Entry:
         entry = self.index.get(name)
@@ -170,7 +171,19 @@ class Resolver:
 
     def group(self, name: str, config: Mapping[str, Any], overrides: Mapping[str, Any],
               file: Path) -> Group:
-        """A group and its members (module docstring)."""
+        """A group and its members (module docstring); a group that contains itself, directly
+        or through others, is one error naming the loop."""
+        if name in self._open:
+            loop = " -> ".join([*self._open[self._open.index(name):], name])
+            raise LmauditError(f"{file}: group {name} contains itself ({loop})")
+        self._open.append(name)
+        try:
+            return self._group(name, config, overrides, file)
+        finally:
+            self._open.pop()
+
+    def _group(self, name: str, config: Mapping[str, Any], overrides: Mapping[str, Any],
+               file: Path) -> Group:
         where = f"{file}: group {name}"
         merged = {**{k: v for k, v in config.items() if k not in GROUP_KEYS}, **overrides}
         members = config.get("task")
