@@ -47,6 +47,18 @@ def test_fewshot_examples_follow_lm_evals_sampler(tmp_path: Path) -> None:
     assert [s.input for s in other] != [s.input for s in samples]
 
 
+def test_limit_keeps_the_first_documents_and_their_fewshot_examples(tmp_path: Path) -> None:
+    # as lm-eval's --limit: the first n documents, their examples drawn from the whole split
+    files = write_tasks(tmp_path, shots=2)
+    with files["quiz_mc"].open("a") as handle:
+        handle.write("fewshot_split: test\n")
+    whole = load_task(f"lm-eval:{files['quiz_mc']}").samples()
+    first = load_task(f"lm-eval:{files['quiz_mc']}", {"limit": "3"}).samples()
+    assert len(whole) > 3 and [s.id for s in first] == ["0", "1", "2"]
+    assert [(s.input, s.target) for s in first] == [(s.input, s.target) for s in whole[:3]]
+    later = [s.input.split("\n\n")[-1] for s in whole[3:]]  # the questions cut off
+    assert any(q in shot for s in first for shot in s.input.split("\n\n")[1:-1] for q in later)
+
 def test_generation_filters_and_exact_match(tmp_path: Path) -> None:
     files = write_tasks(tmp_path)
     task = load_task(f"lm-eval:{files['sums_gen']}")

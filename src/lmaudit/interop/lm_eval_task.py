@@ -179,16 +179,16 @@ def task_from_config(raw: Mapping[str, Any], file: Path, options: Mapping[str, s
         if n_shot > 0 and pool_split is not None:
             pool = docs if pool_split == evaluation else _docs(config, pool_split, file)
         exclude = config.get("fewshot_split") == config.get("test_split")
-        examples = fewshot_examples(docs, pool, n_shot, seed=seed, sampler=sampler,
+        evaluated = docs[:limit]  # the few-shot draws go doc by doc: the first ones unchanged
+        examples = fewshot_examples(evaluated, pool, n_shot, seed=seed, sampler=sampler,
                                     exclude_self=exclude)
         try:
             if output_type == "loglikelihood_rolling":
                 return [Sample(str(i), str(renderer.target(doc)), "",
                                metadata={"fields": dict(doc), "doc_id": i})
-                        for i, doc in enumerate(docs)][:limit]
+                        for i, doc in enumerate(evaluated)]
             return [_sample(renderer, i, doc, renderer.context(doc, shots), multiple_choice)
-                    for i, (doc, shots) in enumerate(zip(docs, examples, strict=True))
-                    ][:limit]
+                    for i, (doc, shots) in enumerate(zip(evaluated, examples, strict=True))]
         except LmauditError as error:
             raise LmauditError(f"{file}: {error}") from None
 
