@@ -163,3 +163,15 @@ def test_a_reasoning_task_samples_on_the_correctness_metric_its_headline_and_bud
     assert record.extra["answers_correct"] == [True, False]
     assert record.metrics["pass@2"] == 1.0 and record.metrics["pass_at_k"] == 1.0
     assert task._correct_name() == "acc_flexible"
+
+
+def test_samples_zero_on_the_command_line_is_refused_not_read_as_one() -> None:
+    import argparse
+
+    from lmaudit.commands._sampling import sampled_task, sampling_invocation
+
+    args = argparse.Namespace(samples=0, temperature=None, top_p=None, verifier=None)
+    stored = sampling_invocation(args)
+    assert stored is not None and stored["samples"] == 0
+    with pytest.raises(LmauditError, match="--samples must be at least 1, got 0"):
+        sampled_task(load_task("arith"), stored, 0)

@@ -53,7 +53,7 @@ def sampling_invocation(args: argparse.Namespace) -> dict[str, Any] | None:
     verifiers = list(getattr(args, "verifier", None) or [])
     if all(v is None for v in given.values()) and not verifiers:
         return None
-    samples = given["samples"] or 1
+    samples = 1 if given["samples"] is None else given["samples"]  # 0 is refused, not 1
     temperature = given["temperature"]
     if temperature is None:
         temperature = DEFAULT_TEMPERATURE if samples > 1 else 0.0
