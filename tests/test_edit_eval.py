@@ -182,6 +182,17 @@ def test_errors_name_file_row_and_field(tmp_path: Path, rows: list[Any], message
     assert message in str(error.value)
 
 
+def test_unreadable_edit_files_are_one_line(tmp_path: Path) -> None:
+    latin = tmp_path / "edits.jsonl"
+    latin.write_bytes(json.dumps({**ZSRE, "alt": "café"}, ensure_ascii=False)
+                      .encode("latin-1") + b"\n")
+    with pytest.raises(LmauditError, match=r"edits\.jsonl: not UTF-8 text"):
+        read_edits(latin)
+    latin.write_text(json.dumps(ZSRE) + "\n{oops\n", encoding="utf-8")
+    with pytest.raises(LmauditError, match=r"edits\.jsonl: line 2: malformed JSON"):
+        read_edits(latin)
+
+
 def test_helpers_first_answer_and_request() -> None:
     assert first_answer(" Paris. It is big\nmore") == "Paris."
     assert first_answer("\n x\ny") == "x"  # leading whitespace dropped first

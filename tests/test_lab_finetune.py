@@ -44,10 +44,13 @@ def test_read_examples_names_file_and_row(tmp_path: Path) -> None:
     listed = tmp_path / "d.json"
     listed.write_text('[{"text": "x"}]')
     assert read_examples(listed) == [FinetuneExample("", "x")]
-    for text, message in [('{"prompt": "a"}\n', "row 1: missing field 'completion'"),
-                          ('{"text": "a"}\n{"text": ""}\n', "row 2: field 'text' must be"),
+    separator = tmp_path / "u2028.jsonl"  # a raw U+2028 inside a JSON string is one line
+    separator.write_text('{"text": "a\u2028b"}\n', encoding="utf-8")
+    assert read_examples(separator) == [FinetuneExample("", "a\u2028b")]
+    for text, message in [('{"prompt": "a"}\n', "line 1: missing field 'completion'"),
+                          ('{"text": "a"}\n{"text": ""}\n', "line 2: field 'text' must be"),
                           ("{oops\n", "line 1: malformed JSON"), ("", "no training rows"),
-                          ("[1,\n", "malformed JSON")]:
+                          ("[1,\n", "malformed JSON"), ("[3]", "row 1: expected an object")]:
         bad = tmp_path / "bad.jsonl"
         bad.write_text(text)
         with pytest.raises(LmauditError, match=r"bad\.jsonl") as error:

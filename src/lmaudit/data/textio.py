@@ -101,6 +101,27 @@ def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
         raise LmauditError(f"{path}: cannot read ({error})") from None
 
 
+def json_rows(path: Path) -> list[tuple[str, Any]]:
+    """(where, value) of every row of a JSON list (`row N`, 1-based) or, when the file does
+    not start with `[`, of every non-blank line of a JSON-lines file (`line N`).
+
+    Raises `LmauditError` naming the file (and the line) when it is not UTF-8, cannot be
+    read or holds malformed JSON.
+    """
+    text = read_text(path)  # line ends are `\n` (str.splitlines would also cut at U+2028)
+    if text.lstrip().startswith("["):
+        return [(f"row {n}", value) for n, value in enumerate(_parsed(path, "", text), 1)]
+    return [(f"line {n}", _parsed(path, f"line {n}: ", line))
+            for n, line in enumerate(text.split("\n"), 1) if line.strip()]
+
+
+def _parsed(path: Path, where: str, text: str) -> Any:
+    try:
+        return parse_json(text)
+    except JsonProblem as problem:
+        raise LmauditError(f"{path}: {where}{problem}") from None
+
+
 def csv_dict_reader(handle: IO[str]) -> csv.DictReader[str]:
     """A `csv.DictReader` over `handle` that accepts fields up to `CSV_FIELD_LIMIT`
     characters (the limit is process-wide in the csv module; it is only ever raised)."""

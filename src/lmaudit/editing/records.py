@@ -19,13 +19,13 @@ field.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lmaudit.core.types import LmauditError
+from lmaudit.data.textio import json_rows
 
 _ANSWER_KEYS = ("ground_truth", "answer", "target")
 
@@ -197,29 +197,13 @@ def parse_edit(raw: Any, where: str, index: int) -> EditCase:
 def read_edits(path: Path) -> list[EditCase]:
     """Every edit of a JSON list or JSON-lines file (module docstring)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise LmauditError(f"--edits {path}: cannot read ({error.strerror})") from None
-    rows: list[tuple[str, Any]] = []
-    if text.lstrip().startswith("["):
-        try:
-            rows = [(f"{path}: row {i}", r) for i, r in enumerate(json.loads(text), 1)]
-        except ValueError as error:
-            raise LmauditError(f"{path}: not valid JSON ({error})") from None
-    else:
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append((f"{path}: line {number}", json.loads(line)))
-                except ValueError as error:
-                    raise LmauditError(f"{path}: line {number}: not valid JSON ({error})"
-                                       ) from None
+    rows = [(f"{path}: {where}", raw) for where, raw in json_rows(path)]
     edits = [parse_edit(raw, where, i) for i, (where, raw) in enumerate(rows)]
     if not edits:
         raise LmauditError(f"{path}: no edits")
-    ids = [e.case_id for e in edits]
-    duplicate = next((i for i in ids if ids.count(i) > 1), None)
-    if duplicate is not None:
-        raise LmauditError(f"{path}: case_id {duplicate!r} appears more than once")
+    seen: set[str] = set()
+    for edit in edits:
+        if edit.case_id in seen:
+            raise LmauditError(f"{path}: case_id {edit.case_id!r} appears more than once")
+        seen.add(edit.case_id)
     return edits

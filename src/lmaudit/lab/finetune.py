@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lmaudit.core.types import LmauditError
-from lmaudit.data.textio import JsonProblem, parse_json, read_text
+from lmaudit.data.textio import json_rows
 from lmaudit.lab.model import LabConfig, count_parameters
 from lmaudit.lab.train import (
     IGNORE_INDEX,
@@ -93,29 +93,15 @@ class FinetuneResult:
 
 def read_examples(path: Path) -> list[FinetuneExample]:
     """Rows of a JSONL file (or a JSON list): `text`, or `prompt` + `completion`. Errors
-    name the file and the row (1-based); a file that is not UTF-8 is one such error."""
+    name the file and the row (`data.textio.json_rows`: line N, or row N of a list)."""
     path = Path(path)
-    text = read_text(path)
-    if text.lstrip().startswith("["):
-        rows = list(enumerate(_parse(path, text, ""), 1))
-    else:
-        rows = [(number, _parse(path, line, f"line {number}: "))
-                for number, line in enumerate(text.splitlines(), 1) if line.strip()]
-    examples = [_example(path, number, row) for number, row in rows]
+    examples = [_example(f"{path}: {where}", row) for where, row in json_rows(path)]
     if not examples:
         raise LmauditError(f"{path}: no training rows")
     return examples
 
 
-def _parse(path: Path, text: str, where: str) -> Any:
-    try:
-        return parse_json(text)
-    except JsonProblem as problem:
-        raise LmauditError(f"{path}: {where}{problem}") from None
-
-
-def _example(path: Path, number: int, row: Any) -> FinetuneExample:
-    where = f"{path}: row {number}"
+def _example(where: str, row: Any) -> FinetuneExample:
     if not isinstance(row, dict):
         raise LmauditError(f"{where}: expected an object, got {type(row).__name__}")
     if "text" in row:
