@@ -148,6 +148,21 @@ def test_one_run_per_budget_forms_a_curve_too(tmp_path: Path) -> None:
     assert curve.gain is not None and curve.gain.value == pytest.approx(expected)
 
 
+def test_runs_of_one_budget_with_other_settings_make_separate_curves(tmp_path: Path) -> None:
+    """A budget-16 run that also extends thinking is not the budget-16 point of the plain
+    runs' curve (the later run of a budget used to replace the earlier in one curve)."""
+    for name, plan in (("b4", ThinkingPlan((4,))), ("b16", ThinkingPlan((16,))),
+                       ("w4", ThinkingPlan((4,), extend=2)),
+                       ("w16", ThinkingPlan((16,), extend=2))):
+        run_task(_task(plan), ThinkingByBudget(),  # type: ignore[arg-type]
+                 tmp_path / name, show_progress=False, model_spec="scripted:thinker")
+    report = load_report([tmp_path / n for n in ("b4", "w4", "b16", "w16")])
+    curves = {c.setting: c for c in report.thinking}
+    assert set(curves) == {"", "wait=2"}
+    assert all([p.budget for p in c.points] == [4, 16] for c in curves.values())
+    assert "thinker · budgeted · wait=2 · acc_flexible" in render_terminal(report)
+
+
 def test_exact_thinking_counts_replace_the_prorated_estimate() -> None:
     task = _task(ThinkingPlan((4, 16)))
     sample = task.samples()[3]  # needs 14 thinking tokens

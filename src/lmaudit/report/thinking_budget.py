@@ -5,8 +5,10 @@ Two sources, per model × task (`budget_curves`):
 - a run that swept budgets (`thinking_budget=B1,B2,...`, `tasks.thinking_budget`): its
   metrics `{metric}@budget{B}` and `thinking_tokens@budget{B}` with the intervals the run
   stored (a mean over problems, problem-clustered or by the task's clusters);
-- runs of one budget each (`thinking_budget` in the task spec), same model and task: each
-  run's headline metric is the point at its budget.
+- runs of one budget each (`thinking_budget` in the task spec), same model, task and
+  setting otherwise (samples, extension, effort: `report.compute_settings.run_setting`;
+  runs that differ there make separate curves): each run's headline metric is the point
+  at its budget.
 
 `gain` is the paired difference (largest budget minus smallest) over the problems both
 budgets answered (`stats.paired.paired_difference`, clustered by the task's clusters when
@@ -22,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from lmaudit.report.compute_settings import run_setting
 from lmaudit.report.evidence import estimate_from_dict, primary_metric
 from lmaudit.report.thinking_budget_model import BudgetCurve, BudgetPoint
 from lmaudit.stats import Estimate
@@ -76,7 +79,7 @@ def _sweep(run: BudgetRun) -> BudgetCurve | None:
     if run.frame is not None and len(budgets) > 1:
         gain = _paired(run.frame, f"{metric}@budget{budgets[0]}",
                        run.frame, f"{metric}@budget{budgets[-1]}")
-    return BudgetCurve(run.model, run.task, metric, points, gain, "sweep")
+    return BudgetCurve(run.model, run.task, metric, points, gain, "sweep", _setting(run))
 
 
 def _single_budget(run: BudgetRun) -> int | None:
@@ -84,7 +87,14 @@ def _single_budget(run: BudgetRun) -> int | None:
     return budget if isinstance(budget, int) and not isinstance(budget, bool) else None
 
 
-def _across_runs(model: str, task: str, runs: Sequence[BudgetRun]) -> BudgetCurve | None:
+def _setting(run: BudgetRun) -> str:
+    """The run's compute setting without its budget (`run_setting`)."""
+    label = run_setting(run.manifest)[0]
+    return " ".join(p for p in label.split() if not p.startswith("budget="))
+
+
+def _across_runs(model: str, task: str, setting: str,
+                 runs: Sequence[BudgetRun]) -> BudgetCurve | None:
     metric = primary_metric(runs[0].results)
     by_budget = {_single_budget(r): r for r in runs}
     if metric is None or len(by_budget) < 2:
@@ -98,18 +108,18 @@ def _across_runs(model: str, task: str, runs: Sequence[BudgetRun]) -> BudgetCurv
     low, high = by_budget[budgets[0]], by_budget[budgets[-1]]
     gain = (_paired(low.frame, metric, high.frame, metric)
             if low.frame is not None and high.frame is not None else None)
-    return BudgetCurve(model, task, metric, tuple(points), gain, "runs")
+    return BudgetCurve(model, task, metric, tuple(points), gain, "runs", setting)
 
 
 def budget_curves(runs: Sequence[BudgetRun]) -> tuple[BudgetCurve, ...]:
     """Every accuracy-vs-budget curve the runs hold (module docstring)."""
     curves = [c for c in (_sweep(r) for r in runs) if c is not None]
-    groups: dict[tuple[str, str], list[BudgetRun]] = {}
+    groups: dict[tuple[str, str, str], list[BudgetRun]] = {}
     for run in runs:
         if _single_budget(run) is not None:
-            groups.setdefault((run.model, run.task), []).append(run)
-    for (model, task), members in groups.items():
-        curve = _across_runs(model, task, members)
+            groups.setdefault((run.model, run.task, _setting(run)), []).append(run)
+    for (model, task, setting), members in groups.items():
+        curve = _across_runs(model, task, setting, members)
         if curve is not None:
             curves.append(curve)
     return tuple(curves)

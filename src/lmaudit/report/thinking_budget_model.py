@@ -29,6 +29,7 @@ class BudgetCurve:
     points: tuple[BudgetPoint, ...]
     gain: Estimate | None  # largest minus smallest budget, paired over problems
     source: str  # "sweep" (one run) or "runs" (one run per budget)
+    setting: str = ""  # the runs' compute setting beside the budget (N=4, wait=2, ...)
 
     @property
     def reading(self) -> str:

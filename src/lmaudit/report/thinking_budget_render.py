@@ -26,7 +26,8 @@ def _gain(curve: BudgetCurve) -> str:
 
 def _title(curve: BudgetCurve) -> str:
     source = "one run, every budget" if curve.source == "sweep" else "one run per budget"
-    return f"{curve.model} · {curve.task} · {curve.metric} ({source})"
+    setting = f" · {curve.setting}" if curve.setting else ""
+    return f"{curve.model} · {curve.task}{setting} · {curve.metric} ({source})"
 
 
 def thinking_text(curves: Sequence[BudgetCurve]) -> str:
