@@ -206,3 +206,19 @@ def test_the_judge_asks_nothing_twice_with_a_request_cache(tmp_path: Path) -> No
         assert again.verify(candidates) == first  # from the cache, failures included
         assert len(backend.seen) == 2
     assert first[0] == Verdict(0.8) and first[1].score is None
+
+
+def test_every_run_gives_its_request_cache_to_the_judge(tmp_path: Path) -> None:
+    """`run_task` (lmaudit run, audit run stages) hands the run's cache to a judge verifier:
+    a second run of the same problems asks the judge nothing."""
+    from lmaudit.core.cache import RequestCache
+    from lmaudit.core.runner import run_task
+
+    judge_backend = ScriptedBackend(lambda r: "Score: 7")
+    model = ScriptedBackend(lambda r: "5")
+    with RequestCache(tmp_path / "cache") as cache:
+        for name in ("a", "b"):
+            task = apply_sampling(load_task("arith"), SamplingConfig(2, 0.7),
+                                  [JudgeVerifier(judge_backend, "scripted:judge")])
+            run_task(task, model, tmp_path / name, limit=3, show_progress=False, cache=cache)
+    assert len(judge_backend.seen) == 6  # 3 problems x 2 answers, asked once

@@ -214,9 +214,6 @@ def run(args: argparse.Namespace) -> int:
     )
     meter = _meter(args, backend)
     cache = None if args.no_cache else RequestCache(args.cache_dir or default_cache_dir())
-    for verifier in getattr(task, "verifiers", ()):  # a judge's answers go in the cache too
-        if hasattr(verifier, "cache"):
-            verifier.cache = cache
     run_dir = args.out or default_run_dir(task.name, args.model)
     try:
         outcome = run_task(

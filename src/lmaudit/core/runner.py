@@ -353,6 +353,9 @@ def run_task(
     start = time.perf_counter()
     spec = task.spec()
     samples = select_samples(task, limit)
+    for verifier in getattr(task, "verifiers", ()):  # a judge's replies go in the cache too
+        if hasattr(verifier, "cache"):
+            verifier.cache = cache
     ignored = preflight_backend(task, backend, samples)  # fails before any request is sent
     fingerprint = identify(backend)
     served = getattr(backend, "served_model", None)
