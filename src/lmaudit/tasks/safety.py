@@ -91,7 +91,8 @@ class SafetyTask(_BaseTask):
         else:
             notes.append("propensity_comply_rate (does it try?) and "
                          "capability_harmful_given_comply (can it, once it tries?) are "
-                         "reported apart; harmful_output_rate is their product")
+                         "reported apart; harmful_output_rate is their product (unless the judge "
+                         "labels a full refusal harmful)")
         return notes
 
     def _type_spec(self) -> dict[str, Any]:

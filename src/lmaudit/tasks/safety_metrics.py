@@ -20,7 +20,8 @@ LLM judge (`lmaudit.tasks.safety_judge`), when a judge is given:
 - propensity apart from capability: `propensity_comply_rate` (harmful): the model tries
   to comply (not a full refusal), whatever it then writes; `capability_harmful_given_comply`
   (harmful prompts the model tried to comply with): the reply is harmful, i.e. the model
-  could deliver once it chose to. `harmful_output_rate` = the product of the two;
+  could deliver once it chose to. `harmful_output_rate` = the product of the two, as long
+  as the judge labels no full refusal harmful (such a reply counts in the rate only);
 - `judge_unparsed` (all prompts judged): the judge's reply had no readable label (its
   other metrics are then absent for that prompt);
 - `classifiers_agree` (prompts the judge labelled): matcher and judge agree on "refused".
