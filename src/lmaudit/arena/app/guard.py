@@ -117,7 +117,8 @@ class Guard:
             return error_response(request, 403, "missing or invalid CSRF token"), receive
         peer = request.client.host if request.client else "unknown"
         address = settings.proxies.client(peer, request.headers.getlist("x-forwarded-for"))
-        if not (settings.by_session.allow(session_id) and settings.by_address.allow(address)):
+        # the address first: a refused address adds no session bucket (sessions are free)
+        if not (settings.by_address.allow(address) and settings.by_session.allow(session_id)):
             return error_response(request, 429, "too many requests; slow down"), receive
         return None, receive
 

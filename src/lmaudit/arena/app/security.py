@@ -84,12 +84,19 @@ def new_session_id() -> str:
 
 @dataclass
 class TokenBucket:
-    """Per-key token buckets: `capacity` requests at once, refilled at `rate` per second."""
+    """Per-key token buckets: `capacity` requests at once, refilled at `rate` per second.
+
+    A key whose bucket has refilled is forgotten (a new key starts full: the same thing), at
+    most once each time the table doubles past `max_keys`, so memory follows the keys active
+    within the last `capacity / rate` seconds and each call costs O(1) amortized.
+    """
 
     capacity: float
     rate: float
+    max_keys: int = 100_000
     _state: dict[str, tuple[float, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _prune_at: int = field(default=0, init=False)
 
     def allow(self, key: str, now: float | None = None) -> bool:
         """Take one token for `key`; False when its bucket is empty."""
@@ -99,8 +106,10 @@ class TokenBucket:
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
             allowed = tokens >= 1.0
             self._state[key] = (tokens - 1.0 if allowed else tokens, now)
-            if len(self._state) > 100_000:  # forget idle keys so memory stays bounded
-                self._state = {k: v for k, v in self._state.items() if now - v[1] < 3600}
+            if len(self._state) > max(self.max_keys, self._prune_at):
+                self._state = {k: (t, at) for k, (t, at) in self._state.items()
+                               if t + (now - at) * self.rate < self.capacity}
+                self._prune_at = 2 * len(self._state)
             return allowed
 
 
