@@ -95,6 +95,16 @@ def test_role_means_and_the_tradeoff_point_combine_independent_tasks() -> None:
     roles = {(r.model, r.role): r for r in change.role_changes}
     assert roles[("tuned", "general")].gain.value == pytest.approx(-0.15)
     assert set(roles) == {("tuned", "target"), ("tuned", "general"), ("tuned", "format")}
+    # "elsewhere" averages accuracy points with nll units: the matrix says so
+    assert any("average shares (skill, general) with other units (loss)" in n
+               for n in change.notes)
+    assert not any("other units" in n for n in _share_only_matrix().notes)
+
+
+def _share_only_matrix() -> ModelChange:
+    runs = [_run("base", "skill", BASE_SKILL), _run("tuned", "skill", TUNED_SKILL),
+            _run("base", "general", BASE_GENERAL), _run("tuned", "general", TUNED_GENERAL)]
+    return model_change(runs, "base", {"skill": "target"}, {})
 
 
 def test_mean_of_independent_and_orientation_known_values() -> None:

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from lmaudit.report.change_model import ROLES, ChangeCell, ModelChange, RoleChange, Tradeoff
 from lmaudit.report.comparison import RunForComparison, paired_test
+from lmaudit.report.fmt import is_share
 from lmaudit.stats import StatsInputError, compare_runs, ratio_estimate
 from lmaudit.stats.change import (
     mean_of_independent,
@@ -137,6 +138,12 @@ def model_change(
         point = _tradeoff(model, mine)
         if point is not None:
             tradeoffs.append(point)
+    share = {c.task: is_share(c.metric, c.baseline_mean) for c in cells}
+    shares = ", ".join(t for t in share if share[t])
+    others_units = ", ".join(t for t in share if not share[t])
+    if shares and others_units:
+        notes.append("the mean gains by role and the learning-vs-forgetting points average "
+                     f"shares ({shares}) with other units ({others_units}): read them per task")
     if cells and not any(c.role == "target" for c in cells):
         notes.append("no task has the role target (suite `role: target` or --target TASK): "
                      "no learning-vs-forgetting plot")
