@@ -154,8 +154,3 @@ def jump_reading(metrics: Sequence[ScalingMetric]) -> str | None:
         return (f"{head} while the partial-credit metrics change evenly ({shares}): the "
                 "jump is in the all-or-nothing metric, not a sudden change in the model")
     return f"{head} and so do partial-credit metrics ({shares}): the model itself changes"
-
-
-def metric_is_finite(metric: ScalingMetric) -> bool:
-    """Whether every size has a finite estimate (what a plot can draw)."""
-    return all(math.isfinite(e.value) for e in metric.estimates)
