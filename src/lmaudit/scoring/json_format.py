@@ -39,8 +39,6 @@ from lmaudit.data.textio import JsonProblem
 VERSION = "json-format-v1"
 MAX_JSON_CHARS = 1_000_000  # characters of one candidate JSON text
 MAX_JSON_DEPTH = 64  # nested arrays/objects
-METRICS = ("json_valid", "json_valid_fenced", "schema_valid", "schema_valid_fenced",
-           "expected_match")
 
 _FENCE = re.compile(r"(`{3,})[ \t]*(json|JSON|Json)?[ \t]*\r?\n(.*?)\r?\n?\1", re.S)
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # a JSON string, unrolled

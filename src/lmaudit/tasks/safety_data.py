@@ -35,7 +35,6 @@ from lmaudit.data.loading import is_null, require_field
 from lmaudit.data.textio import csv_problem, not_utf8_message, open_text
 from lmaudit.tasks.safety_metrics import HARMFUL, SAFE
 
-FORMATS = ("advbench", "harmbench", "hex_phi", "xstest")
 HUB_IDS = {"advbench": ("walledai/AdvBench", None, "train"),
            "harmbench": ("walledai/HarmBench", "standard", "train"),
            "xstest": ("walledai/XSTest", None, "train")}
