@@ -79,3 +79,24 @@ def test_export_refuses_other_databases(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["arena", "export", "--db", "mysql://u@h/arena", "--out",
                  str(tmp_path / "b.jsonl")]) == 2
     assert "SQLite (sqlite:///FILE) or PostgreSQL" in capsys.readouterr().err
+
+
+def test_a_database_that_cannot_be_opened_is_one_line_before_any_model_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loaded: list[str] = []
+    monkeypatch.setattr("lmaudit.backends.registry.load_backend",
+                        lambda spec, options: loaded.append(spec))
+    db = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'a.db'}"
+    assert main(["arena", "serve", "--model", "a=lab:demo", "--model", "b=lab:demo",
+                 "--db", db]) == 2
+    assert loaded == []
+    err = capsys.readouterr().err
+    assert f"--db {db}: cannot open the database (unable to open" in err
+    assert "Traceback" not in err
+    assert main(["arena", "export", "--db", db, "--out", str(tmp_path / "b.jsonl")]) == 2
+    assert "cannot open the database" in capsys.readouterr().err
+    refused = "postgresql://arena:hunter2@127.0.0.1:1/arena"  # port 1: connection refused
+    assert main(["arena", "export", "--db", refused, "--out", str(tmp_path / "c.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the database" in err and "hunter2" not in err

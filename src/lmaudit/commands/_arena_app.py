@@ -79,6 +79,7 @@ def _parse_models(items: list[str]) -> dict[str, str]:
 def run_serve(args: argparse.Namespace) -> int:
     """Load the backends, build the app and serve it with uvicorn until interrupted."""
     require_app_packages()
+    from lmaudit.arena.app.db import make_engine, shown_url, upgrade
     from lmaudit.arena.app.models import ModelPool
     from lmaudit.arena.app.security import TrustedProxies
     from lmaudit.arena.app.server import serve
@@ -88,6 +89,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
     specs = _parse_models(args.model)
     TrustedProxies.parse(args.trust_proxy)  # a malformed --trust-proxy fails before any loading
+    engine = make_engine(args.db)  # so does a database that cannot be opened
+    upgrade(engine)
+    database = shown_url(engine)
+    engine.dispose()
     backends = {}
     for name, spec in specs.items():
         options = {"device": args.device} if spec.split(":", 1)[0] in ("hf", "lab") else {}
@@ -101,7 +106,7 @@ def run_serve(args: argparse.Namespace) -> int:
         trusted_proxies=tuple(args.trust_proxy),
     )
     app = create_app(pool, config)
-    print(f"arena: {len(backends)} models, database {args.db}, http://{args.host}:{args.port}/")
+    print(f"arena: {len(backends)} models, database {database}, http://{args.host}:{args.port}/")
     serve(app, args.host, args.port)
     return 0
 

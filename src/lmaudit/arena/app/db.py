@@ -25,6 +25,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lmaudit.arena.app import DEFAULT_URL
@@ -166,12 +167,23 @@ def writer(engine: Engine) -> AbstractContextManager[Any]:
 
 
 def upgrade(engine: Engine) -> None:
-    """Run Alembic's `upgrade head` on the engine's database."""
+    """Run Alembic's `upgrade head` on the engine's database; a database that cannot be
+    opened is one error naming `--db` (password hidden)."""
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(ALEMBIC_DIR))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except OperationalError as error:  # unreachable server, bad path, wrong password, ...
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        raise LmauditError(f"--db {shown_url(engine)}: cannot open the database ({reason})"
+                           ) from None
+
+
+def shown_url(engine: Engine) -> str:
+    """The engine's database URL with its password hidden (for messages)."""
+    return engine.url.render_as_string(hide_password=True)
