@@ -193,7 +193,8 @@ def generate_with_budget(
                 row.answer_start = len(row.generated) + len(ids.close)
             if row.queue:
                 chosen[r], inserted[r] = row.queue.pop(0), True
-        step_logprobs = chosen_logprobs(logits, chosen).tolist()
+        step_logprobs = (chosen_logprobs(logits, chosen).tolist() if params.logprobs
+                         else [0.0] * len(rows))  # a softmax over the vocabulary
         feed = torch.ones(len(rows), dtype=torch.long, device=device)
         for r, row in enumerate(rows):
             if row.reason is not None:
