@@ -262,6 +262,10 @@ def test_multiple_choice_sweep_draws_chance_and_calibration(tmp_path: Path) -> N
     chance = {m.name: m.chance for m in section.metrics}
     assert chance == {"acc": 0.25, "target_logprob": None, "target_token_acc": None,
                       "brier": 0.75, "p_correct": 0.25}
+    # only the task's own all-or-nothing metric is `exact`; p(correct) is partial credit
+    assert {m.name: m.kind for m in section.metrics} == {
+        "acc": "exact", "target_logprob": "partial", "target_token_acc": "partial",
+        "brier": "partial", "p_correct": "partial"}
     calibration = section.calibration
     assert calibration is not None
     # confidence is always 0.9: ECE = |0.9 - accuracy| (one bin of ties)

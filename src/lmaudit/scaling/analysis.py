@@ -62,7 +62,7 @@ def _label(name: str, primary: str, spec: MetricSpec, choices: bool) -> tuple[st
     """(label, unit, kind) of a metric for the report."""
     if name in LABELS:
         label, unit = LABELS[name]
-        return label, unit, "partial" if name in (*PARTIAL, "target_greedy", "brier") else "exact"
+        return label, unit, "partial"  # not the task's own all-or-nothing metric
     share = spec.aggregation is Aggregation.PROPORTION
     what = name if name != primary else "accuracy" if choices else "exact match"
     return what, "share" if share else "", "exact"
