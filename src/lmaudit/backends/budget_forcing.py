@@ -180,7 +180,7 @@ def generate_with_budget(
                   for s in row_seeds(seeds if seeds is not None else [params.seed] * len(rows))]
     while True:  # every row ends: a taken-back tag costs steps, extensions are finite
         drawn = logits.argmax(-1) if params.greedy else sample_rows(logits, generators, params)
-        chosen = drawn.clone()
+        chosen: list[int] = drawn.tolist()  # one device sync per step, then plain ints
         inserted = [False] * len(rows)
         for r, row in enumerate(rows):
             if row.reason is not None:
@@ -193,14 +193,14 @@ def generate_with_budget(
                 row.answer_start = len(row.generated) + len(ids.close)
             if row.queue:
                 chosen[r], inserted[r] = row.queue.pop(0), True
-        step_logprobs = (chosen_logprobs(logits, chosen).tolist() if params.logprobs
-                         else [0.0] * len(rows))  # a softmax over the vocabulary
-        feed = torch.ones(len(rows), dtype=torch.long, device=device)
+        step_logprobs = (chosen_logprobs(logits, torch.tensor(chosen, device=device)).tolist()
+                         if params.logprobs else [0.0] * len(rows))  # a vocabulary softmax
+        feed = [1] * len(rows)
         for r, row in enumerate(rows):
             if row.reason is not None:
                 feed[r] = 0
                 continue
-            token = int(chosen[r])
+            token = chosen[r]
             row.logprobs.append(step_logprobs[r])
             hidden = _advance(row, token, inserted[r], ids, control)
             if hidden is not None:  # feed the wait text instead of the tag's last token
@@ -219,10 +219,12 @@ def generate_with_budget(
                 row.reason = "length"
         if all(row.reason is not None for row in rows):
             break
-        mask = torch.cat([mask, feed[:, None]], dim=1)
-        position = position + feed
-        out = model(input_ids=chosen[:, None], attention_mask=mask,
-                    position_ids=position[:, None], use_cache=True, **{keyword: cache})
+        fed = torch.tensor(feed, dtype=torch.long, device=device)
+        mask = torch.cat([mask, fed[:, None]], dim=1)
+        position = position + fed
+        out = model(input_ids=torch.tensor(chosen, dtype=torch.long, device=device)[:, None],
+                    attention_mask=mask, position_ids=position[:, None], use_cache=True,
+                    **{keyword: cache})
         cache, logits = cache_of(out), out.logits[:, -1, :].float()
     return _finish_all(tokenizer, rows, prompts, params, eos_ids)
 
