@@ -32,8 +32,10 @@ def test_report_attributes_a_planted_prompt_and_answer_change(tmp_path: Path) ->
     assert sum(c.gap for c in diff.causes) == pytest.approx(diff.gap) == pytest.approx(-0.2)
     text = render_terminal(report)
     assert "why the scores differ" in text and "first part at prompt" in text
+    assert "same score, yet the runs part at: prompt 1" in text  # sample 3, as lmaudit diff
     html = render_html(report)
     assert 'id="diffs"' in html and "first part at" in html and "char 32" in html
+    assert "same score, yet the runs part at: prompt 1" in html
     stored = render_json(report)["diffs"][0]
     assert stored["n_differing"] == 2
     assert [c["cause"] for c in stored["diff"]["causes"]] == ["prompt", "response"]

@@ -15,6 +15,12 @@ def _headline(pair: PairDiff) -> str:
             f"{d.n_aligned} samples aligned by {d.aligned_by}; {pair.n_differing} differ")
 
 
+def _same_score(pair: PairDiff) -> str:
+    """Where samples with equal scores still part (as `lmaudit diff` says it), or ""."""
+    quiet = ", ".join(f"{c.cause} {c.count}" for c in pair.diff.same_score_differences)
+    return f"same score, yet the runs part at: {quiet}" if quiet else ""
+
+
 def diff_text(diffs: Sequence[PairDiff]) -> str:
     """One headline per pair, then where the differing samples first part."""
     lines = ["why the scores differ (lmaudit diff):"]
@@ -23,7 +29,9 @@ def diff_text(diffs: Sequence[PairDiff]) -> str:
         for share in pair.diff.causes:
             lines.append(f"    first part at {share.cause:<10} {share.count:>4} samples  "
                          f"share of gap {share.gap:+.4f}")
-        if not pair.diff.causes and not pair.diff.same_score_differences:
+        if _same_score(pair):
+            lines.append(f"    {_same_score(pair)}")
+        elif not pair.diff.causes:
             lines.append("    no difference: prompts, responses and answers agree")
     return "\n".join(lines)
 
@@ -48,4 +56,6 @@ def diff_html(diffs: Sequence[PairDiff]) -> str:
                          f"<th>where</th></tr></thead><tbody>{shown}</tbody></table>")
         else:
             parts.append('<p class="muted">No sample differs in score.</p>')
+        if _same_score(pair):
+            parts.append(f'<p class="muted">{e(_same_score(pair))}</p>')
     return "".join(parts) + "</section>"
