@@ -188,6 +188,10 @@ def test_score_stored_samples_of_any_scorer_task_with_verifiers(tmp_path: Path) 
     one = write_jsonl(tmp_path / "one.jsonl", [{"id": "p", "target": "1", "response": "1"}])
     assert main(["score", "--task", "arith", "--responses", str(one), "--out",
                  str(tmp_path / "one"), "--verifier", "oracle"]) != 0
+    # --scorer takes the plain one-answer path, which has no verifiers: refused, not ignored
+    assert main(["score", "--task", "arith", "--scorer", "numeric", "--responses", str(one),
+                 "--out", str(tmp_path / "scorer"), "--verifier", "oracle"]) != 0
+    assert not (tmp_path / "scorer").exists()
 
 
 def test_the_judge_asks_nothing_twice_with_a_request_cache(tmp_path: Path) -> None:

@@ -60,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
     from lmaudit.scoring import get_scorer
 
     options = parse_key_values(args.task_option, flag="--task-option")
+    if args.scorer and args.verifier:
+        from lmaudit.core.types import LmauditError
+
+        raise LmauditError("--verifier picks among several stored answers scored by the "
+                           "task's own scorer; drop --scorer")
     if not args.scorer:
         task = _task_grading_own_data(args.task, options)
         if task is None and (args.verifier or _several_per_problem(args.responses)):
