@@ -121,10 +121,14 @@ async def voter(base: str, n: int, ready: asyncio.Event, out: dict[str, Any]) ->
 
 
 class CpuMeter:
-    """CPU seconds (user + system) used by the server, this process and PostgreSQL."""
+    """CPU seconds (user + system) used by the server, this process and the benchmark's own
+    PostgreSQL (its postmaster, its live backends and the ended ones the postmaster reaped;
+    not other PostgreSQL servers on the machine)."""
 
-    def __init__(self, server: list[subprocess.Popen[bytes]]) -> None:
+    def __init__(self, server: list[subprocess.Popen[bytes]],
+                 postgres_data: Path | None = None) -> None:
         self.server = server
+        self.postgres_data = postgres_data
         self.used = {"server": 0.0, "client": 0.0, "postgres": 0.0}
         self._start: dict[str, float] = {}
 
@@ -138,8 +142,13 @@ class CpuMeter:
                 return 0.0
             return float(times.user + times.system)
 
-        postgres = sum(seconds(p) for p in psutil.process_iter(["name"])
-                       if p.info["name"] == "postgres")
+        postgres = 0.0
+        if self.postgres_data is not None:
+            pid = int((self.postgres_data / "postmaster.pid").read_text().split()[0])
+            postmaster = psutil.Process(pid)
+            reaped = postmaster.cpu_times()
+            postgres = (seconds(postmaster) + reaped.children_user + reaped.children_system
+                        + sum(seconds(p) for p in postmaster.children(recursive=True)))
         return {"server": seconds(psutil.Process(self.server[0].pid)),
                 "client": seconds(psutil.Process()), "postgres": postgres}
 
@@ -177,8 +186,8 @@ async def run_load(
     return out
 
 
-def measure(db_url: str, label: str, args: argparse.Namespace) -> None:
-    port = 20000 + os.getpid() % 20000
+def measure(db_url: str, label: str, args: argparse.Namespace,
+            postgres_data: Path | None = None) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -189,7 +198,7 @@ def measure(db_url: str, label: str, args: argparse.Namespace) -> None:
         server[0].wait()
         server[0] = start(db_url, port)
 
-    meter = CpuMeter(server)
+    meter = CpuMeter(server, postgres_data)
     try:
         out = asyncio.run(run_load(f"http://127.0.0.1:{port}", args.voters, args.battles,
                                    kill_and_restart if args.kill else None, meter))
@@ -233,7 +242,8 @@ def main() -> None:
 
             pg = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="stop")
             pg.psql("CREATE DATABASE arena;")
-            measure(pg.get_uri("arena"), "postgres", args)  # the app picks psycopg 3
+            measure(pg.get_uri("arena"), "postgres", args,  # the app picks psycopg 3
+                    Path(tmp) / "pg")
             pg.cleanup()
 
 
