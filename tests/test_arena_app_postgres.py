@@ -13,6 +13,7 @@ import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -81,10 +82,29 @@ def test_acknowledged_votes_survive_sigkill_on_postgres(pg_url: str) -> None:
     engine = create_engine(pg_url)
     with engine.connect() as connection:
         stored = {row[0] for row in connection.execute(text("SELECT battle_id FROM votes"))}
-        level = connection.execute(text("SHOW synchronous_commit")).scalar()
     engine.dispose()
     assert set(acked) <= stored, f"{len(set(acked) - stored)} acknowledged votes lost"
-    assert level == "on"
+
+
+def test_durable_commits_even_where_the_database_default_is_off(pg_url: str) -> None:
+    from lmaudit.arena.app.db import make_engine
+
+    def setting(engine: Any) -> str:
+        with engine.connect() as connection:
+            return str(connection.execute(text("SHOW synchronous_commit")).scalar())
+
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("ALTER DATABASE arena SET synchronous_commit = off"))
+    try:
+        plain, app = create_engine(pg_url), make_engine(pg_url)
+        assert (setting(plain), setting(app)) == ("off", "on")
+        plain.dispose()
+        app.dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text("ALTER DATABASE arena RESET synchronous_commit"))
+        admin.dispose()
 
 
 def test_requests_reconnect_after_the_server_drops_connections(pg_url: str) -> None:
