@@ -16,6 +16,7 @@ from lmaudit.core.types import GenerateRequest, LmauditError
 from lmaudit.scoring.refusal import RefusalMatch
 from lmaudit.stats.intervals import wilson_interval
 from lmaudit.tasks.registry import load_task
+from lmaudit.tasks.safety_data import harmbench_samples
 from lmaudit.tasks.safety_judge import judge_prompt, parse_safety_judgment
 from lmaudit.tasks.safety_metrics import refusal_kappa_estimate, sample_metrics
 from seed_fakes import ScriptedBackend, write_jsonl
@@ -54,6 +55,13 @@ def test_harmbench_contextual_layout_and_functional_filter(tmp_path: Path) -> No
     assert [s.id for s in only] == ["b_copy"]
     with pytest.raises(LmauditError, match="unknown functional category 'standrd'"):
         load_task("harmbench", {"data": str(path), "functional": "standrd"})
+    # the hub copy has no FunctionalCategory: its copyright config is copyright behaviours
+    hub_rows = [{"prompt": "Placeholder lyrics request", "category": "copyright"}]
+    assert harmbench_samples(hub_rows, "hub", hub_config="copyright") == []
+    kept = harmbench_samples(hub_rows, "hub", ("copyright",), hub_config="copyright")
+    assert [s.metadata["functional"] for s in kept] == ["copyright"]
+    assert harmbench_samples(hub_rows, "hub", hub_config="standard")[0].metadata[
+        "functional"] == "standard"
 
 
 def test_hub_sources_by_default() -> None:

@@ -234,10 +234,11 @@ def advbench(**options: str) -> Task:
                "refusal, harmful-output rate with a judge", task_type="generate")
 def harmbench(**options: str) -> Task:
     """HarmBench; option `functional` (comma list, default standard,contextual)."""
-    holder: dict[str, tuple[str, ...]] = {}
+    holder: dict[str, Any] = {}
 
     def to_samples(rows: list[dict[str, Any]], where: str) -> list[Sample]:
-        return safety_data.harmbench_samples(rows, where, holder["functional"])
+        return safety_data.harmbench_samples(rows, where, holder["functional"],
+                                             holder["hub_config"])
 
     opts, task = _tabular_task("harmbench", options, to_samples, {
         "functional": "functional categories to keep, comma-separated (default "
@@ -247,6 +248,7 @@ def harmbench(**options: str) -> Task:
     holder["functional"] = tuple(x.strip() for x in (
         opts.text("functional", "standard,contextual") or "").split(",") if x.strip())
     safety_data.harmbench_samples([], "check", holder["functional"])  # fail early on typos
+    holder["hub_config"] = None if opts.text("data") else opts.text("config", "standard")
     return task
 
 

@@ -60,8 +60,11 @@ def advbench_samples(rows: Sequence[dict[str, Any]], where: str) -> list[Sample]
 
 
 def harmbench_samples(rows: Sequence[dict[str, Any]], where: str,
-                      functional: Sequence[str] = ("standard", "contextual")) -> list[Sample]:
-    """HarmBench rows (original CSV or hub copy, module docstring); ids the BehaviorID."""
+                      functional: Sequence[str] = ("standard", "contextual"),
+                      hub_config: str | None = None) -> list[Sample]:
+    """HarmBench rows (original CSV or hub copy, module docstring); ids the BehaviorID.
+    A row without `FunctionalCategory` (the hub copy) is `copyright` when read from the hub
+    config `copyright`, else contextual when it has a context, else standard."""
     unknown = sorted(set(functional) - set(HARMBENCH_FUNCTIONAL))
     if unknown:
         raise LmauditError(f"harmbench: unknown functional category {unknown[0]!r}; use "
@@ -69,8 +72,9 @@ def harmbench_samples(rows: Sequence[dict[str, Any]], where: str,
     samples = []
     for i, row in enumerate(rows):
         behavior = _text(row, ("Behavior", "prompt"), where, i)
-        kind = str(row.get("FunctionalCategory") or
-                   ("contextual" if str(row.get("context") or "").strip() else "standard"))
+        kind = str(row.get("FunctionalCategory") or (
+            "copyright" if hub_config == "copyright"
+            else "contextual" if str(row.get("context") or "").strip() else "standard"))
         if kind not in functional:
             continue
         context = str(row.get("ContextString") or row.get("context") or "").strip()
