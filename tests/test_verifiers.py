@@ -226,3 +226,28 @@ def test_every_run_gives_its_request_cache_to_the_judge(tmp_path: Path) -> None:
                                   [JudgeVerifier(judge_backend, "scripted:judge")])
             run_task(task, model, tmp_path / name, limit=3, show_progress=False, cache=cache)
     assert len(judge_backend.seen) == 6  # 3 problems x 2 answers, asked once
+
+
+def test_verifiers_of_a_wrapped_task_with_thinking_tags_read_the_answer_only() -> None:
+    """`Candidate.text` is the answer without its thinking for any task that removes
+    thinking (`think_tags`), as for reasoning tasks; the stored answers keep it all."""
+    seen: list[str] = []
+
+    class Reader:
+        label, needs_logprobs = "reader", False
+
+        def spec(self) -> dict[str, Any]:
+            return {"kind": "reader"}
+
+        def verify(self, candidates: Sequence[Candidate]) -> list[Verdict]:
+            seen.extend(c.text for c in candidates)
+            return [Verdict(0.0) for _ in candidates]
+
+    base = load_task("arith")
+    base.think_tags = ("<think>", "</think>")  # type: ignore[attr-defined]
+    task = apply_sampling(base, SamplingConfig(2, 0.7), [Reader()])
+    sample = base.samples()[0]
+    (record,) = evaluate(task, ScriptedBackend(lambda r: "<think>7 or 8?</think> 8"),
+                         [sample], show_progress=False)
+    assert seen == ["8", "8"]
+    assert record.extra["answers"] == ["<think>7 or 8?</think> 8"] * 2

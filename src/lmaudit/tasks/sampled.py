@@ -51,6 +51,7 @@ from lmaudit.core.types import (
     Sample,
     SampleRecord,
 )
+from lmaudit.scoring.thinking import split_thinking
 from lmaudit.stats.passk import k_values
 from lmaudit.stats.sampling import (
     ProblemSamples,
@@ -250,13 +251,16 @@ class SampledTask(WrappedTask):
             raise ValueError(f"task {self.name}: expected {self.config.samples} responses, "
                              f"got {len(responses)}")
         records = [self.base.score(sample, [response]) for response in responses]
+        tags = getattr(self.base, "think_tags", None)  # verifiers read the answer only
         answers = []
         for record, response in zip(records, responses, strict=True):
             generation = response if isinstance(response, Generation) else None
             logprobs = None if generation is None else generation.token_logprobs
             trace = None if generation is None else generation.thinking
             answers.append(SampledAnswer(
-                record.response, record.extracted,
+                record.response if tags is None else split_thinking(record.response,
+                                                                    tags).answer,
+                record.extracted,
                 float(record.metrics.get(self.correct_metric, 0.0)) >= 1.0, record.metrics,
                 None if logprobs is None else tuple(float(v) for v in logprobs),
                 None if generation is None else counted_tokens(generation.text,
@@ -268,6 +272,7 @@ class SampledTask(WrappedTask):
                          and all(n in r.metrics for r in records)})
         metrics, extra = combine_answers(sample.id, records[0].prompt, answers, names,
                                          verifiers=self.verifiers)
+        extra["answers"] = [r.response for r in records]  # as the task keeps them
         return dataclasses.replace(records[0], metrics=metrics,
                                    extra={**records[0].extra, **extra})
 
