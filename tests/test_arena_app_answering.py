@@ -50,3 +50,20 @@ def test_a_failed_generation_fails_every_waiting_request(tmp_path: Path) -> None
     assert answers._running == {}
     with pytest.raises(RuntimeError, match="exploded"):  # the next request tries anew
         asyncio.run(answers(battle_id, "a", "x", "hi"))
+
+
+def test_a_request_that_goes_away_cancels_only_its_own_wait(tmp_path: Path) -> None:
+    answers, backend, battle_id = setup(tmp_path)
+
+    async def scenario() -> list[str]:
+        first, second, third = (asyncio.create_task(answers(battle_id, "a", "x", "hi"))
+                                for _ in range(3))
+        await asyncio.sleep(0)  # all three registered, the generation started
+        first.cancel()  # the request that started it disconnects ...
+        second.cancel()  # ... and so does one that was waiting
+        return [await third]
+
+    assert asyncio.run(scenario()) == ["answer to hi"]
+    assert backend.prompts == ["hi"]  # the generation ran once, to the end
+    stored = store.get_battle(answers.maker, battle_id)
+    assert stored is not None and stored.answers == {"a": "answer to hi"}
