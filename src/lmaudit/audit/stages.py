@@ -146,7 +146,7 @@ def _run(
     if prompt is not None and prompt.template is not None:
         task = PromptVariantTask(task, prompt.name, prompt.template)
     if t.sampling is not None:  # repeated sampling, as `lmaudit run --samples`
-        from lmaudit.commands._sampling import sampled_task
+        from lmaudit.tasks.sampled import sampled_task
 
         task = sampled_task(task, dict(t.sampling), context.seed)
     invocation = None

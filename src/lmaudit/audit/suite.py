@@ -269,8 +269,7 @@ class _Parser:
         several samples, else 0), `top_p` (default 1), `verifiers` (`--verifier` specs)."""
         if value is None:
             return None
-        from lmaudit.commands._sampling import DEFAULT_TEMPERATURE
-        from lmaudit.tasks.sampled import SamplingConfig
+        from lmaudit.tasks.sampled import DEFAULT_TEMPERATURE, SamplingConfig
 
         raw = self.mapping(value, key, {"samples", "temperature", "top_p", "verifiers"})
         samples = self.integer(raw.get("samples", 1), f"{key}.samples", 1)

@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from lmaudit.core.task import Task
-    from lmaudit.tasks.sampled import SamplingConfig
+from lmaudit.tasks.sampled import DEFAULT_TEMPERATURE, sampled_task
 
-DEFAULT_TEMPERATURE = 0.7
+__all__ = ["add_sampling_options", "sampled_task", "sampling_invocation"]
 
 
 def add_sampling_options(parser: argparse.ArgumentParser, *, generation: bool = True) -> None:
@@ -62,25 +60,3 @@ def sampling_invocation(args: argparse.Namespace) -> dict[str, Any] | None:
     if verifiers:
         found["verifiers"] = verifiers
     return found
-
-
-def config_of(stored: dict[str, Any], seed: int) -> SamplingConfig:
-    """The `SamplingConfig` of a stored sampling invocation."""
-    from lmaudit.tasks.sampled import SamplingConfig
-
-    return SamplingConfig(int(stored["samples"]), float(stored["temperature"]),
-                          float(stored["top_p"]), seed)
-
-
-def sampled_task(task: Task, stored: dict[str, Any] | None, seed: int) -> Task:
-    """`task` with the stored sampling invocation applied (unchanged when None); a judge
-    model loads with its backend's defaults."""
-    if stored is None:
-        return task
-    from lmaudit.tasks.sampled import apply_sampling
-    from lmaudit.verifiers import parse_verifier
-
-    config = config_of(stored, seed)
-    verifiers = [parse_verifier(spec)
-                 for spec in stored.get("verifiers", [])]
-    return apply_sampling(task, config, verifiers)

@@ -61,6 +61,8 @@ from lmaudit.stats.sampling import (
 )
 from lmaudit.verifiers import Candidate, Verifier, run_verifiers, unique_labels
 
+DEFAULT_TEMPERATURE = 0.7  # with several samples and no temperature given
+
 CORRECTNESS_METRICS = ("acc_flexible", "acc", "exact_match", "pass@1")
 
 
@@ -293,3 +295,17 @@ def apply_sampling(task: Task, config: SamplingConfig,
         raise LmauditError(f"--samples: task {task.name} asks for {kinds}, not generations; "
                            "repeated sampling needs a generation task")
     return SampledTask(task, config, verifiers)
+
+
+def sampled_task(task: Task, stored: Mapping[str, Any] | None, seed: int) -> Task:
+    """`task` with a stored sampling invocation (`samples`, `temperature`, `top_p`, optional
+    `verifiers`, as a run's manifest keeps it) applied, unchanged when None; sample i uses
+    seed `seed + i`. A judge model loads with its backend's defaults."""
+    if stored is None:
+        return task
+    from lmaudit.verifiers import parse_verifier
+
+    config = SamplingConfig(int(stored["samples"]), float(stored["temperature"]),
+                            float(stored["top_p"]), seed)
+    return apply_sampling(task, config,
+                          [parse_verifier(spec) for spec in stored.get("verifiers", [])])
