@@ -97,6 +97,7 @@ def test_compare_reports_a_paired_difference(
     # the same model twice: zero difference and McNemar p = 1 (no discordant pairs)
     assert rows["acc"]["difference"]["value"] == 0.0
     assert rows["acc"]["mcnemar"]["p_value"] == 1.0
+    assert rows["acc"]["test"] == {"name": "McNemar exact", "p_value": 1.0}  # no clusters
     assert rows["acc"]["n_shared"] == len(QUESTIONS)
 
 

@@ -11,11 +11,13 @@ from typing import Any
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "compare",
-        help="paired difference (B − A) with its interval and McNemar's exact test",
+        help="paired difference (B − A) with its interval and a paired test",
         description=(
             "Compare two runs sample by sample on the samples they share: each run's "
             "mean, the paired difference B − A with its 95% interval (clustered when "
-            "samples carry a cluster), and McNemar's exact test for 0/1 metrics."
+            "samples carry a cluster) and its two-sided p: McNemar's exact test for a 0/1 "
+            "metric on independent samples, else the paired t test (clustered, on G − 1 "
+            "degrees of freedom, when samples share clusters)."
         ),
     )
     parser.add_argument("run_a", type=Path, help="run directory A")
@@ -28,6 +30,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from lmaudit.core.store import load_run
     from lmaudit.core.types import LmauditError
+    from lmaudit.report.comparison import paired_test
     from lmaudit.stats import compare_runs
 
     run_a, run_b = load_run(args.run_a), load_run(args.run_b)
@@ -54,19 +57,21 @@ def run(args: argparse.Namespace) -> int:
     first = comparisons[0]
     print(f"A = {args.run_a}\nB = {args.run_b}")
     print(f"shared samples: {first.n_shared}  only A: {first.n_only_a}  only B: {first.n_only_b}")
-    header = f"{'metric':<22}{'A':>9}{'B':>9}{'B − A':>9}  {'95% CI':<20}{'McNemar p':>10}"
+    header = f"{'metric':<22}{'A':>9}{'B':>9}{'B − A':>9}  {'95% CI':<20}{'p':>10}  test"
     print(header)
     print("-" * len(header))
-    for c in comparisons:
+    tests = [paired_test(c) for c in comparisons]
+    for c, (test, p) in zip(comparisons, tests, strict=True):
         d = c.difference
-        p = f"{c.mcnemar.p_value:.4g}" if c.mcnemar is not None else "-"
         ci = f"[{d.ci_low:+.4f}, {d.ci_high:+.4f}]"
         print(
             f"{c.metric:<22}{c.mean_a.value:>9.4f}{c.mean_b.value:>9.4f}"
-            f"{d.value:>+9.4f}  {ci:<20}{p:>10}"
+            f"{d.value:>+9.4f}  {ci:<20}{p:>10.4g}  {test}"
         )
     if args.json:
-        args.json.write_text(json.dumps([c.to_dict() for c in comparisons], indent=2) + "\n")
+        rows = [{**c.to_dict(), "test": {"name": test, "p_value": p}}
+                for c, (test, p) in zip(comparisons, tests, strict=True)]
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0
 
 
