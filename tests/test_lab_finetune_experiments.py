@@ -84,7 +84,11 @@ def test_finetuning_edit_of_lab_facts_is_reliable_and_its_locality_measured(
     known = metrics[("locality", "answer is greedy")]
     assert known["before"]["value"] == 1.0 and known["n_prompts"] == 16
     unchanged = metrics[("locality", "answer unchanged")]
-    assert 0.0 <= unchanged["after"]["value"] <= 1.0 and unchanged["after"]["n_clusters"] == 4
+    assert unchanged["after"]["n_clusters"] == 4
+    # what the experiment is for: the naive fine-tuning edit leaks into neighbouring facts
+    # (measured 37.5% of them keep their greedy answer), which reliability alone would hide
+    assert known["after"]["value"] < known["before"]["value"]
+    assert unchanged["after"]["value"] < 1.0
     assert 'id="editing"' in (tmp_path / "e.html").read_text()
 
 
