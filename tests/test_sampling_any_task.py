@@ -175,3 +175,19 @@ def test_samples_zero_on_the_command_line_is_refused_not_read_as_one() -> None:
     assert stored is not None and stored["samples"] == 0
     with pytest.raises(LmauditError, match="--samples must be at least 1, got 0"):
         sampled_task(load_task("arith"), stored, 0)
+
+
+def test_a_letter_scorer_votes_on_the_answers_its_correctness_metric_read() -> None:
+    """maj@k must vote on the extraction the correctness metric (`acc_flexible`) judged:
+    three "The answer is (B)" (flexible B, no "Answer: X") against one "Answer: C" is a vote
+    for B, not a vote for C with the three B answers abstaining."""
+    from lmaudit.core.types import Sample
+    from lmaudit.tasks.reasoning import score_answers
+
+    sample = Sample("q", "Which letter?", "B")
+    task = ReasoningTask("letters", lambda: [sample], scorer="gpqa_letter", think_tags=None,
+                         samples=4, temperature=0.7)
+    record = score_answers(task, sample, [("The answer is (B)", 5, "stop")] * 3
+                           + [("Answer: C", 5, "stop")])
+    assert record.extra["answers_extracted"] == ["B", "B", "B", "C"]
+    assert record.metrics["maj@4"] == 1.0

@@ -107,11 +107,13 @@ class ChoiceLetterScorer:
             "extract_fail": float(answer is None),
             "extract_fail_flexible": float(flexible is None),
         }
+        extractions = {"acc": answer, "acc_flexible": flexible}
         if self.style == "answer_is":
             strict = extract_answer_is_strict(response, self.letters)
             metrics["acc_strict"] = float(strict == expected)
             metrics["extract_fail_strict"] = float(strict is None)
-        return ScoreOutcome(answer == expected, answer, metrics)
+            extractions["acc_strict"] = strict
+        return ScoreOutcome(answer == expected, answer, metrics, extractions)
 
 
 @register_scorer("gpqa_letter")

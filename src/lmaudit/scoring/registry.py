@@ -35,14 +35,22 @@ class ScoreOutcome:
 
     `correct`: the primary verdict. `extracted`: the primary extracted answer (None when
     extraction found nothing). `metrics`: every per-sample metric value (read-only).
+    `extractions`: for a scorer whose 0/1 metrics use different extraction rules, the answer
+    each of them read (metric name -> answer); `extracted_for` falls back to `extracted`.
     """
 
     correct: bool
     extracted: str | None
     metrics: Mapping[str, float] = field(default_factory=dict, hash=False)
+    extractions: Mapping[str, str | None] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metrics", MappingProxyType(dict(self.metrics)))
+        object.__setattr__(self, "extractions", MappingProxyType(dict(self.extractions)))
+
+    def extracted_for(self, metric: str) -> str | None:
+        """The answer `metric` judged (what a majority vote by that metric counts)."""
+        return self.extractions.get(metric, self.extracted)
 
 
 STRICT_FLEXIBLE_METRICS = ("acc_strict", "acc_flexible", "extract_fail_strict",

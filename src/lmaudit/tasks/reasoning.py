@@ -326,7 +326,7 @@ def score_answers(
         outcome = task.scorer(split.answer, target)
         outcomes.append(outcome)
         thinking.append(split.counts(tokens, len(text), trace))
-        scored.append(SampledAnswer(split.answer, outcome.extracted,
+        scored.append(SampledAnswer(split.answer, outcome.extracted_for(correct),
                                     float(outcome.metrics.get(correct, 0.0)) >= 1.0,
                                     outcome.metrics, answer_logprobs,
                                     counted_tokens(text, tokens),
