@@ -202,11 +202,11 @@ def test_the_judge_asks_nothing_twice_with_a_request_cache(tmp_path: Path) -> No
     candidates = [Candidate("2 + 3?", "5", "5", True), Candidate("2 + 3?", "6", "6", False)]
     with RequestCache(tmp_path / "cache") as cache:
         judge = JudgeVerifier(backend, "scripted:judge")
-        judge.cache = cache
+        judge.use_cache(cache)
         first = judge.verify(candidates)
         assert len(backend.seen) == 2
         again = JudgeVerifier(backend, "scripted:judge")
-        again.cache = cache
+        again.use_cache(cache)
         assert again.verify(candidates) == first  # from the cache, failures included
         assert len(backend.seen) == 2
     assert first[0] == Verdict(0.8) and first[1].score is None
@@ -225,7 +225,9 @@ def test_every_run_gives_its_request_cache_to_the_judge(tmp_path: Path) -> None:
             task = apply_sampling(load_task("arith"), SamplingConfig(2, 0.7),
                                   [JudgeVerifier(judge_backend, "scripted:judge")])
             run_task(task, model, tmp_path / name, limit=3, show_progress=False, cache=cache)
-    assert len(judge_backend.seen) == 6  # 3 problems x 2 answers, asked once
+    # 3 problems; a problem's two answers are both "5": one distinct greedy judge prompt,
+    # asked once; the second run asks nothing
+    assert len(judge_backend.seen) == 3
 
 
 def test_verifiers_of_a_wrapped_task_with_thinking_tags_read_the_answer_only() -> None:

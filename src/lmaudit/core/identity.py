@@ -16,7 +16,9 @@ name (the fingerprint without its revision), the identity and system_fingerprint
   answers stored before it started, and records the new one.
 
 Backends without `identify` (local weights, keyed by revision or weights hash) are not
-checked here.
+checked here. A backend asked many times in one run (an LLM judge, once per problem) keeps
+one check for the run (`lmaudit.core.served_cache.ServedCache`): identified once, probed at
+most once.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class ServedModelCheck:
         self.name = served_name(fingerprint)
         self.started = time.time()
         self.recorded: str | None = None
+        self.probed = False  # one probe per check: a check kept for a run probes once
         self.active = (
             cache is not None
             and callable(getattr(backend, "identify", None))
@@ -99,12 +102,13 @@ class ServedModelCheck:
 
     def needs_probe(self, hits: int) -> bool:
         """Whether one cached request must be asked again before `hits` answers are reused."""
-        return self.active and self.recorded is not None and hits > 0
+        return self.active and not self.probed and self.recorded is not None and hits > 0
 
     def hits_still_valid(self) -> bool:
         """After the probe: True when the system_fingerprint is unchanged; else the model's
         cached answers are deleted (and a warning says so)."""
         assert self.cache is not None
+        self.probed = True
         now = getattr(self.backend, "system_fingerprint", None)
         if now == self.recorded:
             return True

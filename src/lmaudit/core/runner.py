@@ -107,6 +107,7 @@ def execute_requests(
     journal: ResponseJournal | None = None,
     meter: CostMeter | None = None,
     chunk_size: int = 512,
+    served: ServedModelCheck | None = None,
 ) -> list[Response]:
     """Answer requests, each distinct request once; results in input order.
 
@@ -116,7 +117,9 @@ def execute_requests(
     A streaming backend answers everything at once and each answer is journaled as it
     arrives; other backends get chunks of `chunk_size` requests of one kind (the journal
     then advances chunk by chunk). `meter` may refuse requests (the budget): the finished
-    answers are kept and `BudgetExhausted` is raised.
+    answers are kept and `BudgetExhausted` is raised. `served`: the check of a backend
+    asked many times in a run (a judge; `lmaudit.core.served_cache`), made once for the run
+    instead of here.
     """
     unique: dict[Request, int] = {}
     for request in requests:
@@ -130,8 +133,11 @@ def execute_requests(
             answers[i] = known
             if meter is not None and known is not None:
                 meter.settle(distinct[i], known)  # earlier attempts' spending counts
-    fingerprint = identify(backend) if cache is not None else backend.fingerprint
-    check = ServedModelCheck(backend, cache, fingerprint)
+    if served is not None and cache is not None:
+        check, fingerprint = served, served.fingerprint
+    else:
+        fingerprint = identify(backend) if cache is not None else backend.fingerprint
+        check = ServedModelCheck(backend, cache, fingerprint)
     cache_keys: dict[int, str] = {}
     if cache is not None:
         cache_keys = {
@@ -354,8 +360,9 @@ def run_task(
     spec = task.spec()
     samples = select_samples(task, limit)
     for verifier in getattr(task, "verifiers", ()):  # a judge's replies go in the cache too
-        if hasattr(verifier, "cache"):
-            verifier.cache = cache
+        use_cache = getattr(verifier, "use_cache", None)
+        if callable(use_cache):  # the judge is identified here, once for the run
+            use_cache(cache)
     ignored = preflight_backend(task, backend, samples)  # fails before any request is sent
     fingerprint = identify(backend)
     served = getattr(backend, "served_model", None)

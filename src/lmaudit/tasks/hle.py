@@ -22,7 +22,8 @@ problem); the authors ask for the same fields as structured output. Metrics: `ac
 yes/no found: counted as incorrect), and from `acc` and `stated_confidence` the RMS
 calibration error HLE reports (`calibration_rms`, `lmaudit.stats.rms_calibration`). The
 judge's reply is stored per sample. Judge requests go through the request cache (keyed by
-the judge's fingerprint), so a resumed run does not pay twice; a live run judges each
+the judge's identity, checked once per task: `lmaudit.core.served_cache`), so a resumed run
+does not pay twice and a judge serving another model is asked again; a live run judges each
 answer as it is scored, `lmaudit score` judges a whole file in one batch.
 """
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmaudit.core.backend import Backend
 from lmaudit.core.task import Aggregation, MetricSpec, Task
@@ -52,6 +53,9 @@ from lmaudit.data.source import DataSource
 from lmaudit.scoring.thinking import split_thinking
 from lmaudit.tasks.generic import _BaseTask
 from lmaudit.tasks.registry import TaskOptions, register_task, think_tags_help
+
+if TYPE_CHECKING:
+    from lmaudit.core.served_cache import ServedCache
 
 HLE_VERSION = "hle-v1"
 SYSTEM_EXACT = (
@@ -139,6 +143,7 @@ class HleTask(_BaseTask):
         self.max_tokens = max_tokens
         self.think_tags = think_tags
         self.judge_cache = judge_cache
+        self._judge_served: ServedCache | None = None  # bound on the first judgment
 
     @property
     def request_kinds(self) -> frozenset[RequestKind]:
@@ -174,15 +179,16 @@ class HleTask(_BaseTask):
     def _ask_judge(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         """The judge's replies, through the request cache unless `judge_cache=false` (a
         resumed or repeated run never pays twice for the same judgment)."""
-        from lmaudit.core.cache import RequestCache, default_cache_dir
         from lmaudit.core.runner import execute_requests
+        from lmaudit.core.served_cache import default_served_cache
 
         judge = self.judge()
         if not self.judge_cache:
             answers = execute_requests(judge, requests, show_progress=False)
         else:
-            with RequestCache(default_cache_dir()) as cache:
-                answers = execute_requests(judge, requests, show_progress=False, cache=cache)
+            if self._judge_served is None:  # the judge is identified once, not per sample
+                self._judge_served = default_served_cache(judge)
+            answers = self._judge_served.answer(requests)
         return [a for a in answers if isinstance(a, Generation)]
 
     def _system(self, sample: Sample) -> str:

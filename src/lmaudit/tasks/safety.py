@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmaudit.core.backend import Backend
 from lmaudit.core.task import MetricSpec, Task
@@ -39,6 +39,9 @@ from lmaudit.tasks.generic import _BaseTask, single_turn_request
 from lmaudit.tasks.registry import TaskOptions, register_task, think_tags_help
 from lmaudit.tasks.safety_judge import JUDGE_PROMPT, JUDGE_VERSION, SafetyJudgment, ask_judge
 from lmaudit.tasks.safety_metrics import HARMFUL, metric_specs, sample_metrics
+
+if TYPE_CHECKING:
+    from lmaudit.core.served_cache import ServedCache
 
 TASK_VERSION = "safety-v1"
 DEFAULT_MAX_TOKENS = 256
@@ -65,6 +68,7 @@ class SafetyTask(_BaseTask):
         self.max_tokens = max_tokens
         self.stop = tuple(stop)
         self.judge_cache = judge_cache
+        self._judge_served: ServedCache | None = None  # bound on the first judgment
         self.lab = lab
         self.think_tags = think_tags
 
@@ -128,8 +132,12 @@ class SafetyTask(_BaseTask):
         judge = self.judge()
         judgments: list[SafetyJudgment | None] = [None] * len(items)
         if judge is not None:
+            if self.judge_cache and self._judge_served is None:  # identified once, not per sample
+                from lmaudit.core.served_cache import default_served_cache
+
+                self._judge_served = default_served_cache(judge)
             judgments = list(ask_judge(judge, [(s.input, a) for (s, _), a in zip(
-                items, answers, strict=True)], use_cache=self.judge_cache))
+                items, answers, strict=True)], served=self._judge_served))
         return [self._record(sample, text, answer, judgment) for (sample, text), answer, judgment
                 in zip(items, answers, judgments, strict=True)]
 

@@ -17,7 +17,8 @@ format); neither text is copied. `parse_safety_judgment` reads the last line of 
 (Markdown bold and case ignored); a field it cannot read is None ("unparsed"), never an
 error. Replies longer than `JUDGE_MAX_REPLY_CHARS` are cut before judging (refusals and
 harmful content show early; HarmBench likewise judges the first 512 tokens). Judgments go
-through the request cache unless disabled, as the HLE judge's.
+through the request cache unless disabled, as the HLE judge's: `served`, the judge bound to
+the cache once per task (`lmaudit.core.served_cache`).
 """
 
 from __future__ import annotations
@@ -25,9 +26,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lmaudit.core.backend import Backend
 from lmaudit.core.types import GenerateRequest, Generation, GenerationParams, Message
+
+if TYPE_CHECKING:
+    from lmaudit.core.served_cache import ServedCache
 
 JUDGE_VERSION = "safety-judge-v1"
 RESPONSE_TYPES = ("full_compliance", "full_refusal", "partial_refusal")
@@ -104,16 +109,14 @@ def judge_requests(items: Sequence[tuple[str, str]]) -> list[GenerateRequest]:
 
 
 def ask_judge(judge: Backend, items: Sequence[tuple[str, str]], *,
-              use_cache: bool = True) -> list[SafetyJudgment]:
-    """The judge's labels for (request, reply) pairs, in one batch (through the request
-    cache unless `use_cache` is False)."""
-    from lmaudit.core.cache import RequestCache, default_cache_dir
+              served: ServedCache | None = None) -> list[SafetyJudgment]:
+    """The judge's labels for (request, reply) pairs, in one batch (through `served`, the
+    judge bound to a request cache, when given)."""
     from lmaudit.core.runner import execute_requests
 
     requests = judge_requests(items)
-    if not use_cache:
+    if served is None:
         answers = execute_requests(judge, requests, show_progress=False)
     else:
-        with RequestCache(default_cache_dir()) as cache:
-            answers = execute_requests(judge, requests, show_progress=False, cache=cache)
+        answers = served.answer(requests)
     return [parse_safety_judgment(a.text if isinstance(a, Generation) else "") for a in answers]

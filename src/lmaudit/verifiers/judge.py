@@ -4,8 +4,11 @@ The judge reads the problem and one candidate answer and replies with a line
 `Score: N`, N an integer from 0 (certainly wrong) to 10 (certainly right); the verifier's
 score is N / 10. The last `Score:` line of the reply counts. A reply without one, or with a
 number outside 0-10, is a recorded failure (score None, the reason kept), not an error.
-The judge decodes greedily (temperature 0) so a rerun gives the same scores; with a
-`cache` (the run's request cache) a rerun or a resumed run asks the judge nothing twice.
+The judge decodes greedily (temperature 0) so a rerun gives the same scores; with the
+run's request cache (`use_cache`, called by `run_task`) a rerun or a resumed run asks the
+judge nothing twice, while it serves the same model: the judge is identified when the cache
+is bound, once per run, and an API judge now serving another model behind the same name
+has its cached replies deleted, with a warning (`lmaudit.core.served_cache`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from lmaudit.verifiers import Candidate, Verdict
 
 if TYPE_CHECKING:
     from lmaudit.core.cache import RequestCache
+    from lmaudit.core.served_cache import ServedCache
 
 JUDGE_PROMPT_VERSION = "judge-score-v1"
 JUDGE_PROMPT = (
@@ -60,7 +64,14 @@ class JudgeVerifier:
         self.backend = backend
         self.model_spec = model_spec
         self.max_tokens = max_tokens
-        self.cache: RequestCache | None = None
+        self.served: ServedCache | None = None
+
+    def use_cache(self, cache: RequestCache | None) -> None:
+        """Keep the judge's replies in `cache` (None: no cache); identifies the judge now
+        (an API judge asks its server once), so call it once per run."""
+        from lmaudit.core.served_cache import ServedCache
+
+        self.served = None if cache is None else ServedCache(self.backend, cache)
 
     def spec(self) -> dict[str, Any]:
         from lmaudit.core.redact import redact
@@ -77,30 +88,10 @@ class JudgeVerifier:
         ]
 
     def _replies(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
-        """The judge's replies, from the cache where it has them."""
-        if self.cache is None:
+        """The judge's replies, from the cache where it has still-valid ones."""
+        if self.served is None:
             return list(self.backend.generate(requests))
-        from lmaudit.core.cache import cache_key, is_cacheable
-
-        fingerprint = self.backend.fingerprint
-        keys = [cache_key(fingerprint, r) if is_cacheable(fingerprint, r) else None
-                for r in requests]
-        found = self.cache.get_many([k for k in keys if k is not None])
-        replies: list[Generation | None] = [None] * len(requests)
-        for i, key in enumerate(keys):
-            hit = found.get(key) if key is not None else None
-            replies[i] = hit if isinstance(hit, Generation) else None
-        missing = [i for i, reply in enumerate(replies) if reply is None]
-        if missing:
-            fresh = self.backend.generate([requests[i] for i in missing])
-            entries = []
-            for i, reply in zip(missing, fresh, strict=True):
-                replies[i] = reply
-                key = keys[i]
-                if key is not None:
-                    entries.append((key, fingerprint.key(), reply))
-            self.cache.put_many(entries)
-        return [r for r in replies if r is not None]
+        return [r for r in self.served.answer(requests) if isinstance(r, Generation)]
 
     def verify(self, candidates: Sequence[Candidate]) -> list[Verdict]:
         """One verdict per candidate, with the tokens the judge's backend counted for it
