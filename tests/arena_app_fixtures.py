@@ -96,6 +96,24 @@ def battle(client: TestClient, headers: dict[str, str], prompt: str = "hi") -> t
     return battle_id, body
 
 
+def racing_vote_codes(db_url: str) -> tuple[str, list[int]]:
+    """Twelve votes on one battle sent at once by as many threads: (battle id, their
+    status codes)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = make_client(db_url)
+    headers = csrf(client)
+    battle_id, _ = battle(client, headers)
+    choices = ["a", "b", "tie", "both_bad"] * 3
+
+    def vote(choice: str) -> int:
+        url = f"/api/battles/{battle_id}/vote"
+        return client.post(url, json={"choice": choice}, headers=headers).status_code
+
+    with ThreadPoolExecutor(len(choices)) as pool:
+        return battle_id, list(pool.map(vote, choices))
+
+
 TESTS = Path(__file__).resolve().parent
 SERVER = """
 import sys

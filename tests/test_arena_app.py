@@ -11,7 +11,15 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from arena_app_fixtures import ADMIN, ScriptedBackend, battle, csrf, make_client, make_pool
+from arena_app_fixtures import (
+    ADMIN,
+    ScriptedBackend,
+    battle,
+    csrf,
+    make_client,
+    make_pool,
+    racing_vote_codes,
+)
 from lmaudit.arena.app.db import make_engine
 from lmaudit.arena.app.models import ModelPool
 from lmaudit.arena.battle_files import read_battle_file
@@ -287,20 +295,8 @@ def test_migration_matches_models(db_url: str) -> None:
 
 
 def test_racing_votes_one_wins(db_url: str) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    client = make_client(db_url)
-    headers = csrf(client)
-    battle_id, _ = battle(client, headers)
-    choices = ["a", "b", "tie", "both_bad"] * 3
-
-    def vote(choice: str) -> int:
-        url = f"/api/battles/{battle_id}/vote"
-        return client.post(url, json={"choice": choice}, headers=headers).status_code
-
-    with ThreadPoolExecutor(len(choices)) as pool:
-        codes = list(pool.map(vote, choices))
-    assert sorted(codes) == [200] + [409] * (len(choices) - 1)
+    _, codes = racing_vote_codes(db_url)
+    assert sorted(codes) == [200] + [409] * (len(codes) - 1)  # one vote per battle
     with make_engine(db_url).connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM votes")).scalar() == 1
 

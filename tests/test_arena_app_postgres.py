@@ -19,7 +19,16 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from arena_app_fixtures import ADMIN, battle, csrf, free_port, kill_midway, make_client, start
+from arena_app_fixtures import (
+    ADMIN,
+    battle,
+    csrf,
+    free_port,
+    kill_midway,
+    make_client,
+    racing_vote_codes,
+    start,
+)
 
 
 @pytest.fixture(scope="module")
@@ -136,20 +145,8 @@ def test_pool_opened_at_startup(pg_url: str) -> None:
 
 
 def test_racing_votes_one_wins_on_postgres(pg_url: str) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    client = make_client(pg_url)
-    headers = csrf(client)
-    battle_id, _ = battle(client, headers)
-    choices = ["a", "b", "tie", "both_bad"] * 3
-
-    def vote(choice: str) -> int:
-        url = f"/api/battles/{battle_id}/vote"
-        return client.post(url, json={"choice": choice}, headers=headers).status_code
-
-    with ThreadPoolExecutor(len(choices)) as pool:
-        codes = list(pool.map(vote, choices))
-    assert sorted(codes) == [200] + [409] * (len(choices) - 1)
+    battle_id, codes = racing_vote_codes(pg_url)
+    assert sorted(codes) == [200] + [409] * (len(codes) - 1)  # one vote per battle
     engine = create_engine(pg_url)
     with engine.connect() as connection:
         stored = connection.execute(text("SELECT count(*) FROM votes WHERE battle_id = :b"),
