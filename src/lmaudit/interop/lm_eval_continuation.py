@@ -19,7 +19,6 @@ from lmaudit.core.types import (
     LoglikelihoodRequest,
     LoglikelihoodResult,
     Request,
-    RequestKind,
     Response,
     Sample,
     SampleRecord,
@@ -31,10 +30,6 @@ class ContinuationTask(MultipleChoiceTask):
     """Scores one target continuation per sample (`Sample.target` is its text)."""
 
     task_type = "loglikelihood"
-
-    @property
-    def request_kinds(self) -> frozenset[RequestKind]:
-        return frozenset({RequestKind.LOGLIKELIHOOD})
 
     @property
     def metrics(self) -> Sequence[MetricSpec]:
